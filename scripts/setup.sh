@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything the build, the tests and the lab need on Debian 12 (run as root):
+# Debian packages, then the lab's Go binaries (tests/lab/build.sh). Idempotent, non-interactive.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config clang clang-format clang-tidy libclang-rt-14-dev
+  libcurl4-openssl-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libcxxopts-dev
+  libboost-dev libboost-filesystem-dev catch2
+  # tests and lab
+  python3 openssl curl ca-certificates iproute2 iptables nftables procps psmisc socat
+  dnsmasq-base haproxy bind9-dnsutils bash-completion zsh fish hyperfine time git
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  # policy-rc.d 101: packages such as haproxy must not start their system service here.
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+"$here/tests/lab/build.sh" >/dev/null

@@ -1,0 +1,434 @@
+#!/usr/bin/env python3
+"""Self-tests of the lab: each kubeconfig works and each scenario is broken exactly as intended,
+proven with the tools people use today (kubectl, curl, openssl, dig, getent) as oracles.
+
+    selftest.py CASE     run one case (CTest runs each as its own test)
+    selftest.py --list   list the cases
+
+The lab must be up (`lab up`); a scenario case sets its scenario up and always takes it down.
+"""
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LAB = str(HERE / "lab")
+CASES = {}
+
+
+def case(fn):
+    CASES[fn.__name__.replace("_", "-")] = fn
+    return fn
+
+
+class Failure(Exception):
+    pass
+
+
+def sh(argv, netns=None, env=None, timeout=60, stdin=None):
+    """Runs argv (in netns if given) and returns (exit code, stdout + stderr)."""
+    if netns:
+        argv = ["ip", "netns", "exec", netns] + argv
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=stdin,
+                       env=dict(os.environ, **(env or {})))
+    return p.returncode, p.stdout + p.stderr
+
+
+def lab(*args):
+    code, out = sh([LAB, *args], timeout=300)
+    if code != 0:
+        raise Failure(f"lab {' '.join(args)} exited {code}: {out}")
+    return out.strip()
+
+
+def expect(cond, what, evidence=""):
+    if not cond:
+        raise Failure(f"expected {what}\n--- evidence ---\n{evidence}")
+    print(f"  ok: {what}")
+
+
+def kubectl(kubeconfig, *args, netns=None, env=None, timeout=60):
+    return sh([str(Path(lab("bin")) / "kubectl"), "--kubeconfig", kubeconfig, *args],
+              netns=netns, env=env, timeout=timeout)
+
+
+@contextlib.contextmanager
+def scenario(name):
+    out = lab("scenario", name)
+    env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    try:
+        yield env
+    finally:
+        lab("scenario", name, "--down")
+
+
+def ca_file():
+    return str(Path(os.environ.get("LAB_DIR", "/tmp/kplugins-lab")) / "pki" / "ca.crt")
+
+
+# ---------------------------------------------------------------- the healthy lab
+
+@case
+def readyz_verbose(_=None):
+    code, out = kubectl(lab("kubeconfig", "admin"), "get", "--raw", "/readyz?verbose")
+    expect(code == 0, "kubectl get --raw /readyz?verbose succeeds", out)
+    checks = [l for l in out.splitlines() if l.startswith("[")]
+    expect(len(checks) > 10 and all(l.startswith("[+]") for l in checks),
+           f"all {len(checks)} readyz checks pass", out)
+    expect("readyz check passed" in out, "the last line says readyz check passed", out)
+
+
+@case
+def version_stamped(_=None):
+    code, out = kubectl(lab("kubeconfig", "admin"), "get", "--raw", "/version")
+    version = json.loads(out)["gitVersion"] if code == 0 else ""
+    pinned = (HERE / "versions.env").read_text().split("K8S_VERSION=")[1].split()[0]
+    expect(version == pinned, f"/version says the pinned {pinned}", out)
+
+
+@case
+def kwok_nodes(_=None):
+    code, out = kubectl(lab("kubeconfig", "admin"), "get", "nodes", "-o", "json")
+    nodes = {n["metadata"]["name"]: n for n in json.loads(out)["items"]} if code == 0 else {}
+    expect(sorted(nodes) == ["kwok-node-0", "kwok-node-1", "kwok-node-2"],
+           "kubectl get nodes lists the three kwok nodes", out[:2000])
+    for name, n in nodes.items():
+        ready = [c for c in n["status"]["conditions"] if c["type"] == "Ready"]
+        expect(ready and ready[0]["status"] == "True", f"{name} is Ready")
+
+
+@case
+def kubernetes_endpointslice(_=None):
+    code, out = kubectl(lab("kubeconfig", "admin"), "get", "endpointslices", "-n", "default",
+                        "-l", "kubernetes.io/service-name=kubernetes", "-o", "json")
+    addrs = [a for s in json.loads(out)["items"] for e in s["endpoints"]
+             for a in e["addresses"]] if code == 0 else []
+    expect(addrs == ["198.18.0.2"], "the kubernetes EndpointSlice holds the advertise address",
+           out[:2000])
+
+
+@case
+def kwok_pod_exec_logs(_=None):
+    kc = lab("kubeconfig", "admin")
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "lab-selftest", "namespace": "default"},
+           "spec": {"nodeName": "kwok-node-1",
+                    "containers": [{"name": "c", "image": "registry.invalid/none:1"}]}}
+    kubectl(kc, "delete", "pod", "lab-selftest", "--ignore-not-found", "--wait=false")
+    code, out = sh([str(Path(lab("bin")) / "kubectl"), "--kubeconfig", kc, "apply", "-f", "-"],
+                   stdin=json.dumps(pod))
+    expect(code == 0, "a pod pinned to a kwok node is created", out)
+    try:
+        code, out = kubectl(kc, "wait", "pod/lab-selftest", "--for=jsonpath={.status.phase}=Running",
+                            "--timeout=60s")
+        expect(code == 0, "kwok marks the pod Running", out)
+        code, out = kubectl(kc, "exec", "lab-selftest", "--", "sh", "-c", "echo from-$((6*7))")
+        expect(code == 0 and "from-42" in out, "kubectl exec runs the command through kwok", out)
+        code, out = kubectl(kc, "logs", "lab-selftest")
+        expect(code == 0 and "kwok serves this file" in out, "kubectl logs serves kwok's file",
+               out)
+    finally:
+        kubectl(kc, "delete", "pod", "lab-selftest", "--grace-period=0", "--force")
+
+
+def whoami(kind):
+    code, out = kubectl(lab("kubeconfig", kind), "auth", "whoami", "-o", "json")
+    expect(code == 0, f"kubectl auth whoami works with the {kind} kubeconfig", out)
+    return json.loads(out)["status"]["userInfo"]
+
+
+@case
+def kubeconfig_admin(_=None):
+    user = whoami("admin")
+    expect(user["username"] == "kubernetes-admin", "admin is the kubeadm client certificate",
+           user)
+    code, out = kubectl(lab("kubeconfig", "admin"), "auth", "can-i", "*", "*")
+    expect(out.strip() == "yes", "admin may do anything", out)
+
+
+@case
+def kubeconfig_limited(_=None):
+    kc = lab("kubeconfig", "limited")
+    expect(whoami("limited")["username"] == "limited", "limited is the limited token user")
+    code, out = kubectl(kc, "get", "pods")
+    expect(code == 0, "limited can list pods", out)
+    for resource in ("secrets", "nodes"):
+        code, out = kubectl(kc, "get", resource)
+        expect(code != 0 and "Forbidden" in out, f"limited cannot list {resource}", out)
+
+
+@case
+def kubeconfig_token(_=None):
+    expect(whoami("token")["username"] == "lab-token", "token is the static token user")
+
+
+@case
+def kubeconfig_exec(_=None):
+    kc = lab("kubeconfig", "exec")
+    expect("client.authentication.k8s.io/v1" in Path(kc).read_text(),
+           "the exec kubeconfig uses apiVersion client.authentication.k8s.io/v1")
+    expect(whoami("exec")["username"] == "lab-exec", "the exec plugin's token is lab-exec")
+
+
+@case
+def kubeconfig_relative(_=None):
+    kc = lab("kubeconfig", "relative")
+    text = Path(kc).read_text()
+    expect('"certs/ca.crt"' in text and '"certs/admin.key"' in text,
+           "the relative kubeconfig names its files by relative paths", text)
+    code, out = sh([str(Path(lab("bin")) / "kubectl"), "--kubeconfig", kc, "auth", "whoami"],
+                   env={"HOME": "/nonexistent"})
+    expect(code == 0 and "lab-relative-admin" in out,
+           "kubectl resolves them against the kubeconfig's directory", out)
+
+
+# ---------------------------------------------------------------- scenarios
+
+@case
+def dns_nxdomain(_=None):
+    with scenario("dns-nxdomain") as env:
+        ns = env["NETNS"]
+        code, out = sh(["dig", "+time=1", "+tries=1", "missing.lab.test"], netns=ns)
+        expect("status: NXDOMAIN" in out, "dig (the namespace's resolver) answers NXDOMAIN", out)
+        code, out = sh(["getent", "hosts", "missing.lab.test"], netns=ns)
+        expect(code != 0, "getent cannot resolve missing.lab.test", out)
+        code, out = sh(["dig", "+short", "api.lab.test"], netns=ns)
+        expect(out.strip() == "198.18.0.2", "the same resolver knows api.lab.test", out)
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/version", netns=ns)
+        expect(code != 0 and "no such host" in out, "kubectl fails with no such host", out)
+
+
+@case
+def hosts_override(_=None):
+    with scenario("hosts-override") as env:
+        ns = env["NETNS"]
+        code, out = sh(["getent", "hosts", "api.lab.test"], netns=ns)
+        expect(out.split()[:1] == ["198.18.0.99"], "getent (hosts file) gives 198.18.0.99", out)
+        code, out = sh(["dig", "+short", "api.lab.test"], netns=ns)
+        expect(out.strip() == "198.18.0.2", "DNS itself says 198.18.0.2", out)
+        code, out = sh(["curl", "-v", "--cacert", ca_file(), "https://api.lab.test:6443/version"],
+                       netns=ns)
+        expect(code == 7 and "198.18.0.99" in out, "curl dials 198.18.0.99 and is refused", out)
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/version", netns=ns)
+        expect(code != 0 and "api.lab.test:6443 was refused" in out, "kubectl is refused", out)
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/version",
+                            "--server", "https://198.18.0.2:6443", netns=ns)
+        expect(code == 0, "the address DNS gives serves the API", out)
+
+
+@case
+def tcp_refused(_=None):
+    with scenario("tcp-refused") as env:
+        ns = env["NETNS"]
+        code, out = sh(["curl", "-sS", "--max-time", "3", "https://198.18.0.21:6443/"], netns=ns)
+        expect(code == 7 and "Couldn't connect" in out, "curl: could not connect (exit 7)", out)
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/version", netns=ns)
+        expect(code != 0 and "198.18.0.21:6443 was refused" in out, "kubectl: refused", out)
+
+
+@case
+def tcp_syn_drop(_=None):
+    with scenario("tcp-syn-drop") as env:
+        ns = env["NETNS"]
+        t0 = time.monotonic()
+        code, out = sh(["curl", "-sS", "--connect-timeout", "2", "https://198.18.0.22:6443/"],
+                       netns=ns)
+        took = time.monotonic() - t0
+        expect(code == 28 and took >= 1.9, f"curl times out connecting (exit 28, {took:.1f}s)",
+               out)
+        code, out = sh(["iptables", "-L", "INPUT", "-v", "-n", "-x"], netns="kpl-lab")
+        drops = [l for l in out.splitlines() if "198.18.0.22" in l and "DROP" in l]
+        expect(drops and int(drops[0].split()[0]) > 0, "the DROP rule counted the SYNs", out)
+        t0 = time.monotonic()
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/version",
+                            "--request-timeout=3s", netns=ns)
+        took = time.monotonic() - t0
+        # client-go words it "context deadline exceeded" or "Client.Timeout exceeded".
+        expect(code != 0 and "exceeded" in out and 2.9 < took < 10,
+               f"kubectl gives up at its 3s deadline ({took:.1f}s)", out)
+
+
+def tls_oracle(name, addr, openssl_error, kubectl_error, verify_ip=False):
+    with scenario(name) as env:
+        ns = env["NETNS"]
+        argv = ["openssl", "s_client", "-connect", f"{addr}:6443", "-CAfile", ca_file(),
+                "-verify_return_error", "-brief"]
+        if verify_ip:
+            argv += ["-verify_ip", addr]
+        code, out = sh(argv, netns=ns, stdin="")
+        expect(code != 0 and openssl_error in out, f"openssl s_client: {openssl_error}", out)
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/version", netns=ns)
+        expect(code != 0 and kubectl_error in out, f"kubectl: {kubectl_error}", out)
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/version",
+                            "--insecure-skip-tls-verify", netns=ns)
+        expect(code == 0 and '"gitVersion"' in out,
+               "with verification off the real API server answers behind it", out)
+
+
+@case
+def tls_expired(_=None):
+    tls_oracle("tls-expired", "198.18.0.30", "certificate has expired",
+               "x509: certificate has expired or is not yet valid")
+
+
+@case
+def tls_not_yet_valid(_=None):
+    tls_oracle("tls-not-yet-valid", "198.18.0.31", "certificate is not yet valid",
+               "x509: certificate has expired or is not yet valid")
+
+
+@case
+def tls_san_mismatch(_=None):
+    tls_oracle("tls-san-mismatch", "198.18.0.32", "IP address mismatch",
+               "x509: cannot validate certificate for 198.18.0.32 because it doesn't contain any "
+               "IP SANs", verify_ip=True)
+
+
+@case
+def tls_unknown_ca(_=None):
+    tls_oracle("tls-unknown-ca", "198.18.0.33", "unable to get local issuer certificate",
+               "x509: certificate signed by unknown authority")
+
+
+@case
+def auth_client_cert_expired(_=None):
+    with scenario("auth-client-cert-expired") as env:
+        ns = env["NETNS"]
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/api", netns=ns)
+        expect(code != 0 and "Unauthorized" in out, "kubectl: Unauthorized", out)
+        code, out = kubectl(env["KUBECONFIG"], "config", "view", "--raw", "-o",
+                            "jsonpath={.users[0].user.client-certificate-data}")
+        import base64
+        pem = base64.b64decode(out)
+        code, out = sh(["openssl", "x509", "-noout", "-checkend", "0"], stdin=pem.decode())
+        expect(code != 0 and "will expire" in out, "openssl: the client certificate expired", out)
+        code, out = sh(["curl", "-sS", "--cacert", ca_file(), "https://198.18.0.2:6443/readyz"],
+                       netns=ns)
+        expect(out.strip() == "ok", "the server itself is healthy", out)
+
+
+@case
+def auth_bad_token(_=None):
+    with scenario("auth-bad-token") as env:
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/api", netns=env["NETNS"])
+        expect(code != 0 and "Unauthorized" in out, "kubectl: Unauthorized", out)
+        code, out = sh(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+                        ca_file(), "-H", "Authorization: Bearer lab-wrong-token-0123456789abcdef",
+                        "https://198.18.0.2:6443/api"], netns=env["NETNS"])
+        expect(out == "401", "curl with the same token gets 401", out)
+
+
+@case
+def auth_forbidden(_=None):
+    with scenario("auth-forbidden") as env:
+        code, out = kubectl(env["KUBECONFIG"], "get", "pods", netns=env["NETNS"])
+        expect(code != 0 and "Forbidden" in out and "cannot impersonate" in out,
+               "kubectl: Forbidden, cannot impersonate", out)
+        code, tok = kubectl(env["KUBECONFIG"], "config", "view", "--raw", "-o",
+                            "jsonpath={.users[0].user.token}")
+        code, out = sh(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+                        ca_file(), "-H", f"Authorization: Bearer {tok}",
+                        "https://198.18.0.2:6443/api/v1/namespaces/default/pods"],
+                       netns=env["NETNS"])
+        expect(out == "200", "the same token without impersonation may list pods", out)
+
+
+@case
+def health_readyz_failing(_=None):
+    with scenario("health-readyz-failing") as env:
+        ns = env["NETNS"]
+        code, out = sh(["curl", "-sS", "--cacert", ca_file(), "-w", "\n%{http_code}",
+                        "https://198.18.0.40:6443/readyz?verbose"], netns=ns)
+        expect(out.strip().endswith("500") and "[-]etcd failed" in out,
+               "curl /readyz?verbose: 500 naming [-]etcd", out)
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/livez/ping", netns=ns)
+        expect(out.strip() == "ok", "the server is alive (/livez/ping ok)", out)
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/readyz", netns=ns)
+        expect(code != 0, "kubectl get --raw /readyz fails", out)
+
+
+@case
+def ha_haproxy(_=None):
+    with scenario("ha-haproxy") as env:
+        ns = env["NETNS"]
+        code, out = sh(["socat", "-T", "2", "stdio", f"unix-connect:{env['HAPROXY_STATS']}"],
+                       stdin="show stat\n")
+        rows = {r.split(",")[1]: r.split(",")[17] for r in out.splitlines()
+                if r.startswith("be,")}
+        expect(rows.get("api1") == "UP" and rows.get("api2", "").startswith("DOWN")
+               and rows.get("api3", "").startswith("DOWN"),
+               "HAProxy show stat: api1 UP, api2 DOWN, api3 DOWN", out)
+        backends = env["ENDPOINTS"].split(",")
+        expect(len(backends) == 3, "three backends listed", env)
+        results = []
+        for b in backends:
+            # An API server without etcd takes seconds to answer /readyz: a generous deadline.
+            code, out = sh(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time",
+                            "20", "--cacert", ca_file(), f"https://{b}/readyz"], netns=ns)
+            results.append(out)
+        expect(results == ["200", "000", "500"], "backends: ready, dead, unready", results)
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/readyz", netns=ns)
+        expect(code == 0 and out.strip() == "ok", "through the load balancer the API answers",
+               out)
+
+
+@case
+def proxy_dead(_=None):
+    with scenario("proxy-dead") as env:
+        ns = env["NETNS"]
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/version", "-v=6", netns=ns,
+                            env={"HTTPS_PROXY": env["HTTPS_PROXY"]})
+        expect(code != 0 and "proxyconnect tcp: dial tcp 198.18.0.60:3128: connect: connection"
+               " refused" in out, "kubectl with HTTPS_PROXY: proxyconnect ... refused", out)
+        code, out = sh(["curl", "-sS", "--cacert", ca_file(), "https://198.18.0.2:6443/version"],
+                       netns=ns, env={"HTTPS_PROXY": env["HTTPS_PROXY"]})
+        expect(code == 7 and "198.18.0.60 port 3128" in out, "curl: the proxy refuses", out)
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/version", netns=ns)
+        expect(code == 0, "without the proxy the API answers", out)
+
+
+@case
+def exec_missing(_=None):
+    with scenario("exec-missing") as env:
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/api", netns=env["NETNS"])
+        expect(code != 0 and "executable kplab-missing-credential-plugin not found" in out,
+               "kubectl: exec: executable ... not found", out)
+        expect("it does not exist in the lab" in out, "kubectl shows the installHint", out)
+
+
+@case
+def up_down_idempotent(_=None):
+    """`up` on a running lab keeps it; a scenario set up twice works; `--down` twice works."""
+    lab("up")
+    lab("scenario", "tcp-refused")
+    lab("scenario", "tcp-refused")
+    lab("scenario", "tcp-refused", "--down")
+    lab("scenario", "tcp-refused", "--down")
+    code, out = sh(["ip", "netns", "list"])
+    expect("kpl-tcp-refused" not in out, "the scenario's namespace is gone", out)
+    expect(not Path("/etc/netns/kpl-tcp-refused").exists(), "its /etc/netns folder is gone")
+
+
+def main(argv):
+    if argv[:1] == ["--list"]:
+        print("\n".join(CASES))
+        return 0
+    if len(argv) != 1 or argv[0] not in CASES:
+        print(f"usage: selftest.py --list | CASE ({', '.join(CASES)})", file=sys.stderr)
+        return 2
+    print(f"lab selftest {argv[0]}")
+    try:
+        CASES[argv[0]]()
+    except Failure as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
