@@ -8,73 +8,18 @@ proven with the tools people use today (kubectl, curl, openssl, dig, getent) as 
 The lab must be up (`lab up`); a scenario case sets its scenario up and always takes it down.
 """
 
-import contextlib
+import base64
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-LAB = str(HERE / "lab")
-CASES = {}
-
-
-def case(fn):
-    CASES[fn.__name__.replace("_", "-")] = fn
-    return fn
-
-
-class Failure(Exception):
-    pass
-
-
-def sh(argv, netns=None, env=None, timeout=60, stdin=None):
-    """Runs argv (in netns if given) and returns (exit code, stdout + stderr)."""
-    if netns:
-        argv = ["ip", "netns", "exec", netns] + argv
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=stdin,
-                       env=dict(os.environ, **(env or {})))
-    return p.returncode, p.stdout + p.stderr
-
-
-def lab(*args):
-    code, out = sh([LAB, *args], timeout=300)
-    if code != 0:
-        raise Failure(f"lab {' '.join(args)} exited {code}: {out}")
-    return out.strip()
-
-
-def expect(cond, what, evidence=""):
-    if not cond:
-        raise Failure(f"expected {what}\n--- evidence ---\n{evidence}")
-    print(f"  ok: {what}")
-
-
-def kubectl(kubeconfig, *args, netns=None, env=None, timeout=60):
-    return sh([str(Path(lab("bin")) / "kubectl"), "--kubeconfig", kubeconfig, *args],
-              netns=netns, env=env, timeout=timeout)
-
-
-@contextlib.contextmanager
-def scenario(name):
-    out = lab("scenario", name)
-    env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    try:
-        yield env
-    finally:
-        lab("scenario", name, "--down")
-
-
-def ca_file():
-    return str(Path(os.environ.get("LAB_DIR", "/tmp/kplugins-lab")) / "pki" / "ca.crt")
-
+from labtest import (HERE, case, ca_file, expect, kubectl, lab, main, scenario, sh)
 
 # ---------------------------------------------------------------- the healthy lab
 
 @case
-def readyz_verbose(_=None):
+def readyz_verbose():
     code, out = kubectl(lab("kubeconfig", "admin"), "get", "--raw", "/readyz?verbose")
     expect(code == 0, "kubectl get --raw /readyz?verbose succeeds", out)
     checks = [l for l in out.splitlines() if l.startswith("[")]
@@ -84,7 +29,7 @@ def readyz_verbose(_=None):
 
 
 @case
-def version_stamped(_=None):
+def version_stamped():
     code, out = kubectl(lab("kubeconfig", "admin"), "get", "--raw", "/version")
     version = json.loads(out)["gitVersion"] if code == 0 else ""
     pinned = (HERE / "versions.env").read_text().split("K8S_VERSION=")[1].split()[0]
@@ -92,7 +37,7 @@ def version_stamped(_=None):
 
 
 @case
-def kwok_nodes(_=None):
+def kwok_nodes():
     code, out = kubectl(lab("kubeconfig", "admin"), "get", "nodes", "-o", "json")
     nodes = {n["metadata"]["name"]: n for n in json.loads(out)["items"]} if code == 0 else {}
     expect(sorted(nodes) == ["kwok-node-0", "kwok-node-1", "kwok-node-2"],
@@ -103,7 +48,7 @@ def kwok_nodes(_=None):
 
 
 @case
-def kubernetes_endpointslice(_=None):
+def kubernetes_endpointslice():
     code, out = kubectl(lab("kubeconfig", "admin"), "get", "endpointslices", "-n", "default",
                         "-l", "kubernetes.io/service-name=kubernetes", "-o", "json")
     addrs = [a for s in json.loads(out)["items"] for e in s["endpoints"]
@@ -113,7 +58,7 @@ def kubernetes_endpointslice(_=None):
 
 
 @case
-def kwok_pod_exec_logs(_=None):
+def kwok_pod_exec_logs():
     kc = lab("kubeconfig", "admin")
     pod = {"apiVersion": "v1", "kind": "Pod",
            "metadata": {"name": "lab-selftest", "namespace": "default"},
@@ -143,7 +88,7 @@ def whoami(kind):
 
 
 @case
-def kubeconfig_admin(_=None):
+def kubeconfig_admin():
     user = whoami("admin")
     expect(user["username"] == "kubernetes-admin", "admin is the kubeadm client certificate",
            user)
@@ -152,7 +97,7 @@ def kubeconfig_admin(_=None):
 
 
 @case
-def kubeconfig_limited(_=None):
+def kubeconfig_limited():
     kc = lab("kubeconfig", "limited")
     expect(whoami("limited")["username"] == "limited", "limited is the limited token user")
     code, out = kubectl(kc, "get", "pods")
@@ -163,12 +108,12 @@ def kubeconfig_limited(_=None):
 
 
 @case
-def kubeconfig_token(_=None):
+def kubeconfig_token():
     expect(whoami("token")["username"] == "lab-token", "token is the static token user")
 
 
 @case
-def kubeconfig_exec(_=None):
+def kubeconfig_exec():
     kc = lab("kubeconfig", "exec")
     expect("client.authentication.k8s.io/v1" in Path(kc).read_text(),
            "the exec kubeconfig uses apiVersion client.authentication.k8s.io/v1")
@@ -176,7 +121,7 @@ def kubeconfig_exec(_=None):
 
 
 @case
-def kubeconfig_relative(_=None):
+def kubeconfig_relative():
     kc = lab("kubeconfig", "relative")
     text = Path(kc).read_text()
     expect('"certs/ca.crt"' in text and '"certs/admin.key"' in text,
@@ -190,7 +135,7 @@ def kubeconfig_relative(_=None):
 # ---------------------------------------------------------------- scenarios
 
 @case
-def dns_nxdomain(_=None):
+def dns_nxdomain():
     with scenario("dns-nxdomain") as env:
         ns = env["NETNS"]
         code, out = sh(["dig", "+time=1", "+tries=1", "missing.lab.test"], netns=ns)
@@ -204,7 +149,7 @@ def dns_nxdomain(_=None):
 
 
 @case
-def hosts_override(_=None):
+def hosts_override():
     with scenario("hosts-override") as env:
         ns = env["NETNS"]
         code, out = sh(["getent", "hosts", "api.lab.test"], netns=ns)
@@ -222,7 +167,7 @@ def hosts_override(_=None):
 
 
 @case
-def tcp_refused(_=None):
+def tcp_refused():
     with scenario("tcp-refused") as env:
         ns = env["NETNS"]
         code, out = sh(["curl", "-sS", "--max-time", "3", "https://198.18.0.21:6443/"], netns=ns)
@@ -232,7 +177,7 @@ def tcp_refused(_=None):
 
 
 @case
-def tcp_syn_drop(_=None):
+def tcp_syn_drop():
     with scenario("tcp-syn-drop") as env:
         ns = env["NETNS"]
         t0 = time.monotonic()
@@ -271,39 +216,38 @@ def tls_oracle(name, addr, openssl_error, kubectl_error, verify_ip=False):
 
 
 @case
-def tls_expired(_=None):
+def tls_expired():
     tls_oracle("tls-expired", "198.18.0.30", "certificate has expired",
                "x509: certificate has expired or is not yet valid")
 
 
 @case
-def tls_not_yet_valid(_=None):
+def tls_not_yet_valid():
     tls_oracle("tls-not-yet-valid", "198.18.0.31", "certificate is not yet valid",
                "x509: certificate has expired or is not yet valid")
 
 
 @case
-def tls_san_mismatch(_=None):
+def tls_san_mismatch():
     tls_oracle("tls-san-mismatch", "198.18.0.32", "IP address mismatch",
                "x509: cannot validate certificate for 198.18.0.32 because it doesn't contain any "
                "IP SANs", verify_ip=True)
 
 
 @case
-def tls_unknown_ca(_=None):
+def tls_unknown_ca():
     tls_oracle("tls-unknown-ca", "198.18.0.33", "unable to get local issuer certificate",
                "x509: certificate signed by unknown authority")
 
 
 @case
-def auth_client_cert_expired(_=None):
+def auth_client_cert_expired():
     with scenario("auth-client-cert-expired") as env:
         ns = env["NETNS"]
         code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/api", netns=ns)
         expect(code != 0 and "Unauthorized" in out, "kubectl: Unauthorized", out)
         code, out = kubectl(env["KUBECONFIG"], "config", "view", "--raw", "-o",
                             "jsonpath={.users[0].user.client-certificate-data}")
-        import base64
         pem = base64.b64decode(out)
         code, out = sh(["openssl", "x509", "-noout", "-checkend", "0"], stdin=pem.decode())
         expect(code != 0 and "will expire" in out, "openssl: the client certificate expired", out)
@@ -313,7 +257,7 @@ def auth_client_cert_expired(_=None):
 
 
 @case
-def auth_bad_token(_=None):
+def auth_bad_token():
     with scenario("auth-bad-token") as env:
         code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/api", netns=env["NETNS"])
         expect(code != 0 and "Unauthorized" in out, "kubectl: Unauthorized", out)
@@ -324,7 +268,7 @@ def auth_bad_token(_=None):
 
 
 @case
-def auth_forbidden(_=None):
+def auth_forbidden():
     with scenario("auth-forbidden") as env:
         code, out = kubectl(env["KUBECONFIG"], "get", "pods", netns=env["NETNS"])
         expect(code != 0 and "Forbidden" in out and "cannot impersonate" in out,
@@ -339,7 +283,7 @@ def auth_forbidden(_=None):
 
 
 @case
-def health_readyz_failing(_=None):
+def health_readyz_failing():
     with scenario("health-readyz-failing") as env:
         ns = env["NETNS"]
         code, out = sh(["curl", "-sS", "--cacert", ca_file(), "-w", "\n%{http_code}",
@@ -353,7 +297,7 @@ def health_readyz_failing(_=None):
 
 
 @case
-def ha_haproxy(_=None):
+def ha_haproxy():
     with scenario("ha-haproxy") as env:
         ns = env["NETNS"]
         code, out = sh(["socat", "-T", "2", "stdio", f"unix-connect:{env['HAPROXY_STATS']}"],
@@ -378,7 +322,7 @@ def ha_haproxy(_=None):
 
 
 @case
-def proxy_dead(_=None):
+def proxy_dead():
     with scenario("proxy-dead") as env:
         ns = env["NETNS"]
         code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/version", "-v=6", netns=ns,
@@ -393,7 +337,7 @@ def proxy_dead(_=None):
 
 
 @case
-def exec_missing(_=None):
+def exec_missing():
     with scenario("exec-missing") as env:
         code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/api", netns=env["NETNS"])
         expect(code != 0 and "executable kplab-missing-credential-plugin not found" in out,
@@ -402,7 +346,7 @@ def exec_missing(_=None):
 
 
 @case
-def up_down_idempotent(_=None):
+def up_down_idempotent():
     """`up` on a running lab keeps it; a scenario set up twice works; `--down` twice works."""
     lab("up")
     lab("scenario", "tcp-refused")
@@ -412,22 +356,6 @@ def up_down_idempotent(_=None):
     code, out = sh(["ip", "netns", "list"])
     expect("kpl-tcp-refused" not in out, "the scenario's namespace is gone", out)
     expect(not Path("/etc/netns/kpl-tcp-refused").exists(), "its /etc/netns folder is gone")
-
-
-def main(argv):
-    if argv[:1] == ["--list"]:
-        print("\n".join(CASES))
-        return 0
-    if len(argv) != 1 or argv[0] not in CASES:
-        print(f"usage: selftest.py --list | CASE ({', '.join(CASES)})", file=sys.stderr)
-        return 2
-    print(f"lab selftest {argv[0]}")
-    try:
-        CASES[argv[0]]()
-    except Failure as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        return 1
-    return 0
 
 
 if __name__ == "__main__":
