@@ -1,0 +1,39 @@
+#include "certs/certs.h"
+
+#include <array>
+#include <iostream>
+
+namespace kp::certs {
+namespace {
+
+constexpr std::string_view kTool = "certs";
+constexpr std::string_view kDescription =
+    "Inspect the certificates on the path to the Kubernetes API server: expiry, SANs, chains "
+    "and key pairing.";
+
+const std::array<core::Subcommand, 6> kCommands{{
+    {"server", "Inspect the API server's live serving certificate chain",
+     core::not_implemented_yet},
+    {"kubeconfig", "Inspect the CAs and client certificates in the kubeconfig",
+     core::not_implemented_yet},
+    {"pki", "Inspect a kubeadm PKI directory (default /etc/kubernetes/pki)",
+     core::not_implemented_yet},
+    {"node", "Inspect a node's kubeadm PKI through a debug pod", core::not_implemented_yet},
+    {"secrets", "Inspect TLS secrets in the cluster", core::not_implemented_yet},
+    {"file", "Inspect certificate and key files", core::not_implemented_yet},
+}};
+
+}  // namespace
+
+std::span<const core::Subcommand> commands() {
+  return kCommands;
+}
+
+int main(int argc, char** argv) {
+  return core::run_main(kTool, argc, argv, [](int count, char** args) {
+    return core::dispatch_subcommand(kTool, kDescription, commands(), count, args, std::cout,
+                                     std::cerr);
+  });
+}
+
+}  // namespace kp::certs

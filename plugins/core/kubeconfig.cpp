@@ -1,0 +1,691 @@
+#include "core/kubeconfig.h"
+
+#include <cstdlib>
+#include <set>
+#include <system_error>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/base64.h"
+#include "core/files.h"
+#include "core/url.h"
+
+namespace kp::core {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::string_view kNoConfiguration =
+    "invalid configuration: no configuration has been provided, try setting KUBERNETES_MASTER "
+    "environment variable";
+
+// Prefixes `message` with where the offending value came from, when that is known.
+Error at(std::string_view origin, std::string_view message) {
+  if (origin.empty()) {
+    return Error{std::string(message)};
+  }
+  return Error{std::string(origin) + ": " + std::string(message)};
+}
+
+std::string quote(std::string_view text) {
+  return "\"" + std::string(text) + "\"";
+}
+
+// "clusters[0].cluster" + "server"; the top level has an empty path.
+std::string child(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+std::string trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  const auto last = text.find_last_not_of(" \t\r\n");
+  return std::string(text.substr(first, last - first + 1));
+}
+
+// Reads typed fields out of one file's YAML. The first error sticks and later reads are no-ops,
+// so the entry parsers below read like a field list instead of a ladder of error checks.
+class FieldReader {
+ public:
+  FieldReader(std::string file, fs::path dir) : file_(std::move(file)), dir_(std::move(dir)) {}
+
+  const std::string& file() const { return file_; }
+  bool ok() const { return !error_.has_value(); }
+  Error error() const { return *error_; }
+
+  void fail(std::string_view path, std::string_view message) {
+    if (ok()) {
+      error_ = Error{file_ + ": " + std::string(path) + ": " + std::string(message)};
+    }
+  }
+
+  // Null and absent mean "not set"; a mapping or list where a string belongs is an error.
+  std::string string(const YAML::Node& map, const std::string& path, const char* key) {
+    const YAML::Node node = map[key];
+    if (!ok() || !node || node.IsNull()) {
+      return {};
+    }
+    if (!node.IsScalar()) {
+      fail(child(path, key), "expected a string");
+      return {};
+    }
+    return node.Scalar();
+  }
+
+  bool boolean(const YAML::Node& map, const std::string& path, const char* key) {
+    const YAML::Node node = map[key];
+    bool value = false;
+    if (!ok() || !node || node.IsNull()) {
+      return false;
+    }
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+      fail(child(path, key), "expected true or false");
+    }
+    return value;
+  }
+
+  std::string base64(const YAML::Node& map, const std::string& path, const char* key) {
+    const std::string text = string(map, path, key);
+    if (text.empty()) {
+      return {};
+    }
+    Result<std::string> bytes = decode_base64(text);
+    if (!bytes) {
+      fail(child(path, key), bytes.error().message);
+      return {};
+    }
+    return std::move(bytes).value();
+  }
+
+  // A file reference; relative paths resolve against the defining file's directory (spec 1.5).
+  std::string file_path(const YAML::Node& map, const std::string& path, const char* key) {
+    return resolve(string(map, path, key));
+  }
+
+  std::string resolve(const std::string& value) const {
+    if (value.empty() || dir_.empty() || fs::path(value).is_absolute()) {
+      return value;
+    }
+    return (dir_ / value).lexically_normal().string();
+  }
+
+  std::vector<std::string> strings(const YAML::Node& map, const std::string& path,
+                                   const char* key) {
+    const YAML::Node node = map[key];
+    std::vector<std::string> out;
+    if (!ok() || !node || node.IsNull()) {
+      return out;
+    }
+    if (!node.IsSequence()) {
+      fail(child(path, key), "expected a list of strings");
+      return out;
+    }
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      if (!node[i].IsScalar()) {
+        fail(child(path, key) + "[" + std::to_string(i) + "]", "expected a string");
+        return out;
+      }
+      out.push_back(node[i].Scalar());
+    }
+    return out;
+  }
+
+  // Fails unless `node` is a mapping or empty; callers then read fields from it safely.
+  bool expect_map(const YAML::Node& node, const std::string& path) {
+    if (ok() && node && !node.IsNull() && !node.IsMap()) {
+      fail(path, "expected a mapping");
+    }
+    return ok();
+  }
+
+ private:
+  std::string file_;
+  fs::path dir_;
+  std::optional<Error> error_;
+};
+
+Cluster parse_cluster(FieldReader& r, const YAML::Node& n, const std::string& path) {
+  Cluster c;
+  c.server = r.string(n, path, "server");
+  c.tlsServerName = r.string(n, path, "tls-server-name");
+  c.insecureSkipTlsVerify = r.boolean(n, path, "insecure-skip-tls-verify");
+  c.certificateAuthority = r.file_path(n, path, "certificate-authority");
+  c.certificateAuthorityData = r.base64(n, path, "certificate-authority-data");
+  c.proxyUrl = r.string(n, path, "proxy-url");
+  c.disableCompression = r.boolean(n, path, "disable-compression");
+  return c;
+}
+
+ExecConfig parse_exec(FieldReader& r, const YAML::Node& n, const std::string& path) {
+  ExecConfig e;
+  e.command = r.string(n, path, "command");
+  // Only a command with a path separator is a file reference; "aws" is looked up on PATH.
+  if (e.command.find('/') != std::string::npos) {
+    e.command = r.resolve(e.command);
+  }
+  e.args = r.strings(n, path, "args");
+  e.apiVersion = r.string(n, path, "apiVersion");
+  e.installHint = r.string(n, path, "installHint");
+  e.provideClusterInfo = r.boolean(n, path, "provideClusterInfo");
+  e.interactiveMode = r.string(n, path, "interactiveMode");
+  const YAML::Node env = n["env"];
+  if (!r.ok() || !env || env.IsNull()) {
+    return e;
+  }
+  if (!env.IsSequence()) {
+    r.fail(path + ".env", "expected a list");
+    return e;
+  }
+  for (std::size_t i = 0; i < env.size() && r.ok(); ++i) {
+    const std::string itemPath = path + ".env[" + std::to_string(i) + "]";
+    if (!r.expect_map(env[i], itemPath)) {
+      break;
+    }
+    e.env.emplace_back(r.string(env[i], itemPath, "name"), r.string(env[i], itemPath, "value"));
+  }
+  return e;
+}
+
+std::map<std::string, std::vector<std::string>> parse_user_extra(FieldReader& r,
+                                                                 const YAML::Node& n,
+                                                                 const std::string& path) {
+  std::map<std::string, std::vector<std::string>> extra;
+  const YAML::Node node = n["as-user-extra"];
+  if (!r.expect_map(node, path + ".as-user-extra") || !node || node.IsNull()) {
+    return extra;
+  }
+  for (const auto& item : node) {
+    const std::string key = item.first.Scalar();
+    extra[key] = r.strings(node, path + ".as-user-extra", key.c_str());
+  }
+  return extra;
+}
+
+AuthInfo parse_auth_info(FieldReader& r, const YAML::Node& n, const std::string& path) {
+  AuthInfo u;
+  u.clientCertificate = r.file_path(n, path, "client-certificate");
+  u.clientCertificateData = r.base64(n, path, "client-certificate-data");
+  u.clientKey = r.file_path(n, path, "client-key");
+  u.clientKeyData = r.base64(n, path, "client-key-data");
+  u.token = r.string(n, path, "token");
+  u.tokenFile = r.file_path(n, path, "tokenFile");
+  u.username = r.string(n, path, "username");
+  u.password = r.string(n, path, "password");
+  u.impersonate = r.string(n, path, "as");
+  u.impersonateUid = r.string(n, path, "as-uid");
+  u.impersonateGroups = r.strings(n, path, "as-groups");
+  u.impersonateUserExtra = parse_user_extra(r, n, path);
+  const YAML::Node authProvider = n["auth-provider"];
+  u.hasAuthProvider = authProvider && !authProvider.IsNull();
+  const YAML::Node exec = n["exec"];
+  if (exec && !exec.IsNull() && r.expect_map(exec, path + ".exec")) {
+    u.exec = parse_exec(r, exec, path + ".exec");
+  }
+  return u;
+}
+
+Context parse_context(FieldReader& r, const YAML::Node& n, const std::string& path) {
+  Context c;
+  c.cluster = r.string(n, path, "cluster");
+  c.user = r.string(n, path, "user");
+  c.namespaceName = r.string(n, path, "namespace");
+  return c;
+}
+
+// Reads one `<list>: [{name: ..., <entry>: {...}}]` section into a map keyed by name.
+template <class Entry, class ParseEntry>
+void parse_named_list(FieldReader& r, const YAML::Node& root, const char* listKey,
+                      const char* entryKey, std::map<std::string, Entry>& out,
+                      ParseEntry parse_entry) {
+  const YAML::Node list = root[listKey];
+  if (!r.ok() || !list || list.IsNull()) {
+    return;
+  }
+  if (!list.IsSequence()) {
+    r.fail(listKey, "expected a list");
+    return;
+  }
+  for (std::size_t i = 0; i < list.size() && r.ok(); ++i) {
+    const std::string itemPath = std::string(listKey) + "[" + std::to_string(i) + "]";
+    const YAML::Node item = list[i];
+    if (!item.IsMap()) {
+      r.fail(itemPath, "expected a mapping");
+      return;
+    }
+    const std::string name = r.string(item, itemPath, "name");
+    const std::string entryPath = itemPath + "." + entryKey;
+    const YAML::Node body = item[entryKey];
+    if (!r.expect_map(body, entryPath)) {
+      return;
+    }
+    Entry entry = parse_entry(r, body, entryPath);
+    entry.origin = r.file() + ": " + entryPath;
+    // client-go's list-to-map conversion rejects a name repeated within one file.
+    if (r.ok() && !out.try_emplace(name, std::move(entry)).second) {
+      r.fail(itemPath + ".name", "duplicate name " + quote(name));
+    }
+  }
+}
+
+Result<Kubeconfig> parse_document(FieldReader& r, const YAML::Node& root) {
+  Kubeconfig config;
+  if (!root || root.IsNull()) {
+    return config;  // an empty file is an empty config (spec 1.2)
+  }
+  if (!root.IsMap()) {
+    return Error{r.file() + ": expected a mapping at the top level"};
+  }
+  config.currentContext = r.string(root, "", "current-context");
+  parse_named_list(r, root, "clusters", "cluster", config.clusters, parse_cluster);
+  parse_named_list(r, root, "users", "user", config.users, parse_auth_info);
+  parse_named_list(r, root, "contexts", "context", config.contexts, parse_context);
+  if (!r.ok()) {
+    return r.error();
+  }
+  return config;
+}
+
+std::vector<std::string> split(std::string_view text, char separator) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    const auto end = text.find(separator, start);
+    parts.emplace_back(text.substr(start, end - start));
+    if (end == std::string_view::npos) {
+      return parts;
+    }
+    start = end + 1;
+  }
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (const auto& part : parts) {
+    if (!out.empty()) {
+      out += separator;
+    }
+    out += part;
+  }
+  return out;
+}
+
+// The flags win over the kubeconfig, with client-go's extra clearing rules (spec 1.13).
+void apply_cluster_overrides(Cluster& c, const ConfigOverrides& o) {
+  if (!o.server.empty()) {
+    c.server = o.server;
+  }
+  if (o.insecureSkipTlsVerify || !o.certificateAuthority.empty()) {
+    c.insecureSkipTlsVerify = o.insecureSkipTlsVerify;
+    c.certificateAuthority = o.certificateAuthority;
+    c.certificateAuthorityData.clear();
+  }
+  // A new --server makes the kubeconfig's SNI name stale unless --tls-server-name comes too.
+  if (!o.tlsServerName.empty() || !o.server.empty()) {
+    c.tlsServerName = o.tlsServerName;
+  }
+  if (o.disableCompression) {
+    c.disableCompression = true;
+  }
+}
+
+void apply_auth_overrides(AuthInfo& u, const ConfigOverrides& o) {
+  if (!o.clientCertificate.empty()) {
+    u.clientCertificate = o.clientCertificate;
+    u.clientCertificateData.clear();
+  }
+  if (!o.clientKey.empty()) {
+    u.clientKey = o.clientKey;
+    u.clientKeyData.clear();
+  }
+  auto override_string = [](std::string& field, const std::string& value) {
+    if (!value.empty()) {
+      field = value;
+    }
+  };
+  override_string(u.token, o.token);
+  override_string(u.username, o.username);
+  override_string(u.password, o.password);
+  override_string(u.impersonate, o.impersonate);
+  override_string(u.impersonateUid, o.impersonateUid);
+  if (!o.impersonateGroups.empty()) {
+    u.impersonateGroups = o.impersonateGroups;
+  }
+  if (!o.impersonateUserExtra.empty()) {
+    u.impersonateUserExtra = o.impersonateUserExtra;
+  }
+}
+
+Status validate_proxy_url(const Cluster& c) {
+  if (c.proxyUrl.empty()) {
+    return {};
+  }
+  const std::string scheme = split_url(c.proxyUrl).scheme;
+  if (scheme == "http" || scheme == "https" || scheme == "socks5") {
+    return {};
+  }
+  return at(c.origin,
+            "proxy-url: unsupported scheme " + quote(scheme) + ", must be http, https, or socks5");
+}
+
+Status validate_cluster(const Cluster& c) {
+  if (!c.certificateAuthority.empty() && !c.certificateAuthorityData.empty()) {
+    return at(c.origin, "certificate-authority-data and certificate-authority are both specified");
+  }
+  const bool hasCa = !c.certificateAuthority.empty() || !c.certificateAuthorityData.empty();
+  if (c.insecureSkipTlsVerify && hasCa) {
+    return at(c.origin,
+              "specifying a root certificates file with the insecure flag is not allowed");
+  }
+  return validate_proxy_url(c);
+}
+
+Status validate_auth_info(const AuthInfo& u) {
+  if (!u.clientCertificate.empty() && !u.clientCertificateData.empty()) {
+    return at(u.origin, "client-certificate-data and client-certificate are both specified");
+  }
+  if (!u.clientKey.empty() && !u.clientKeyData.empty()) {
+    return at(u.origin, "client-key-data and client-key are both specified");
+  }
+  const bool hasCert = !u.clientCertificate.empty() || !u.clientCertificateData.empty();
+  const bool hasKey = !u.clientKey.empty() || !u.clientKeyData.empty();
+  if (hasCert && !hasKey) {
+    return at(u.origin,
+              "client-key-data or client-key must be specified to use the clientCert "
+              "authentication method");
+  }
+  if (hasKey && !hasCert) {
+    return at(u.origin,
+              "client-certificate-data or client-certificate must be specified to use the "
+              "clientCert authentication method");
+  }
+  const bool hasBasic = !u.username.empty() || !u.password.empty();
+  if (!u.token.empty() && hasBasic) {
+    return at(u.origin,
+              "more than one authentication method found; found [token basicAuth], only one is "
+              "allowed");
+  }
+  if (u.exec && u.hasAuthProvider) {
+    return at(u.origin, "authProvider cannot be provided in combination with an exec plugin");
+  }
+  const bool partialImpersonation =
+      !u.impersonateUid.empty() || !u.impersonateGroups.empty() || !u.impersonateUserExtra.empty();
+  if (u.impersonate.empty() && partialImpersonation) {
+    return at(u.origin, "requesting uid, groups or user-extra without impersonating a user");
+  }
+  return {};
+}
+
+// A namespace must be an RFC 1123 DNS label (spec 1.7).
+bool is_dns_label(std::string_view name) {
+  if (name.empty() || name.size() > 63) {
+    return false;
+  }
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  for (char c : name) {
+    if (!alnum(c) && c != '-') {
+      return false;
+    }
+  }
+  return alnum(name.front()) && alnum(name.back());
+}
+
+// `<data>` wins over `<file>`; `source` names the field or flag in the error.
+Result<std::string> data_or_file(const std::string& data, const std::string& file,
+                                 const std::string& source) {
+  if (!data.empty() || file.empty()) {
+    return data;
+  }
+  Result<std::string> contents = read_file(file);
+  if (!contents) {
+    return contents.error().prefixed(source);
+  }
+  return contents;
+}
+
+std::string field_source(const std::string& flagValue, std::string_view flag,
+                         const std::string& origin, std::string_view field) {
+  if (!flagValue.empty()) {
+    return std::string(flag);
+  }
+  return origin.empty() ? std::string(field) : origin + "." + std::string(field);
+}
+
+// tokenFile, when readable and non-empty, wins over a static token (spec 1.9).
+Result<std::string> resolve_token(const AuthInfo& u) {
+  if (u.tokenFile.empty()) {
+    return u.token;
+  }
+  const std::string source = field_source("", "", u.origin, "tokenFile");
+  Result<std::string> contents = read_file(u.tokenFile);
+  if (contents && !trim(*contents).empty()) {
+    return trim(*contents);
+  }
+  if (!u.token.empty()) {
+    return u.token;
+  }
+  if (!contents) {
+    return contents.error().prefixed(source);
+  }
+  return Error{source + ": read " + u.tokenFile + ": empty token file"};
+}
+
+}  // namespace
+
+LoadingRules LoadingRules::from_environment(std::string explicitPath) {
+  LoadingRules rules;
+  rules.explicitPath = std::move(explicitPath);
+  const char* env = std::getenv("KUBECONFIG");
+  rules.kubeconfigEnv = env != nullptr ? env : "";
+  const char* home = std::getenv("HOME");
+  rules.home = home != nullptr ? home : "";
+  return rules;
+}
+
+std::vector<fs::path> LoadingRules::precedence() const {
+  if (!explicitPath.empty()) {
+    return {fs::path(explicitPath)};
+  }
+  if (!kubeconfigEnv.empty()) {
+    std::vector<fs::path> files;
+    std::set<std::string> seen;
+    for (const auto& entry : split(kubeconfigEnv, ':')) {
+      if (!entry.empty() && seen.insert(entry).second) {
+        files.emplace_back(entry);
+      }
+    }
+    return files;
+  }
+  if (home.empty()) {
+    return {};
+  }
+  return {fs::path(home) / ".kube" / "config"};
+}
+
+Result<Kubeconfig> parse_kubeconfig(std::string_view contents, const fs::path& path) {
+  FieldReader reader(path.string(), path.parent_path());
+  try {
+    return parse_document(reader, YAML::Load(std::string(contents)));
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp reports 0-based positions; editors count from 1.
+    if (e.mark.is_null()) {
+      return Error{path.string() + ": " + e.msg};
+    }
+    return Error{path.string() + ": line " + std::to_string(e.mark.line + 1) + ", column " +
+                 std::to_string(e.mark.column + 1) + ": " + e.msg};
+  }
+}
+
+Kubeconfig merge_kubeconfigs(std::vector<Kubeconfig> configs) {
+  Kubeconfig merged;
+  for (Kubeconfig& config : configs) {
+    if (merged.currentContext.empty()) {
+      merged.currentContext = config.currentContext;
+    }
+    // std::map::merge leaves a key already present in the target alone: first writer wins.
+    merged.clusters.merge(config.clusters);
+    merged.users.merge(config.users);
+    merged.contexts.merge(config.contexts);
+    merged.sourceFiles.insert(merged.sourceFiles.end(), config.sourceFiles.begin(),
+                              config.sourceFiles.end());
+    merged.warnings.insert(merged.warnings.end(), config.warnings.begin(), config.warnings.end());
+  }
+  return merged;
+}
+
+Result<Kubeconfig> load_kubeconfig(const LoadingRules& rules) {
+  std::vector<Kubeconfig> configs;
+  std::vector<std::string> missing;
+  for (const fs::path& file : rules.precedence()) {
+    if (!path_exists(file)) {
+      if (!rules.explicitPath.empty()) {
+        return Error{"--kubeconfig: stat " + file.string() + ": no such file or directory"};
+      }
+      missing.push_back(file.string());
+      continue;
+    }
+    std::error_code ec;
+    fs::path absolute = fs::absolute(file, ec);
+    if (ec) {
+      absolute = file;
+    }
+    Result<std::string> contents = read_file(absolute);
+    if (!contents) {
+      return contents.error();
+    }
+    Result<Kubeconfig> parsed = parse_kubeconfig(*contents, absolute);
+    if (!parsed) {
+      return parsed.error();
+    }
+    parsed->sourceFiles = {absolute.string()};
+    configs.push_back(std::move(parsed).value());
+  }
+  Kubeconfig merged = merge_kubeconfigs(std::move(configs));
+  // Like client-go: a missing KUBECONFIG entry is normal, all of them missing deserves a word.
+  if (merged.sourceFiles.empty() && !missing.empty() && rules.explicitPath.empty() &&
+      !rules.kubeconfigEnv.empty()) {
+    merged.warnings.push_back("Config not found: " + join(missing, ", "));
+  }
+  return merged;
+}
+
+Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const ConfigOverrides& o) {
+  if (config.empty() && o.server.empty()) {
+    return Error{std::string(kNoConfiguration)};
+  }
+  ClientConfig out;
+  out.sourceFiles = config.sourceFiles;
+  out.warnings = config.warnings;
+  out.contextName = o.context.empty() ? config.currentContext : o.context;
+
+  Context context;
+  if (!out.contextName.empty()) {
+    const auto found = config.contexts.find(out.contextName);
+    if (found == config.contexts.end()) {
+      return Error{"context " + quote(out.contextName) + " does not exist"};
+    }
+    context = found->second;
+  }
+  out.clusterName = o.cluster.empty() ? context.cluster : o.cluster;
+  out.userName = o.user.empty() ? context.user : o.user;
+
+  Cluster cluster;
+  if (!out.clusterName.empty()) {
+    const auto found = config.clusters.find(out.clusterName);
+    if (found == config.clusters.end()) {
+      return Error{"cluster " + quote(out.clusterName) + " does not exist"};
+    }
+    cluster = found->second;
+  }
+  AuthInfo user;
+  if (!out.userName.empty()) {
+    const auto found = config.users.find(out.userName);
+    if (found == config.users.end()) {
+      return Error{"auth info " + quote(out.userName) + " does not exist"};
+    }
+    user = found->second;
+  }
+  apply_cluster_overrides(cluster, o);
+  apply_auth_overrides(user, o);
+
+  if (cluster.server.empty()) {
+    if (out.contextName.empty()) {
+      return Error{"no context is selected: set current-context or pass --context or --server"};
+    }
+    if (out.clusterName.empty()) {
+      return at(context.origin, "context " + quote(out.contextName) + " names no cluster");
+    }
+    return at(cluster.origin, "no server found for cluster " + quote(out.clusterName));
+  }
+  Status valid = validate_cluster(cluster);
+  if (!valid) {
+    return valid.error();
+  }
+  valid = validate_auth_info(user);
+  if (!valid) {
+    return valid.error();
+  }
+
+  out.namespaceName = !o.namespaceName.empty()         ? o.namespaceName
+                      : !context.namespaceName.empty() ? context.namespaceName
+                                                       : "default";
+  if (!is_dns_label(out.namespaceName)) {
+    return Error{"invalid namespace " + quote(out.namespaceName) +
+                 ": must be a lowercase RFC 1123 label (a-z, 0-9 and '-', at most 63 characters, "
+                 "starting and ending with a letter or digit)"};
+  }
+
+  out.server = normalize_server_url(cluster.server);
+  out.insecure = cluster.insecureSkipTlsVerify;
+  out.tlsServerName = cluster.tlsServerName;
+  out.proxyUrl = cluster.proxyUrl;
+  out.disableCompression = cluster.disableCompression;
+  Result<std::string> ca =
+      data_or_file(cluster.certificateAuthorityData, cluster.certificateAuthority,
+                   field_source(o.certificateAuthority, "--certificate-authority", cluster.origin,
+                                "certificate-authority"));
+  if (!ca) {
+    return ca.error();
+  }
+  out.caPem = std::move(ca).value();
+
+  Result<std::string> cert = data_or_file(
+      user.clientCertificateData, user.clientCertificate,
+      field_source(o.clientCertificate, "--client-certificate", user.origin, "client-certificate"));
+  if (!cert) {
+    return cert.error();
+  }
+  out.clientCertPem = std::move(cert).value();
+  Result<std::string> key =
+      data_or_file(user.clientKeyData, user.clientKey,
+                   field_source(o.clientKey, "--client-key", user.origin, "client-key"));
+  if (!key) {
+    return key.error();
+  }
+  out.clientKeyPem = std::move(key).value();
+  Result<std::string> token = resolve_token(user);
+  if (!token) {
+    return token.error();
+  }
+  out.token = std::move(token).value();
+  out.tokenFile = user.tokenFile;
+  out.username = user.username;
+  out.password = user.password;
+  out.impersonate = user.impersonate;
+  out.impersonateUid = user.impersonateUid;
+  out.impersonateGroups = user.impersonateGroups;
+  out.impersonateUserExtra = user.impersonateUserExtra;
+  out.exec = user.exec;
+  return out;
+}
+
+Result<ClientConfig> load_client_config(const LoadingRules& rules,
+                                        const ConfigOverrides& overrides) {
+  Result<Kubeconfig> config = load_kubeconfig(rules);
+  if (!config) {
+    return config.error();
+  }
+  return resolve_client_config(*config, overrides);
+}
+
+}  // namespace kp::core

@@ -1,0 +1,35 @@
+#include "netdebug/netdebug.h"
+
+#include <array>
+#include <iostream>
+
+namespace kp::netdebug {
+namespace {
+
+constexpr std::string_view kTool = "netdebug";
+constexpr std::string_view kDescription =
+    "Check the path to the Kubernetes API server from inside the cluster: DNS, the service IP, "
+    "every API-server endpoint, routes and resolv.conf.";
+
+const std::array<core::Subcommand, 4> kCommands{{
+    {"run", "Run the in-cluster checks from a netshoot pod on one node or every node",
+     core::not_implemented_yet},
+    {"shell", "Open an interactive netshoot shell on a node", core::not_implemented_yet},
+    {"local", "Run the node-local checks on this machine", core::not_implemented_yet},
+    {"cleanup", "Delete pods left behind by earlier runs", core::not_implemented_yet},
+}};
+
+}  // namespace
+
+std::span<const core::Subcommand> commands() {
+  return kCommands;
+}
+
+int main(int argc, char** argv) {
+  return core::run_main(kTool, argc, argv, [](int count, char** args) {
+    return core::dispatch_subcommand(kTool, kDescription, commands(), count, args, std::cout,
+                                     std::cerr);
+  });
+}
+
+}  // namespace kp::netdebug

@@ -1,0 +1,17 @@
+// kubectl-netdebug: checks the path to the API server from inside the cluster with netshoot
+// pods, plus node-local checks. This version has the command table only.
+#pragma once
+
+#include <span>
+
+#include "core/cli.h"
+
+namespace kp::netdebug {
+
+// The command table from which --help and "did you mean" are generated.
+std::span<const core::Subcommand> commands();
+
+// The kubectl-netdebug entry point, called by cmd/kubectl-netdebug.cpp.
+int main(int argc, char** argv);
+
+}  // namespace kp::netdebug
