@@ -39,7 +39,8 @@ demo)
 test)
   "$root/scripts/setup.sh"
   # Sanitizers first (unit tests), then the full suite, so CTest's last summary covers all.
-  build build-asan -DKP_SANITIZE=ON
+  # Debug (-O0): g++ 12 at -O2 with ASan reports a false maybe-uninitialized in <regex>.
+  build build-asan -DKP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
   ctest --test-dir build-asan -L unit --output-on-failure -j "$jobs"
   build build
   ctest --test-dir build --output-on-failure
