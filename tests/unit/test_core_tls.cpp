@@ -1,0 +1,539 @@
+#include <arpa/inet.h>
+#include <atomic>
+#include <chrono>
+#include <fcntl.h>
+#include <functional>
+#include <memory>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdexcept>
+#include <string>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "core/tls.h"
+#include "core/x509.h"
+#include "test_support_certs.h"
+
+using kp::core::Certificate;
+using kp::core::probe_tls;
+using kp::core::TlsFailure;
+using kp::core::TlsProbeOptions;
+using kp::core::VerifyFailure;
+using kp::testcerts::CertSpec;
+using kp::testcerts::issue;
+using kp::testcerts::Issued;
+using kp::testcerts::kDay;
+using kp::testcerts::now_unix;
+
+namespace {
+
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* ctx) const noexcept { SSL_CTX_free(ctx); }
+};
+struct SslDeleter {
+  void operator()(SSL* ssl) const noexcept { SSL_free(ssl); }
+};
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
+using SslPtr = std::unique_ptr<SSL, SslDeleter>;
+
+// One connection on 127.0.0.1 (never anything else), handled by `handler` on a thread.
+// Catch2 assertions are not thread-safe: handlers record into atomics, the test checks later.
+class LoopbackServer {
+ public:
+  explicit LoopbackServer(std::function<void(int fd)> handler) {
+    listenFd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listenFd_ < 0) {
+      throw std::runtime_error("socket");
+    }
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    socklen_t size = sizeof address;
+    if (::bind(listenFd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listenFd_, 4) != 0 ||
+        ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+      ::close(listenFd_);
+      throw std::runtime_error("bind/listen on 127.0.0.1");
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this, handler = std::move(handler)] {
+      // OpenSSL's socket BIO writes with write(): a client that already left would raise
+      // SIGPIPE. Blocked on this thread only, the write fails with EPIPE instead.
+      sigset_t pipe;
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+      pollfd entry{listenFd_, POLLIN, 0};
+      if (::poll(&entry, 1, 5000) <= 0) {
+        return;  // the client never came: do not hang the test run
+      }
+      const int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        return;
+      }
+      // A broken test must fail, not hang: every blocking call on the server side times out.
+      timeval fiveSeconds{5, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &fiveSeconds, sizeof fiveSeconds);
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &fiveSeconds, sizeof fiveSeconds);
+      handler(fd);
+      ::close(fd);
+    });
+  }
+  ~LoopbackServer() {
+    join();
+    ::close(listenFd_);
+  }
+  LoopbackServer(const LoopbackServer&) = delete;
+  LoopbackServer& operator=(const LoopbackServer&) = delete;
+
+  void join() {
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+  // A connected, blocking client socket; the caller closes it.
+  int connect_client() const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<std::uint16_t>(port_));
+    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      throw std::runtime_error("connect to 127.0.0.1");
+    }
+    return fd;
+  }
+
+ private:
+  int listenFd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// Closes the client socket at scope end, after which the server thread can finish.
+struct ClientSocket {
+  explicit ClientSocket(int fd) : fd(fd) {}
+  ~ClientSocket() { ::close(fd); }
+  ClientSocket(const ClientSocket&) = delete;
+  ClientSocket& operator=(const ClientSocket&) = delete;
+  int fd;
+};
+
+struct ServerConfig {
+  const Issued* leaf = nullptr;
+  std::vector<Certificate> extraChain;  // sent after the leaf
+  std::vector<std::string> alpn;        // server preference; empty = no ALPN
+  int maxVersion = 0;                   // e.g. TLS1_2_VERSION; 0 = library default
+  std::vector<Certificate> clientCas;   // non-empty: request a client certificate
+  bool requireClientCert = false;
+};
+
+// What the server saw, for assertions on the test thread after join().
+struct ServerSeen {
+  std::atomic<bool> handshakeOk{false};
+  std::atomic<bool> gotClientCert{false};
+  std::atomic<bool> gotSni{false};
+  std::string sni;  // written before handshakeOk is set, read after join()
+};
+
+int alpn_select(SSL*, const unsigned char** out, unsigned char* outSize, const unsigned char* in,
+                unsigned inSize, void* arg) {
+  const auto* wire = static_cast<const std::string*>(arg);
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(
+          &selected, outSize, reinterpret_cast<const unsigned char*>(wire->data()),
+          static_cast<unsigned>(wire->size()), in, inSize) != OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+int accept_any_client_cert(int, X509_STORE_CTX*) {
+  return 1;
+}
+
+// An OpenSSL server on the accepted socket, as the API server would run it.
+void serve_tls(int fd, const ServerConfig& config, const std::string& alpnWire, ServerSeen& seen) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  SSL_CTX_use_certificate(ctx.get(), config.leaf->cert.native());
+  SSL_CTX_use_PrivateKey(ctx.get(), config.leaf->key.native());
+  for (const auto& cert : config.extraChain) {
+    SSL_CTX_add1_chain_cert(ctx.get(), cert.native());
+  }
+  if (config.maxVersion != 0) {
+    SSL_CTX_set_max_proto_version(ctx.get(), config.maxVersion);
+  }
+  if (!alpnWire.empty()) {
+    SSL_CTX_set_alpn_select_cb(ctx.get(), alpn_select, const_cast<std::string*>(&alpnWire));
+  }
+  if (!config.clientCas.empty()) {
+    for (const auto& ca : config.clientCas) {
+      SSL_CTX_add_client_CA(ctx.get(), ca.native());
+    }
+    SSL_CTX_set_verify(
+        ctx.get(),
+        SSL_VERIFY_PEER | (config.requireClientCert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+        accept_any_client_cert);
+  }
+  SslPtr ssl(SSL_new(ctx.get()));
+  SSL_set_fd(ssl.get(), fd);
+  if (SSL_accept(ssl.get()) == 1) {
+    if (const char* name = SSL_get_servername(ssl.get(), TLSEXT_NAMETYPE_host_name)) {
+      seen.sni = name;
+      seen.gotSni = true;
+    }
+    X509* peer = SSL_get1_peer_certificate(ssl.get());
+    seen.gotClientCert = peer != nullptr;
+    X509_free(peer);
+    seen.handshakeOk = true;
+    // Wait for the client's close_notify (or its close), then answer it.
+    char byte = 0;
+    SSL_read(ssl.get(), &byte, 1);
+    SSL_shutdown(ssl.get());
+  }
+  ERR_clear_error();
+}
+
+std::string alpn_wire(const std::vector<std::string>& protocols) {
+  std::string wire;
+  for (const auto& protocol : protocols) {
+    wire += static_cast<char>(protocol.size());
+    wire += protocol;
+  }
+  return wire;
+}
+
+// The PKI every TLS case uses: root -> intermediate -> leaves.
+struct TlsPki {
+  Issued root;
+  Issued intermediate;
+  Issued goodLeaf;     // DNS api.lab.test, IP 127.0.0.1
+  Issued apiserver;    // kubernetes, kubernetes.default, 10.96.0.1: no 127.0.0.1
+  Issued expiredLeaf;  // names fine, expired yesterday
+  Issued clientCa;
+};
+
+const TlsPki& tls_pki() {
+  static const TlsPki value = [] {
+    TlsPki p;
+    CertSpec root;
+    root.commonName = "tls-test-root";
+    root.isCA = true;
+    p.root = issue(root);
+    CertSpec intermediate;
+    intermediate.commonName = "tls-test-intermediate";
+    intermediate.isCA = true;
+    p.intermediate = issue(intermediate, &p.root);
+    CertSpec good;
+    good.commonName = "kube-apiserver";
+    good.dnsNames = {"api.lab.test"};
+    good.ipAddresses = {"127.0.0.1"};
+    good.extKeyUsage = {"serverAuth"};
+    p.goodLeaf = issue(good, &p.intermediate);
+    CertSpec apiserver = good;
+    apiserver.dnsNames = {"kubernetes", "kubernetes.default"};
+    apiserver.ipAddresses = {"10.96.0.1"};
+    p.apiserver = issue(apiserver, &p.intermediate);
+    CertSpec expired = good;
+    expired.notBefore = now_unix() - 30 * kDay;
+    expired.notAfter = now_unix() - kDay;
+    p.expiredLeaf = issue(expired, &p.intermediate);
+    CertSpec clientCa;
+    clientCa.commonName = "kubernetes-client-ca";
+    clientCa.organizations = {"kp-test"};
+    clientCa.isCA = true;
+    p.clientCa = issue(clientCa);
+    return p;
+  }();
+  return value;
+}
+
+TlsProbeOptions options_for(std::string serverName) {
+  TlsProbeOptions options;
+  options.serverName = std::move(serverName);
+  options.caPem = tls_pki().root.certPem();
+  return options;
+}
+
+// Runs a probe against a TLS server with `config`; `seen` says what the server observed.
+kp::core::Result<kp::core::TlsProbe, kp::core::TlsError> probe_server(
+    const ServerConfig& config, const TlsProbeOptions& options, ServerSeen& seen) {
+  const std::string wire = alpn_wire(config.alpn);
+  LoopbackServer server([&](int fd) { serve_tls(fd, config, wire, seen); });
+  auto result = [&] {
+    ClientSocket client(server.connect_client());
+    return probe_tls(client.fd, options);
+  }();
+  server.join();
+  return result;
+}
+
+kp::core::Result<kp::core::TlsProbe, kp::core::TlsError> probe_raw(std::function<void(int)> handler,
+                                                                   const TlsProbeOptions& options) {
+  LoopbackServer server(std::move(handler));
+  ClientSocket client(server.connect_client());
+  return probe_tls(client.fd, options);
+}
+
+// Reads what the client sends until it stops (or 5 s pass).
+void drain(int fd) {
+  char buffer[4096];
+  while (::recv(fd, buffer, sizeof buffer, 0) > 0) {
+  }
+}
+
+}  // namespace
+
+TEST_CASE("core::probe_tls reports a good chain, TLS 1.3 and ALPN h2", "[tls]") {
+  const auto& p = tls_pki();
+  ServerConfig config;
+  config.leaf = &p.goodLeaf;
+  config.extraChain = {p.intermediate.cert};
+  config.alpn = {"h2", "http/1.1"};
+  ServerSeen seen;
+  const auto result = probe_server(config, options_for("api.lab.test"), seen);
+  REQUIRE(result);
+  const auto& probe = *result;
+  CHECK(probe.version == "TLSv1.3");
+  CHECK(probe.cipher.starts_with("TLS_"));
+  CHECK(probe.alpn == "h2");
+  CHECK_FALSE(probe.clientCertRequested);
+  CHECK(probe.acceptableClientCaNames.empty());
+  REQUIRE(probe.chain.size() == 2);
+  CHECK(probe.chain[0] == p.goodLeaf.cert);
+  CHECK(probe.chain[1] == p.intermediate.cert);
+  CHECK(probe.verify.ok);
+  CHECK(probe.verify.verifiedChain.size() == 3);
+  CHECK(probe.nameMatches);
+  CHECK(probe.nameChecked == "api.lab.test");
+  CHECK(probe.nameMismatch == "");
+  CHECK(probe.handshakeMs > 0);
+  CHECK(probe.handshakeMs < 5000);
+  CHECK(seen.handshakeOk);
+  CHECK(seen.gotSni);
+  CHECK(seen.sni == "api.lab.test");
+}
+
+TEST_CASE("core::probe_tls on TLS 1.2, no SNI for an IP, http/1.1, blocking mode restored",
+          "[tls]") {
+  const auto& p = tls_pki();
+  ServerConfig config;
+  config.leaf = &p.goodLeaf;
+  config.extraChain = {p.intermediate.cert};
+  config.alpn = {"http/1.1"};
+  config.maxVersion = TLS1_2_VERSION;
+  ServerSeen seen;
+  const std::string wire = alpn_wire(config.alpn);
+  LoopbackServer server([&](int fd) { serve_tls(fd, config, wire, seen); });
+  const int fd = server.connect_client();
+  const int flagsBefore = fcntl(fd, F_GETFL);
+  const auto result = probe_tls(fd, options_for("127.0.0.1"));
+  CHECK(fcntl(fd, F_GETFL) == flagsBefore);
+  ::close(fd);
+  server.join();
+  REQUIRE(result);
+  CHECK(result->version == "TLSv1.2");
+  CHECK(result->cipher.starts_with("TLS_ECDHE_ECDSA_WITH_"));  // IANA names, as Go prints
+  CHECK(result->alpn == "http/1.1");
+  CHECK(result->verify.ok);
+  CHECK(result->nameMatches);
+  CHECK(result->nameChecked == "127.0.0.1");
+  CHECK(seen.handshakeOk);
+  CHECK_FALSE(seen.gotSni);  // Go sends no SNI for an IP literal; neither do we
+}
+
+TEST_CASE("core::probe_tls records a client certificate request and never sends one", "[tls]") {
+  const auto& p = tls_pki();
+  const int version = GENERATE(TLS1_3_VERSION, TLS1_2_VERSION);
+  CAPTURE(version);
+  ServerConfig config;
+  config.leaf = &p.goodLeaf;
+  config.extraChain = {p.intermediate.cert};
+  config.maxVersion = version;
+  config.clientCas = {p.clientCa.cert, p.root.cert};
+  ServerSeen seen;
+  const auto result = probe_server(config, options_for("api.lab.test"), seen);
+  REQUIRE(result);
+  CHECK(result->clientCertRequested);
+  CHECK(result->acceptableClientCaNames ==
+        std::vector<std::string>{"CN=kubernetes-client-ca,O=kp-test", "CN=tls-test-root"});
+  CHECK(result->verify.ok);
+  CHECK(seen.handshakeOk);
+  CHECK_FALSE(seen.gotClientCert);
+}
+
+TEST_CASE("core::probe_tls reports a server alert", "[tls]") {
+  // TLS 1.2 server that requires a client certificate: it aborts the handshake with an alert.
+  const auto& p = tls_pki();
+  ServerConfig config;
+  config.leaf = &p.goodLeaf;
+  config.maxVersion = TLS1_2_VERSION;
+  config.clientCas = {p.clientCa.cert};
+  config.requireClientCert = true;
+  ServerSeen seen;
+  const auto result = probe_server(config, options_for("api.lab.test"), seen);
+  REQUIRE_FALSE(result);
+  CHECK(result.error().kind == TlsFailure::alert);
+  CHECK(result.error().message == "sslv3 alert handshake failure");
+  CHECK_FALSE(seen.handshakeOk);
+}
+
+TEST_CASE("core::probe_tls completes the handshake with an expired certificate", "[tls]") {
+  const auto& p = tls_pki();
+  ServerConfig config;
+  config.leaf = &p.expiredLeaf;
+  config.extraChain = {p.intermediate.cert};
+  ServerSeen seen;
+  const auto result = probe_server(config, options_for("api.lab.test"), seen);
+  REQUIRE(result);
+  CHECK(result->chain.size() == 2);
+  CHECK_FALSE(result->verify.ok);
+  CHECK(result->verify.failure == VerifyFailure::expired);
+  CHECK(result->verify.depth == 0);
+  CHECK(result->verify.reason == "certificate has expired (notAfter " +
+                                     kp::core::inspect(p.expiredLeaf.cert).notAfter + ")");
+  CHECK(result->nameMatches);
+}
+
+TEST_CASE("core::probe_tls checks the name dialled against the SANs", "[tls]") {
+  const auto& p = tls_pki();
+  ServerConfig config;
+  config.leaf = &p.apiserver;
+  config.extraChain = {p.intermediate.cert};
+  ServerSeen seen;
+  SECTION("an IP") {
+    const auto result = probe_server(config, options_for("127.0.0.1"), seen);
+    REQUIRE(result);
+    CHECK(result->verify.ok);
+    CHECK_FALSE(result->nameMatches);
+    CHECK(result->nameChecked == "127.0.0.1");
+    CHECK(result->nameMismatch ==
+          "certificate is valid for kubernetes, kubernetes.default, 10.96.0.1, not 127.0.0.1");
+  }
+  SECTION("a DNS name") {
+    const auto result = probe_server(config, options_for("api.lab.test"), seen);
+    REQUIRE(result);
+    CHECK_FALSE(result->nameMatches);
+    CHECK(result->nameMismatch ==
+          "certificate is valid for kubernetes, kubernetes.default, 10.96.0.1, not api.lab.test");
+  }
+}
+
+TEST_CASE("core::probe_tls without a server name checks no name", "[tls]") {
+  const auto& p = tls_pki();
+  ServerConfig config;
+  config.leaf = &p.goodLeaf;
+  config.extraChain = {p.intermediate.cert};
+  ServerSeen seen;
+  const auto result = probe_server(config, options_for(""), seen);
+  REQUIRE(result);
+  CHECK(result->verify.ok);
+  CHECK_FALSE(result->nameMatches);
+  CHECK(result->nameMismatch == "no server name to check");
+  CHECK_FALSE(seen.gotSni);
+}
+
+TEST_CASE("core::probe_tls verifies against the system store without a CA", "[tls]") {
+  const auto& p = tls_pki();
+  ServerConfig config;
+  config.leaf = &p.goodLeaf;
+  config.extraChain = {p.intermediate.cert};
+  ServerSeen seen;
+  auto options = options_for("api.lab.test");
+  options.caPem.clear();
+  const auto result = probe_server(config, options, seen);
+  REQUIRE(result);
+  CHECK(result->verify.failure == VerifyFailure::unknownAuthority);
+  CHECK(result->verify.depth == 1);
+
+  options.caPem = "not a CA";
+  ServerSeen seenAgain;
+  const auto bad = probe_server(config, options, seenAgain);
+  REQUIRE(bad);
+  CHECK(bad->verify.failure == VerifyFailure::other);
+  CHECK(bad->verify.reason ==
+        "the CA bundle is unusable: not PEM or DER (starts with \"not a CA\")");
+}
+
+TEST_CASE("core::probe_tls recognises servers that do not speak TLS", "[tls]") {
+  SECTION("plain HTTP") {
+    const auto result = probe_raw(
+        [](int fd) {
+          char buffer[4096];
+          ::recv(fd, buffer, sizeof buffer, 0);
+          const std::string answer =
+              "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+          ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+        },
+        options_for("api.lab.test"));
+    REQUIRE_FALSE(result);
+    CHECK(result.error().kind == TlsFailure::notTls);
+    CHECK(result.error().message == "the server answered in plain HTTP, not TLS");
+  }
+  SECTION("something else that talks first") {
+    const auto result = probe_raw(
+        [](int fd) {
+          const std::string banner = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
+          ::send(fd, banner.data(), banner.size(), MSG_NOSIGNAL);
+          drain(fd);
+        },
+        options_for("api.lab.test"));
+    REQUIRE_FALSE(result);
+    CHECK(result.error().kind == TlsFailure::notTls);
+    CHECK(result.error().message ==
+          "the server did not answer with TLS (it sent \"SSH-2.0-OpenSSH_9.2p1 De\")");
+  }
+}
+
+TEST_CASE("core::probe_tls keeps its deadline with a silent server", "[tls]") {
+  auto options = options_for("api.lab.test");
+  options.timeout = std::chrono::milliseconds(300);
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = probe_raw(drain, options);
+  const auto elapsed =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  REQUIRE_FALSE(result);
+  CHECK(result.error().kind == TlsFailure::timeout);
+  CHECK(result.error().message ==
+        "the server accepted the connection but sent nothing within 300ms");
+  CHECK(result.error().ms >= 295);
+  CHECK(result.error().ms < 1500);
+  CHECK(elapsed < 1500);
+}
+
+TEST_CASE("core::probe_tls reports a server that closes during the handshake", "[tls]") {
+  SECTION("closes at once") {
+    const auto result = probe_raw([](int) {}, options_for("api.lab.test"));
+    REQUIRE_FALSE(result);
+    CHECK(result.error().kind == TlsFailure::closed);
+    // FIN or RST, depending on whether the ClientHello arrived before the close.
+    CHECK((result.error().message == "the server closed the connection during the handshake" ||
+           result.error().message == "the connection was reset during the handshake"));
+  }
+  SECTION("reads the ClientHello, then closes") {
+    const auto result = probe_raw(
+        [](int fd) {
+          char buffer[4096];
+          ::recv(fd, buffer, sizeof buffer, 0);
+          ::shutdown(fd, SHUT_WR);
+          drain(fd);
+        },
+        options_for("api.lab.test"));
+    REQUIRE_FALSE(result);
+    CHECK(result.error().kind == TlsFailure::closed);
+    CHECK(result.error().message == "the server closed the connection during the handshake");
+  }
+}
