@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 
 #include <curl/curl.h>
 
+#include "core/url.h"
 #include "core/version.h"
 
 namespace kp::core {
@@ -104,8 +106,45 @@ CURLcode set_blob(CURL* handle, CURLoption option, const std::string& pem) {
 
 // Applies every option; stops at the first one libcurl rejects (e.g. a TLS backend without
 // blob support) so the caller can report it instead of sending a half-configured request.
-CURLcode configure(CURL* handle, const HttpRequest& request, Transfer& transfer,
-                   curl_slist* headers, char* errorBuffer) {
+// libcurl has no "SNI name" option: the URL's host is the name it sends and verifies. So a
+// tls-server-name becomes the URL's host, and CONNECT_TO sends the connection where the
+// original URL (or connectTo) points.
+struct Routing {
+  std::string url;
+  CurlSlist connectTo;
+  std::string hostHeader;  // the original authority, when the URL's host was replaced
+};
+
+std::string bracket(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+Routing route(const HttpRequest& request) {
+  Routing r{request.url, nullptr, {}};
+  const UrlParts parts = split_url(request.url);
+  std::string nameHost = parts.host;
+  if (!request.tlsServerName.empty() && request.tlsServerName != parts.host) {
+    nameHost = request.tlsServerName;
+    const std::string authority = parts.scheme + "://" + bracket(parts.host);
+    const auto at = request.url.find(authority);
+    if (at == 0) {
+      r.url = parts.scheme + "://" + bracket(nameHost) + request.url.substr(authority.size());
+      r.hostHeader = bracket(parts.host) + ":" + parts.port;
+    }
+  }
+  std::string target = request.connectTo;
+  if (target.empty() && nameHost != parts.host) {
+    target = bracket(parts.host) + ":" + parts.port;
+  }
+  if (!target.empty()) {
+    const std::string rule = bracket(nameHost) + ":" + parts.port + ":" + target;
+    r.connectTo.reset(curl_slist_append(nullptr, rule.c_str()));
+  }
+  return r;
+}
+
+CURLcode configure(CURL* handle, const HttpRequest& request, const Routing& routing,
+                   Transfer& transfer, curl_slist* headers, char* errorBuffer) {
   const std::string userAgent = "kplugins/" + std::string(kVersion);
   const long timeoutMs = static_cast<long>(request.timeout.count());
   CURLcode rc = CURLE_OK;
@@ -115,7 +154,12 @@ CURLcode configure(CURL* handle, const HttpRequest& request, Transfer& transfer,
     }
   };
   step(curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, errorBuffer));
-  step(curl_easy_setopt(handle, CURLOPT_URL, request.url.c_str()));
+  step(curl_easy_setopt(handle, CURLOPT_URL, routing.url.c_str()));
+  if (routing.connectTo) {
+    step(curl_easy_setopt(handle, CURLOPT_CONNECT_TO, routing.connectTo.get()));
+  }
+  // HTTP/2 over TLS when the server offers it (ALPN), as client-go does.
+  step(curl_easy_setopt(handle, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS));
   step(curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L));  // signals break multi-threaded use
   step(curl_easy_setopt(handle, CURLOPT_USERAGENT, userAgent.c_str()));
   step(curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, timeoutMs));
@@ -205,19 +249,127 @@ std::string HttpResponse::header(std::string_view name) const {
   return {};
 }
 
-CurlHttpClient::CurlHttpClient() {
+struct CurlHttpClient::Handle {
+  CurlEasy easy;
+};
+
+CurlHttpClient::CurlHttpClient(HttpLog log)
+    : handle_(std::make_unique<Handle>()), log_(std::move(log)) {
   // curl_global_init is not safe to race; once per process is all libcurl needs.
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-HttpResult CurlHttpClient::send(const HttpRequest& request) {
-  CurlEasy handle(curl_easy_init());
-  if (!handle) {
-    return curl_error(CURLE_FAILED_INIT, "curl_easy_init");
+CurlHttpClient::~CurlHttpClient() = default;
+
+std::string mask_header_value(std::string_view name, std::string_view value) {
+  auto lower = std::string(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower != "authorization" && lower != "proxy-authorization") {
+    return std::string(value);
   }
+  const auto space = value.find(' ');
+  return (space == std::string_view::npos ? std::string()
+                                          : std::string(value.substr(0, space + 1))) +
+         "<masked>";
+}
+
+namespace {
+
+std::string cut(const std::string& body, std::size_t limit) {
+  if (body.size() <= limit) {
+    return body;
+  }
+  return body.substr(0, limit) + " [truncated " + std::to_string(body.size() - limit) + " chars]";
+}
+
+std::string format_ms(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.0f", ms);
+  return text;
+}
+
+// kubectl's round_trippers.go levels, as lines for the log sink.
+void log_request(const HttpLog& log, const HttpRequest& request) {
+  if (log.verbosity >= 9) {
+    std::string curl = "curl -v -X" + request.method;
+    for (const auto& [name, value] : request.headers) {
+      curl += " -H \"" + name + ": " + mask_header_value(name, value) + "\"";
+    }
+    log.sink("curl command: " + curl + " '" + request.url + "'");
+  }
+  if (log.verbosity >= 7) {
+    log.sink("Request: " + request.method + " " + request.url);
+    for (const auto& [name, value] : request.headers) {
+      log.sink("  " + name + ": " + mask_header_value(name, value));
+    }
+  }
+  if (log.verbosity >= 8 && !request.body.empty()) {
+    log.sink("Request Body: " + cut(request.body, log.verbosity >= 10  ? request.body.size()
+                                                  : log.verbosity >= 9 ? 10240
+                                                                       : 1024));
+  }
+}
+
+void log_response(const HttpLog& log, const HttpRequest& request, const HttpResult& result) {
+  if (!result) {
+    log.sink(request.method + " " + request.url + " failed in " +
+             format_ms(result.error().timings.totalMs) +
+             " milliseconds: " + result.error().message);
+    return;
+  }
+  const HttpResponse& r = *result;
+  log.sink(request.method + " " + request.url + " " + std::to_string(r.status) + " in " +
+           format_ms(r.timings.totalMs) + " milliseconds");
+  if (log.verbosity >= 9) {
+    const HttpTimings& t = r.timings;
+    log.sink("HTTP Trace: DNS " + format_ms(t.dnsMs) + " ms, dial " + format_ms(t.connectMs) +
+             " ms, TLS handshake " + format_ms(t.tlsMs) + " ms, first byte " +
+             format_ms(t.firstByteMs) + " ms (" + r.httpVersion +
+             (r.newConnection ? ", new connection)" : ", reused connection)"));
+  }
+  if (log.verbosity >= 8) {
+    log.sink("Response Headers:");
+    for (const auto& [name, value] : r.headers) {
+      log.sink("  " + name + ": " + mask_header_value(name, value));
+    }
+    log.sink("Response Body: " + cut(r.body, log.verbosity >= 10  ? r.body.size()
+                                             : log.verbosity >= 9 ? 10240
+                                                                  : 1024));
+  }
+}
+
+}  // namespace
+
+HttpResult CurlHttpClient::send(const HttpRequest& request) {
+  if (log_.verbosity >= 6 && log_.sink) {
+    log_request(log_, request);
+  }
+  HttpResult result = perform(request);
+  if (log_.verbosity >= 6 && log_.sink) {
+    log_response(log_, request, result);
+  }
+  return result;
+}
+
+HttpResult CurlHttpClient::perform(const HttpRequest& request) {
+  if (!handle_->easy) {
+    handle_->easy.reset(curl_easy_init());
+    if (!handle_->easy) {
+      return curl_error(CURLE_FAILED_INIT, "curl_easy_init");
+    }
+  }
+  CURL* easy = handle_->easy.get();
+  // Options go back to defaults; the connection cache stays, which is the point.
+  curl_easy_reset(easy);
+  const Routing routing = route(request);
   CurlSlist headers;
-  for (const auto& [name, value] : request.headers) {
+  std::vector<std::pair<std::string, std::string>> all = request.headers;
+  if (!routing.hostHeader.empty()) {
+    all.emplace_back("Host", routing.hostHeader);
+  }
+  for (const auto& [name, value] : all) {
     const std::string line = name + ": " + value;
     // curl_slist_append returns the list's head (a new one for the first entry); on failure
     // the old list is untouched and still owned by `headers`.
@@ -231,24 +383,38 @@ HttpResult CurlHttpClient::send(const HttpRequest& request) {
   Transfer transfer;
   transfer.maxBodyBytes = request.maxBodyBytes;
   char errorBuffer[CURL_ERROR_SIZE] = {};
-  const CURLcode setup = configure(handle.get(), request, transfer, headers.get(), errorBuffer);
+  const CURLcode setup = configure(easy, request, routing, transfer, headers.get(), errorBuffer);
   if (setup != CURLE_OK) {
     return curl_error(setup, errorBuffer);
   }
-  const CURLcode code = curl_easy_perform(handle.get());
-  const HttpTimings timings = read_timings(handle.get());
+  const CURLcode code = curl_easy_perform(easy);
+  const HttpTimings timings = read_timings(easy);
   if (transfer.bodyTooLarge || code == CURLE_FILESIZE_EXCEEDED) {
     return HttpError{TransportError::tooLarge, static_cast<int>(code),
                      "response body exceeds " + std::to_string(request.maxBodyBytes) + " bytes",
                      timings};
   }
-  if (code != CURLE_OK) {
+  HttpResponse response;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
+  // A server may answer (a 401 to a POST, say) and end the stream before taking the whole
+  // body; libcurl then fails the transfer, but the status it received is the evidence.
+  const bool answeredEarly =
+      response.status > 0 &&
+      (code == CURLE_PARTIAL_FILE || code == CURLE_HTTP2_STREAM || code == CURLE_SEND_ERROR);
+  if (code != CURLE_OK && !answeredEarly) {
     HttpError error = curl_error(code, errorBuffer);
     error.timings = timings;
     return error;
   }
-  HttpResponse response;
-  curl_easy_getinfo(handle.get(), CURLINFO_RESPONSE_CODE, &response.status);
+  long version = 0;
+  curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
+  response.httpVersion = version == CURL_HTTP_VERSION_2_0   ? "HTTP/2"
+                         : version == CURL_HTTP_VERSION_1_1 ? "HTTP/1.1"
+                         : version == CURL_HTTP_VERSION_1_0 ? "HTTP/1.0"
+                                                            : "HTTP";
+  long connects = 0;
+  curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+  response.newConnection = connects > 0;
   response.headers = std::move(transfer.headers);
   response.body = std::move(transfer.body);
   response.timings = timings;

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,9 +30,12 @@ struct HttpRequest {
   std::string clientCertPem;
   std::string clientKeyPem;
   bool insecure = false;
-  // TODO: SNI/verification name override. libcurl has no direct option for it; it needs
-  // either CURLOPT_CONNECT_TO with a matching URL host or an OpenSSL verify callback.
+  // SNI and the name the certificate must carry, when not the URL's host (kubeconfig
+  // tls-server-name). The connection still goes to the URL's host; Host stays the URL's.
   std::string tlsServerName;
+  // "ip:port" to dial instead of the URL's host:port, keeping the URL's name for SNI and
+  // verification: how one backend of a load-balanced API server is checked directly.
+  std::string connectTo;
   std::string proxyUrl;  // empty: libcurl's environment handling (https_proxy, no_proxy)
   std::chrono::milliseconds timeout{5000};
   std::size_t maxBodyBytes = kMaxBodyBytes;
@@ -47,7 +52,9 @@ struct HttpTimings {
 
 struct HttpResponse {
   long status = 0;
-  HttpHeaders headers;  // of the final response, names as the server sent them
+  std::string httpVersion;    // "HTTP/2", "HTTP/1.1"
+  bool newConnection = true;  // false when the transfer reused an open connection
+  HttpHeaders headers;        // of the final response, names as the server sent them
   std::string body;
   HttpTimings timings;
 
@@ -90,11 +97,33 @@ class HttpClient {
   virtual HttpResult send(const HttpRequest& request) = 0;
 };
 
-// The real client: one easy handle per request, all C resources owned by RAII holders.
+// Where request logs go (kubectl -v levels: 6 the response line, 7 + request headers, 8 +
+// response headers and bodies cut at 1024 bytes, 9 + a curl command and timings, bodies cut at
+// 10240, 10 whole bodies). Authorization values are always masked.
+struct HttpLog {
+  int verbosity = 0;
+  std::function<void(const std::string&)> sink;
+};
+
+// The real client. It keeps one easy handle, so consecutive requests to the same endpoint
+// share one connection (and one TLS session, HTTP/2 when offered); not for concurrent use:
+// give each thread its own client.
 class CurlHttpClient final : public HttpClient {
  public:
-  CurlHttpClient();
+  explicit CurlHttpClient(HttpLog log = {});
+  ~CurlHttpClient() override;
+  CurlHttpClient(const CurlHttpClient&) = delete;
+  CurlHttpClient& operator=(const CurlHttpClient&) = delete;
   HttpResult send(const HttpRequest& request) override;
+
+ private:
+  HttpResult perform(const HttpRequest& request);
+  struct Handle;
+  std::unique_ptr<Handle> handle_;
+  HttpLog log_;
 };
+
+// "Bearer <masked>" for a credential-bearing header value, the value itself otherwise.
+std::string mask_header_value(std::string_view name, std::string_view value);
 
 }  // namespace kp::core

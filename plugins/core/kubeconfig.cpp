@@ -1,5 +1,7 @@
 #include "core/kubeconfig.h"
 
+#include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <set>
 #include <system_error>
@@ -9,6 +11,7 @@
 #include "core/base64.h"
 #include "core/files.h"
 #include "core/url.h"
+#include "core/x509.h"
 
 namespace kp::core {
 namespace fs = std::filesystem;
@@ -139,11 +142,114 @@ class FieldReader {
     return ok();
   }
 
+  // A map of strings, like auth-provider's `config`.
+  std::map<std::string, std::string> string_map(const YAML::Node& map, const std::string& path,
+                                                const char* key) {
+    std::map<std::string, std::string> out;
+    const YAML::Node node = map[key];
+    if (!expect_map(node, child(path, key)) || !node || node.IsNull()) {
+      return out;
+    }
+    for (const auto& item : node) {
+      const std::string name = item.first.Scalar();
+      if (item.second.IsNull()) {
+        out[name];
+        continue;
+      }
+      if (!item.second.IsScalar()) {
+        fail(child(child(path, key), name), "expected a string");
+        return out;
+      }
+      out[name] = item.second.Scalar();
+    }
+    return out;
+  }
+
  private:
   std::string file_;
   fs::path dir_;
   std::optional<Error> error_;
 };
+
+// A plain YAML scalar typed by the YAML 1.2 core schema; quoted scalars stay strings.
+nlohmann::json plain_scalar_to_json(const std::string& text) {
+  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") {
+    return nullptr;
+  }
+  if (text == "true" || text == "True" || text == "TRUE") {
+    return true;
+  }
+  if (text == "false" || text == "False" || text == "FALSE") {
+    return false;
+  }
+  std::int64_t integer = 0;
+  const char* end = text.data() + text.size();
+  auto [intEnd, intError] = std::from_chars(text.data(), end, integer);
+  if (intError == std::errc() && intEnd == end) {
+    return integer;
+  }
+  double number = 0;
+  auto [floatEnd, floatError] = std::from_chars(text.data(), end, number);
+  if (floatError == std::errc() && floatEnd == end && std::isfinite(number)) {
+    return number;
+  }
+  return text;
+}
+
+// Extensions are arbitrary objects; the exec plugin receives them as JSON (spec 1.17).
+nlohmann::json yaml_to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      // yaml-cpp tags plain scalars "?"; quoted ones "!" and explicit tags spell themselves out.
+      if (node.Tag() == "?") {
+        return plain_scalar_to_json(node.Scalar());
+      }
+      return node.Scalar();
+    case YAML::NodeType::Sequence: {
+      nlohmann::json array = nlohmann::json::array();
+      for (const auto& item : node) {
+        array.push_back(yaml_to_json(item));
+      }
+      return array;
+    }
+    case YAML::NodeType::Map: {
+      nlohmann::json object = nlohmann::json::object();
+      for (const auto& item : node) {
+        object[item.first.Scalar()] = yaml_to_json(item.second);
+      }
+      return object;
+    }
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return nullptr;
+}
+
+// `extensions: [{name: ..., extension: {...}}]`, as in clientcmd's v1 NamedExtension list.
+std::map<std::string, nlohmann::json> parse_extensions(FieldReader& r, const YAML::Node& n,
+                                                       const std::string& path) {
+  std::map<std::string, nlohmann::json> out;
+  const YAML::Node list = n["extensions"];
+  const std::string listPath = child(path, "extensions");
+  if (!r.ok() || !list || list.IsNull()) {
+    return out;
+  }
+  if (!list.IsSequence()) {
+    r.fail(listPath, "expected a list");
+    return out;
+  }
+  for (std::size_t i = 0; i < list.size() && r.ok(); ++i) {
+    const std::string itemPath = listPath + "[" + std::to_string(i) + "]";
+    if (!list[i].IsMap()) {
+      r.fail(itemPath, "expected a mapping");
+      break;
+    }
+    const std::string name = r.string(list[i], itemPath, "name");
+    out[name] = yaml_to_json(list[i]["extension"]);
+  }
+  return out;
+}
 
 Cluster parse_cluster(FieldReader& r, const YAML::Node& n, const std::string& path) {
   Cluster c;
@@ -154,6 +260,7 @@ Cluster parse_cluster(FieldReader& r, const YAML::Node& n, const std::string& pa
   c.certificateAuthorityData = r.base64(n, path, "certificate-authority-data");
   c.proxyUrl = r.string(n, path, "proxy-url");
   c.disableCompression = r.boolean(n, path, "disable-compression");
+  c.extensions = parse_extensions(r, n, path);
   return c;
 }
 
@@ -169,6 +276,11 @@ ExecConfig parse_exec(FieldReader& r, const YAML::Node& n, const std::string& pa
   e.installHint = r.string(n, path, "installHint");
   e.provideClusterInfo = r.boolean(n, path, "provideClusterInfo");
   e.interactiveMode = r.string(n, path, "interactiveMode");
+  // clientcmd's v1 defaulting: the older plugin APIs predate the field (spec 3.3).
+  if (e.interactiveMode.empty() && (e.apiVersion == "client.authentication.k8s.io/v1beta1" ||
+                                    e.apiVersion == "client.authentication.k8s.io/v1alpha1")) {
+    e.interactiveMode = "IfAvailable";
+  }
   const YAML::Node env = n["env"];
   if (!r.ok() || !env || env.IsNull()) {
     return e;
@@ -217,7 +329,13 @@ AuthInfo parse_auth_info(FieldReader& r, const YAML::Node& n, const std::string&
   u.impersonateGroups = r.strings(n, path, "as-groups");
   u.impersonateUserExtra = parse_user_extra(r, n, path);
   const YAML::Node authProvider = n["auth-provider"];
-  u.hasAuthProvider = authProvider && !authProvider.IsNull();
+  if (authProvider && !authProvider.IsNull() &&
+      r.expect_map(authProvider, path + ".auth-provider")) {
+    AuthProvider provider;
+    provider.name = r.string(authProvider, path + ".auth-provider", "name");
+    provider.config = r.string_map(authProvider, path + ".auth-provider", "config");
+    u.authProvider = std::move(provider);
+  }
   const YAML::Node exec = n["exec"];
   if (exec && !exec.IsNull() && r.expect_map(exec, path + ".exec")) {
     u.exec = parse_exec(r, exec, path + ".exec");
@@ -343,7 +461,13 @@ void apply_auth_overrides(AuthInfo& u, const ConfigOverrides& o) {
       field = value;
     }
   };
-  override_string(u.token, o.token);
+  // --token is an explicit credential and beats the kubeconfig's tokenFile (spec 1.12). client-go
+  // itself keeps the tokenFile next to a --token and lets a readable file win; we follow the spec,
+  // since a user typing --token means that token.
+  if (!o.token.empty()) {
+    u.token = o.token;
+    u.tokenFile.clear();
+  }
   override_string(u.username, o.username);
   override_string(u.password, o.password);
   override_string(u.impersonate, o.impersonate);
@@ -380,7 +504,49 @@ Status validate_cluster(const Cluster& c) {
   return validate_proxy_url(c);
 }
 
-Status validate_auth_info(const AuthInfo& u) {
+// client-go names the auth info in its messages ("... for admin ..."); flags-only has no name.
+std::string for_name(const std::string& name) {
+  return name.empty() ? std::string() : " for " + name;
+}
+
+constexpr std::string_view kExecV1 = "client.authentication.k8s.io/v1";
+constexpr std::string_view kExecV1beta1 = "client.authentication.k8s.io/v1beta1";
+
+// clientcmd's validateAuthInfo exec checks (spec 3.1-3.3, 3.9), then exec.go's apiVersion check,
+// which client-go only reaches when it builds the transport; here it fails at load time.
+Status validate_exec(const AuthInfo& u, const std::string& name) {
+  const ExecConfig& e = *u.exec;
+  const std::string suffix = for_name(name) + " to use exec authentication plugin";
+  if (u.authProvider) {
+    return at(u.origin, "authProvider cannot be provided in combination with an exec plugin" +
+                            for_name(name));
+  }
+  if (e.command.empty()) {
+    return at(u.origin, "command must be specified" + suffix);
+  }
+  if (e.apiVersion.empty()) {
+    return at(u.origin, "apiVersion must be specified" + suffix);
+  }
+  for (const auto& [envName, value] : e.env) {
+    if (envName.empty()) {
+      return at(u.origin, "env variable name must be specified" + suffix);
+    }
+  }
+  if (e.interactiveMode.empty()) {
+    return at(u.origin, "interactiveMode must be specified" + suffix);
+  }
+  if (e.interactiveMode != "Never" && e.interactiveMode != "IfAvailable" &&
+      e.interactiveMode != "Always") {
+    return at(u.origin,
+              "invalid interactiveMode" + for_name(name) + ": " + quote(e.interactiveMode));
+  }
+  if (e.apiVersion != kExecV1 && e.apiVersion != kExecV1beta1) {
+    return at(u.origin, "exec plugin: invalid apiVersion " + quote(e.apiVersion));
+  }
+  return {};
+}
+
+Status validate_auth_info(const AuthInfo& u, const std::string& name) {
   if (!u.clientCertificate.empty() && !u.clientCertificateData.empty()) {
     return at(u.origin, "client-certificate-data and client-certificate are both specified");
   }
@@ -399,19 +565,23 @@ Status validate_auth_info(const AuthInfo& u) {
               "client-certificate-data or client-certificate must be specified to use the "
               "clientCert authentication method");
   }
+  if (u.exec) {
+    Status exec = validate_exec(u, name);
+    if (!exec) {
+      return exec;
+    }
+  }
+  // A tokenFile is not a method of its own to clientcmd's validation: only token vs basic.
   const bool hasBasic = !u.username.empty() || !u.password.empty();
   if (!u.token.empty() && hasBasic) {
-    return at(u.origin,
-              "more than one authentication method found; found [token basicAuth], only one is "
-              "allowed");
-  }
-  if (u.exec && u.hasAuthProvider) {
-    return at(u.origin, "authProvider cannot be provided in combination with an exec plugin");
+    return at(u.origin, "more than one authentication method found" + for_name(name) +
+                            "; found [token basicAuth], only one is allowed");
   }
   const bool partialImpersonation =
       !u.impersonateUid.empty() || !u.impersonateGroups.empty() || !u.impersonateUserExtra.empty();
   if (u.impersonate.empty() && partialImpersonation) {
-    return at(u.origin, "requesting uid, groups or user-extra without impersonating a user");
+    return at(u.origin, "requesting uid, groups or user-extra" + for_name(name) +
+                            " without impersonating a user");
   }
   return {};
 }
@@ -451,23 +621,252 @@ std::string field_source(const std::string& flagValue, std::string_view flag,
   return origin.empty() ? std::string(field) : origin + "." + std::string(field);
 }
 
-// tokenFile, when readable and non-empty, wins over a static token (spec 1.9).
-Result<std::string> resolve_token(const AuthInfo& u) {
+// Where PEM bytes came from: the -data field when it was set (it wins), else the file field.
+std::string pem_source(const std::string& data, const std::string& flagValue, std::string_view flag,
+                       const std::string& origin, std::string_view field) {
+  if (flagValue.empty() && !data.empty()) {
+    return field_source("", flag, origin, std::string(field) + "-data");
+  }
+  return field_source(flagValue, flag, origin, field);
+}
+
+// PEM from a kubeconfig must parse before it is used: garbage is bad input (exit 2) naming the
+// field, not a TLS failure later that looks like the server's fault.
+Status check_pem(const std::string& pem, const std::string& source, bool key) {
+  if (pem.empty()) {
+    return {};
+  }
+  if (key) {
+    Result<PrivateKey> parsed = parse_private_key(pem);
+    return parsed ? Status{} : Status{parsed.error().prefixed(source)};
+  }
+  Result<ParsedCertificates> parsed = parse_certificates(pem);
+  if (!parsed) {
+    return parsed.error().prefixed(source);
+  }
+  if (parsed->certs.empty()) {
+    return Error{source + ": no certificate in it"};
+  }
+  return {};
+}
+
+// The token in effect and where it came from.
+struct TokenChoice {
+  std::string token;
+  bool fromFile = false;
+  std::string warning;  // a tokenFile that could not be used next to a static token
+};
+
+// Spec 1.9: only tokenFile -> read now, trimmed, unreadable or empty is an error naming the
+// file; token and tokenFile -> the file wins when readable and non-empty, else the token.
+Result<TokenChoice> resolve_token(const AuthInfo& u) {
   if (u.tokenFile.empty()) {
-    return u.token;
+    return TokenChoice{u.token, false, {}};
   }
   const std::string source = field_source("", "", u.origin, "tokenFile");
   Result<std::string> contents = read_file(u.tokenFile);
   if (contents && !trim(*contents).empty()) {
-    return trim(*contents);
+    return TokenChoice{trim(*contents), true, {}};
   }
+  const Error failure = contents ? Error{source + ": read " + u.tokenFile + ": empty token file"}
+                                 : contents.error().prefixed(source);
   if (!u.token.empty()) {
-    return u.token;
+    return TokenChoice{u.token, false, failure.message + "; using the static token instead"};
   }
-  if (!contents) {
-    return contents.error().prefixed(source);
+  return failure;
+}
+
+// Go's %U for what cleanANSIEscapeCodes replaces: "U+001B".
+std::string unicode_escape(unsigned codePoint) {
+  constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out = "U+";
+  for (int shift = 12; shift >= 0; shift -= 4) {
+    out += kHex[(codePoint >> shift) & 0xF];
   }
-  return Error{source + ": read " + u.tokenFile + ": empty token file"};
+  return out;
+}
+
+// client-go strips terminal control sequences from installHint before printing it, so a
+// kubeconfig cannot drive the user's terminal: control characters other than \t..\r (C0, DEL,
+// and the UTF-8 encoded C1 range) become their U+XXXX spelling.
+std::string clean_ansi_escape_codes(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && (c < 0x09 || c > 0x0D)) || c == 0x7F) {
+      out += unicode_escape(c);
+    } else if (c == 0xC2 && i + 1 < text.size() &&
+               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
+      out += unicode_escape(static_cast<unsigned char>(text[i + 1]));
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// The legacy auth-provider plugins client-go still registers (spec 3.10). gcp and azure are
+// stubs whose only job is this message; anything else unknown fails like rest.GetAuthProvider.
+Status check_auth_provider(const AuthProvider& p, const std::string& origin) {
+  const std::string where = origin.empty() ? "auth-provider" : origin + ".auth-provider";
+  if (p.name == "gcp") {
+    return at(where,
+              "The gcp auth plugin has been removed.\n"
+              "Please use the \"gke-gcloud-auth-plugin\" kubectl/client-go credential plugin "
+              "instead.\n"
+              "See https://cloud.google.com/blog/products/containers-kubernetes/"
+              "kubectl-auth-changes-in-gke for further details");
+  }
+  if (p.name == "azure") {
+    return at(where,
+              "The azure auth plugin has been removed.\n"
+              "Please use the https://github.com/Azure/kubelogin kubectl/client-go credential "
+              "plugin instead.\n"
+              "See https://kubernetes.io/docs/reference/access-authn-authz/authentication/"
+              "#client-go-credential-plugins for further details");
+  }
+  if (p.name != "oidc") {
+    return at(where, "no Auth Provider found for name " + quote(p.name));
+  }
+  for (const char* required : {"idp-issuer-url", "client-id"}) {
+    const auto found = p.config.find(required);
+    if (found == p.config.end() || found->second.empty()) {
+      return at(where, std::string("Must provide ") + required);
+    }
+  }
+  return {};
+}
+
+// Reads the user's credentials into `out` and picks authMethod (spec 1.9, 1.12, 3.10).
+Status load_credentials(const AuthInfo& user, const ConfigOverrides& o, ClientConfig& out) {
+  Result<std::string> cert = data_or_file(
+      user.clientCertificateData, user.clientCertificate,
+      field_source(o.clientCertificate, "--client-certificate", user.origin, "client-certificate"));
+  if (!cert) {
+    return cert.error();
+  }
+  out.clientCertPem = std::move(cert).value();
+  Status pem = check_pem(out.clientCertPem,
+                         pem_source(user.clientCertificateData, o.clientCertificate,
+                                    "--client-certificate", user.origin, "client-certificate"),
+                         false);
+  if (!pem) {
+    return pem;
+  }
+  Result<std::string> key =
+      data_or_file(user.clientKeyData, user.clientKey,
+                   field_source(o.clientKey, "--client-key", user.origin, "client-key"));
+  if (!key) {
+    return key.error();
+  }
+  out.clientKeyPem = std::move(key).value();
+  pem = check_pem(
+      out.clientKeyPem,
+      pem_source(user.clientKeyData, o.clientKey, "--client-key", user.origin, "client-key"), true);
+  if (!pem) {
+    return pem;
+  }
+  if (user.clientCertificateData.empty()) {
+    out.clientCertificateFile = user.clientCertificate;
+  }
+  if (user.clientKeyData.empty()) {
+    out.clientKeyFile = user.clientKey;
+  }
+
+  Result<TokenChoice> token = resolve_token(user);
+  if (!token) {
+    return token.error();
+  }
+  out.token = token->token;
+  if (token->fromFile) {
+    out.tokenFilePath = user.tokenFile;
+  }
+  if (!token->warning.empty()) {
+    out.warnings.push_back(token->warning);
+  }
+  out.username = user.username;
+  out.password = user.password;
+  if (user.exec) {
+    out.exec = user.exec;
+    out.exec->installHint = clean_ansi_escape_codes(out.exec->installHint);
+  }
+  if (user.authProvider) {
+    Status provider = check_auth_provider(*user.authProvider, user.origin);
+    if (!provider) {
+      return provider;
+    }
+    out.authProvider = user.authProvider;
+  }
+
+  // exec.go's UpdateTransportConfig steps aside when a token, basic auth or a client
+  // certificate is configured; a bearer or basic header set first also makes the auth-provider
+  // wrappers pass the request through untouched.
+  if (!out.clientCertPem.empty()) {
+    out.authMethod = "client-certificate";
+  } else if (!out.token.empty()) {
+    out.authMethod = token->fromFile ? "token-file" : "token";
+  } else if (!out.username.empty()) {
+    out.authMethod = "basic";
+  } else if (out.exec) {
+    out.authMethod = "exec";
+  } else if (out.authProvider) {
+    out.authMethod = "auth-provider:" + out.authProvider->name;
+  }
+  // oidc sends its cached id-token as a bearer token; refreshing an expired one needs the
+  // identity provider, which kubectl would call and we do not.
+  if (out.authProvider && out.authProvider->name == "oidc" && out.token.empty()) {
+    const auto idToken = out.authProvider->config.find("id-token");
+    if (idToken != out.authProvider->config.end() && !idToken->second.empty()) {
+      out.token = idToken->second;
+    } else {
+      out.warnings.push_back(
+          at(user.origin,
+             "auth-provider oidc has no id-token; kubectl would fetch one with the "
+             "refresh-token, which this tool does not do")
+              .message);
+    }
+  }
+  return {};
+}
+
+bool has_credentials(const AuthInfo& u) {
+  return !u.clientCertificate.empty() || !u.clientCertificateData.empty() || !u.token.empty() ||
+         !u.tokenFile.empty() || !u.username.empty() || !u.password.empty() || u.exec ||
+         u.authProvider;
+}
+
+std::optional<std::string> lookup_env(const InClusterEnvironment& env, const std::string& name) {
+  if (env.getenv) {
+    return env.getenv(name);
+  }
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr) {
+    return std::nullopt;
+  }
+  return std::string(value);
+}
+
+std::string env_or_empty(const InClusterEnvironment& env, const std::string& name) {
+  return lookup_env(env, name).value_or("");
+}
+
+// net.JoinHostPort: an IPv6 literal needs brackets before the port.
+std::string join_host_port(const std::string& host, const std::string& port) {
+  if (host.find(':') != std::string::npos) {
+    return "[" + host + "]:" + port;
+  }
+  return host + ":" + port;
+}
+
+Status validate_namespace(const std::string& name) {
+  if (is_dns_label(name)) {
+    return {};
+  }
+  return Error{"invalid namespace " + quote(name) +
+               ": must be a lowercase RFC 1123 label (a-z, 0-9 and '-', at most 63 characters, "
+               "starting and ending with a letter or digit)"};
 }
 
 }  // namespace
@@ -621,7 +1020,7 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
   if (!valid) {
     return valid.error();
   }
-  valid = validate_auth_info(user);
+  valid = validate_auth_info(user, out.userName);
   if (!valid) {
     return valid.error();
   }
@@ -629,10 +1028,9 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
   out.namespaceName = !o.namespaceName.empty()         ? o.namespaceName
                       : !context.namespaceName.empty() ? context.namespaceName
                                                        : "default";
-  if (!is_dns_label(out.namespaceName)) {
-    return Error{"invalid namespace " + quote(out.namespaceName) +
-                 ": must be a lowercase RFC 1123 label (a-z, 0-9 and '-', at most 63 characters, "
-                 "starting and ending with a letter or digit)"};
+  valid = validate_namespace(out.namespaceName);
+  if (!valid) {
+    return valid.error();
   }
 
   out.server = normalize_server_url(cluster.server);
@@ -640,6 +1038,10 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
   out.tlsServerName = cluster.tlsServerName;
   out.proxyUrl = cluster.proxyUrl;
   out.disableCompression = cluster.disableCompression;
+  const auto extension = cluster.extensions.find(std::string(kExecClusterExtension));
+  if (extension != cluster.extensions.end()) {
+    out.execClusterConfig = extension->second;
+  }
   Result<std::string> ca =
       data_or_file(cluster.certificateAuthorityData, cluster.certificateAuthority,
                    field_source(o.certificateAuthority, "--certificate-authority", cluster.origin,
@@ -648,44 +1050,160 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
     return ca.error();
   }
   out.caPem = std::move(ca).value();
-
-  Result<std::string> cert = data_or_file(
-      user.clientCertificateData, user.clientCertificate,
-      field_source(o.clientCertificate, "--client-certificate", user.origin, "client-certificate"));
-  if (!cert) {
-    return cert.error();
+  Status pem =
+      check_pem(out.caPem,
+                pem_source(cluster.certificateAuthorityData, o.certificateAuthority,
+                           "--certificate-authority", cluster.origin, "certificate-authority"),
+                false);
+  if (!pem) {
+    return pem.error();
   }
-  out.clientCertPem = std::move(cert).value();
-  Result<std::string> key =
-      data_or_file(user.clientKeyData, user.clientKey,
-                   field_source(o.clientKey, "--client-key", user.origin, "client-key"));
-  if (!key) {
-    return key.error();
+  if (cluster.certificateAuthorityData.empty()) {
+    out.caFile = cluster.certificateAuthority;
   }
-  out.clientKeyPem = std::move(key).value();
-  Result<std::string> token = resolve_token(user);
-  if (!token) {
-    return token.error();
-  }
-  out.token = std::move(token).value();
-  out.tokenFile = user.tokenFile;
-  out.username = user.username;
-  out.password = user.password;
+  // Impersonation is set before client-go's TLS check, so it applies to http servers too.
   out.impersonate = user.impersonate;
   out.impersonateUid = user.impersonateUid;
   out.impersonateGroups = user.impersonateGroups;
   out.impersonateUserExtra = user.impersonateUserExtra;
-  out.exec = user.exec;
+  out.tokenFile = user.tokenFile;
+
+  // client-go reads user credentials only when the transport is TLS (spec 1.11).
+  if (split_url(out.server).scheme != "https") {
+    if (has_credentials(user)) {
+      out.warnings.push_back(
+          "the server " + out.server + " is not https: the credentials of " +
+          (out.userName.empty() ? std::string("the flags") : "user " + quote(out.userName)) +
+          " are not sent");
+    }
+    return out;
+  }
+  valid = load_credentials(user, o, out);
+  if (!valid) {
+    return valid.error();
+  }
+  return out;
+}
+
+InClusterEnvironment InClusterEnvironment::system() {
+  InClusterEnvironment env;
+  env.getenv = [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) {
+      return std::nullopt;
+    }
+    return std::string(value);
+  };
+  return env;
+}
+
+bool in_cluster_possible(const InClusterEnvironment& env) {
+  if (env_or_empty(env, "KUBERNETES_SERVICE_HOST").empty() ||
+      env_or_empty(env, "KUBERNETES_SERVICE_PORT").empty()) {
+    return false;
+  }
+  std::error_code ec;
+  const fs::file_status token = fs::status(env.serviceAccountDir / "token", ec);
+  return !ec && fs::exists(token) && !fs::is_directory(token);
+}
+
+Result<ClientConfig> in_cluster_config(const ConfigOverrides& o, const InClusterEnvironment& env) {
+  const std::string host = env_or_empty(env, "KUBERNETES_SERVICE_HOST");
+  const std::string port = env_or_empty(env, "KUBERNETES_SERVICE_PORT");
+  if (host.empty() || port.empty()) {
+    return Error{
+        "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and "
+        "KUBERNETES_SERVICE_PORT must be defined"};
+  }
+  ClientConfig out;
+  out.inCluster = true;
+  out.server =
+      o.server.empty() ? "https://" + join_host_port(host, port) : normalize_server_url(o.server);
+
+  if (!o.token.empty()) {
+    out.token = o.token;
+    out.authMethod = "token";
+  } else {
+    const fs::path tokenPath = env.serviceAccountDir / "token";
+    Result<std::string> token = read_file(tokenPath);
+    if (!token) {
+      return token.error().prefixed("in-cluster configuration");
+    }
+    out.token = trim(*token);
+    if (out.token.empty()) {
+      return Error{"in-cluster configuration: read " + tokenPath.string() + ": empty token file"};
+    }
+    out.tokenFile = tokenPath.string();
+    out.tokenFilePath = out.tokenFile;
+    out.authMethod = "token-file";
+  }
+
+  if (!o.certificateAuthority.empty()) {
+    Result<std::string> ca = read_file(o.certificateAuthority);
+    if (!ca) {
+      return ca.error().prefixed("--certificate-authority");
+    }
+    out.caPem = std::move(ca).value();
+    out.caFile = o.certificateAuthority;
+  } else {
+    // rest.InClusterConfig logs an unreadable CA and goes on with the system roots.
+    const fs::path caPath = env.serviceAccountDir / "ca.crt";
+    Result<std::string> ca = read_file(caPath);
+    if (ca) {
+      out.caPem = std::move(ca).value();
+      out.caFile = caPath.string();
+    } else {
+      out.warnings.push_back("in-cluster configuration: " + ca.error().message +
+                             "; using the system trust store");
+    }
+  }
+
+  // -n still wins: client-go's deferred loader asks the in-cluster namespace only when the
+  // flags and the kubeconfig set none.
+  out.namespaceName = o.namespaceName;
+  if (out.namespaceName.empty()) {
+    out.namespaceName = env_or_empty(env, "POD_NAMESPACE");
+  }
+  if (out.namespaceName.empty()) {
+    Result<std::string> ns = read_file(env.serviceAccountDir / "namespace");
+    if (ns) {
+      out.namespaceName = trim(*ns);
+    }
+  }
+  if (out.namespaceName.empty()) {
+    out.namespaceName = "default";
+  }
+  Status valid = validate_namespace(out.namespaceName);
+  if (!valid) {
+    return valid.error();
+  }
   return out;
 }
 
 Result<ClientConfig> load_client_config(const LoadingRules& rules,
                                         const ConfigOverrides& overrides) {
+  return load_client_config(rules, overrides, InClusterEnvironment::system());
+}
+
+Result<ClientConfig> load_client_config(const LoadingRules& rules, const ConfigOverrides& o,
+                                        const InClusterEnvironment& inCluster) {
   Result<Kubeconfig> config = load_kubeconfig(rules);
   if (!config) {
     return config.error();
   }
-  return resolve_client_config(*config, overrides);
+  // client-go falls back to in-cluster when the kubeconfig yields only the default config:
+  // nothing selected by current-context and no flag that picks a server or an entry.
+  const bool selectsNothing = config->currentContext.empty() && o.server.empty() &&
+                              o.context.empty() && o.cluster.empty() && o.user.empty();
+  if (selectsNothing && in_cluster_possible(inCluster)) {
+    Result<ClientConfig> client = in_cluster_config(o, inCluster);
+    if (client) {
+      client->warnings.insert(client->warnings.begin(), config->warnings.begin(),
+                              config->warnings.end());
+    }
+    return client;
+  }
+  return resolve_client_config(*config, o);
 }
 
 }  // namespace kp::core

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -11,20 +12,33 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/result.h"
 
 namespace kp::core {
 
-// A user's `exec` credential plugin, parsed only; running it is a later step.
+// A user's `exec` credential plugin, parsed only; exec_credential.h runs it.
 struct ExecConfig {
   std::string command;  // absolute when the kubeconfig gave a path with a separator (spec 1.5)
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;
-  std::string apiVersion;
+  std::string apiVersion;  // client.authentication.k8s.io/v1 or /v1beta1 once validated
   std::string installHint;
   bool provideClusterInfo = false;
+  // Never, IfAvailable or Always; v1beta1 (and v1alpha1) default to IfAvailable, v1 has no
+  // default (spec 3.3).
   std::string interactiveMode;
 };
+
+// A legacy `auth-provider` (spec 3.10): gcp and azure are removed upstream, oidc remains.
+struct AuthProvider {
+  std::string name;
+  std::map<std::string, std::string> config;  // e.g. idp-issuer-url, client-id, id-token
+};
+
+// The cluster extension whose value becomes the exec plugin's spec.cluster.config (spec 1.17).
+inline constexpr std::string_view kExecClusterExtension = "client.authentication.k8s.io/exec";
 
 // One `clusters[].cluster` entry. File paths are already resolved against the defining file.
 struct Cluster {
@@ -36,6 +50,7 @@ struct Cluster {
   std::string certificateAuthorityData;  // decoded bytes (PEM)
   std::string proxyUrl;
   bool disableCompression = false;
+  std::map<std::string, nlohmann::json> extensions;  // `extensions[]` by name, values as JSON
 };
 
 // One `users[].user` entry ("auth info" in client-go's messages).
@@ -54,7 +69,7 @@ struct AuthInfo {
   std::vector<std::string> impersonateGroups;
   std::map<std::string, std::vector<std::string>> impersonateUserExtra;
   std::optional<ExecConfig> exec;
-  bool hasAuthProvider = false;  // legacy auth-provider; only its presence matters for now
+  std::optional<AuthProvider> authProvider;
 };
 
 // One `contexts[].context` entry.
@@ -115,18 +130,33 @@ struct ClientConfig {
   bool disableCompression = false;
   std::string clientCertPem;
   std::string clientKeyPem;
-  std::string token;
-  std::string tokenFile;  // kept so a later version can re-read it (spec 1.9)
+  std::string token;      // the bearer token in effect: static, from tokenFile, or oidc id-token
+  std::string tokenFile;  // the configured path, kept so a caller can re-read it (spec 1.9)
   std::string username;
   std::string password;
   std::string impersonate;
   std::string impersonateUid;
   std::vector<std::string> impersonateGroups;
   std::map<std::string, std::vector<std::string>> impersonateUserExtra;
-  std::optional<ExecConfig> exec;
+  std::optional<ExecConfig> exec;  // kept even when authMethod says another method wins
+  std::optional<AuthProvider> authProvider;
+  nlohmann::json execClusterConfig;  // cluster extension kExecClusterExtension; null when absent
   std::string namespaceName;
   std::vector<std::string> sourceFiles;
   std::vector<std::string> warnings;
+
+  // The credential that will authenticate requests, by client-go's precedence (spec 1.11,
+  // 1.12): "none" over plain http; else "client-certificate"; else "token" or "token-file"
+  // (a --token flag beats tokenFile; a readable tokenFile beats a kubeconfig token); else
+  // "basic"; else "exec" (client-go skips exec when a token, basic or certificate is set);
+  // else "auth-provider:<name>"; else "none".
+  std::string authMethod = "none";
+  // Where secrets were read from, for permission warnings; "" when inline or not used.
+  std::string clientCertificateFile;
+  std::string clientKeyFile;
+  std::string tokenFilePath;  // the file the token in effect came from
+  std::string caFile;
+  bool inCluster = false;  // built from the pod's service account (spec 2)
 };
 
 // Where kubeconfig files come from (spec 1.1-1.3).
@@ -153,12 +183,38 @@ Kubeconfig merge_kubeconfigs(std::vector<Kubeconfig> configs);
 Result<Kubeconfig> load_kubeconfig(const LoadingRules& rules);
 
 // Picks the context, cluster and user, applies the flag overrides (spec 1.6, 1.7, 1.13),
-// validates (1.8, 1.10, 1.18) and reads the referenced CA, cert, key and token files.
+// validates (1.8, 1.10, 1.18, 3.1, 3.3, 3.9), reads the referenced CA, cert, key and token files
+// (only for https servers, 1.11) and picks the authentication method (1.12). Never in-cluster.
 Result<ClientConfig> resolve_client_config(const Kubeconfig& config,
                                            const ConfigOverrides& overrides);
 
-// load_kubeconfig() then resolve_client_config(): what a plugin's complete() calls.
+// Where a pod finds its service account and the API server (spec 2); injectable for tests.
+struct InClusterEnvironment {
+  std::filesystem::path serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
+  // KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT, POD_NAMESPACE; null: the process env.
+  std::function<std::optional<std::string>(const std::string&)> getenv;
+
+  // The real directory and process environment.
+  static InClusterEnvironment system();
+};
+
+// client-go's inClusterClientConfig.Possible(): both service variables set and the token file
+// present (and not a directory).
+bool in_cluster_possible(const InClusterEnvironment& env);
+
+// The service-account configuration (spec 2.2-2.4): https://host:port (IPv6 in brackets), the
+// CA from ca.crt (unreadable: a warning and the system trust store, as client-go logs and goes
+// on), the token file, namespace from -n, POD_NAMESPACE, the namespace file, or "default".
+// Only --server, --token and --certificate-authority apply (spec 2.3).
+Result<ClientConfig> in_cluster_config(const ConfigOverrides& overrides,
+                                       const InClusterEnvironment& env);
+
+// load_kubeconfig() then resolve_client_config(): what a plugin's complete() calls. When the
+// kubeconfig selects nothing (no current-context) and no --server/--context/--cluster/--user
+// is given, and in_cluster_possible(), the in-cluster configuration is used instead (spec 2.1).
 Result<ClientConfig> load_client_config(const LoadingRules& rules,
                                         const ConfigOverrides& overrides);
+Result<ClientConfig> load_client_config(const LoadingRules& rules, const ConfigOverrides& overrides,
+                                        const InClusterEnvironment& inCluster);
 
 }  // namespace kp::core

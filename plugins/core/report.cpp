@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <unistd.h>
@@ -250,8 +251,60 @@ nlohmann::ordered_json to_json(const Report& report) {
   const std::optional<Layer> layer = failed_layer(report);
   out["failedLayer"] = layer ? nlohmann::ordered_json(to_string(*layer)) : nullptr;
   out["checks"] = std::move(checks);
+  if (!report.timings.empty()) {
+    nlohmann::ordered_json timings = nlohmann::ordered_json::array();
+    for (const EndpointTiming& t : report.timings) {
+      timings.push_back({{"endpoint", t.endpoint},
+                         {"dnsMs", round_ms(t.dnsMs)},
+                         {"connectMs", round_ms(t.connectMs)},
+                         {"tlsMs", round_ms(t.tlsMs)},
+                         {"firstByteMs", round_ms(t.firstByteMs)},
+                         {"totalMs", round_ms(t.totalMs)}});
+    }
+    out["timings"] = std::move(timings);
+  }
   return out;
 }
+
+namespace {
+
+// Each phase as a bar of '=' scaled to the slowest endpoint's total, then the numbers:
+//   198.18.0.2:6443  |d|c|==t==|=f=|            dns 0.1  connect 0.2  tls 3.0  first byte 1.1
+//   total 4.4 ms
+void render_waterfall(std::ostream& out, const std::vector<EndpointTiming>& timings) {
+  if (timings.empty()) {
+    return;
+  }
+  constexpr int kWidth = 30;
+  double longest = 0;
+  std::size_t nameWidth = 0;
+  for (const EndpointTiming& t : timings) {
+    longest = std::max(longest, t.totalMs);
+    nameWidth = std::max(nameWidth, t.endpoint.size());
+  }
+  auto bar = [&](double ms, char mark) {
+    const int cells = longest > 0 ? static_cast<int>(ms / longest * kWidth + 0.5) : 0;
+    return std::string(static_cast<std::size_t>(cells), mark);
+  };
+  auto num = [](double ms) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f", ms);
+    return std::string(text);
+  };
+  out << "timing (d dns, c connect, t tls, f first byte):\n";
+  for (const EndpointTiming& t : timings) {
+    std::string name = t.endpoint;
+    name.resize(nameWidth, ' ');
+    std::string bars =
+        bar(t.dnsMs, 'd') + bar(t.connectMs, 'c') + bar(t.tlsMs, 't') + bar(t.firstByteMs, 'f');
+    bars.resize(kWidth, ' ');
+    out << "  " << name << "  |" << bars << "|  dns " << num(t.dnsMs) << "  connect "
+        << num(t.connectMs) << "  tls " << num(t.tlsMs) << "  first byte " << num(t.firstByteMs)
+        << "  total " << num(t.totalMs) << " ms\n";
+  }
+}
+
+}  // namespace
 
 void render_text(std::ostream& out, const Report& report, bool colour) {
   std::size_t idWidth = 0;
@@ -278,6 +331,7 @@ void render_text(std::ostream& out, const Report& report, bool colour) {
       out << std::string(6, ' ') << "hint: " << check.hint << '\n';
     }
   }
+  render_waterfall(out, report.timings);
   const CheckStatus worst = verdict(report);
   out << "verdict: " << (colour ? std::string(colour_code(worst)) : std::string())
       << to_string(worst) << (colour ? kColourReset : std::string_view());
@@ -286,16 +340,43 @@ void render_text(std::ostream& out, const Report& report, bool colour) {
     out << " (failed layer: " << to_string(*layer) << ")";
   }
   out << '\n';
+  const Check* cause = first_failure(report);
+  if (cause != nullptr && !cause->hint.empty()) {
+    out << "fix: " << cause->hint << '\n';
+  }
 }
 
+const Check* first_failure(const Report& report) {
+  const std::optional<Layer> layer = failed_layer(report);
+  if (!layer) {
+    return nullptr;
+  }
+  for (const Check& check : report.checks) {
+    if (check.layer == *layer && check.status == CheckStatus::fail) {
+      return &check;
+    }
+  }
+  return nullptr;
+}
+
+namespace {
+
+// Messages and details quote what servers sent, which need not be UTF-8: invalid bytes become
+// U+FFFD instead of making nlohmann throw while rendering.
+std::string dump_utf8(const nlohmann::ordered_json& value, int indent) {
+  return value.dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace
+
 void render_json(std::ostream& out, const Report& report) {
-  out << to_json(report).dump(2) << '\n';
+  out << dump_utf8(to_json(report), 2) << '\n';
 }
 
 void render_yaml(std::ostream& out, const Report& report) {
   YAML::Emitter emitter;
   emitter.SetNullFormat(YAML::LowerNull);
-  emit_yaml(emitter, to_json(report));
+  emit_yaml(emitter, nlohmann::ordered_json::parse(dump_utf8(to_json(report), -1)));
   out << emitter.c_str() << '\n';
 }
 

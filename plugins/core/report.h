@@ -41,12 +41,26 @@ struct Target {
   std::string server;
 };
 
+// One endpoint's request, phase by phase (a waterfall): each phase's own duration.
+struct EndpointTiming {
+  std::string endpoint;  // host:port as dialled
+  double dnsMs = 0;
+  double connectMs = 0;
+  double tlsMs = 0;
+  double firstByteMs = 0;
+  double totalMs = 0;
+};
+
 struct Report {
   int schemaVersion = 1;
   std::string tool;  // "apicheck", without the kubectl- prefix
   Target target;
   std::vector<Check> checks;
+  std::vector<EndpointTiming> timings;  // rendered as "timings" (JSON) and a waterfall (text)
 };
+
+// The first failing check of the failed layer: the one whose hint is the fix; null if none.
+const Check* first_failure(const Report& report);
 
 enum class OutputFormat { text, json, yaml };
 

@@ -1,18 +1,58 @@
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
+#include <set>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include "core/base64.h"
 #include "core/kubeconfig.h"
+#include "test_support_certs.h"
 
 using namespace kp::core;
 namespace fs = std::filesystem;
 
 namespace {
 
-Kubeconfig parse(std::string_view yaml, const fs::path& path = "/k/config") {
+// The loader parses certificates and keys before using them, so the fixtures' placeholders
+// ("CA-PEM", "CERT", "KEY", and the FLAG- ones for flag overrides) stand for real PEM, made
+// once per run; each placeholder gets its own certificate or key so tests can tell them apart.
+const std::string& pem_for(const std::string& placeholder) {
+  static const std::map<std::string, std::string> pems = [] {
+    std::map<std::string, std::string> m;
+    for (const char* name : {"CA-PEM", "CERT", "FLAG-CA", "FLAG-CERT"}) {
+      kp::testcerts::CertSpec spec;
+      spec.commonName = name;
+      m[name] = kp::testcerts::issue(spec).certPem();
+    }
+    for (const char* name : {"KEY", "FLAG-KEY"}) {
+      m[name] =
+          kp::testcerts::key_pem_pkcs8(kp::testcerts::make_key(kp::testcerts::KeyKind::ecdsaP256));
+    }
+    return m;
+  }();
+  return pems.at(placeholder);
+}
+
+// Replaces the base64 placeholders of the YAML fixtures (base64 of "CA-PEM", "CERT", "KEY").
+std::string with_real_pem(std::string_view yaml) {
+  std::string text(yaml);
+  const std::pair<const char*, const char*> tokens[] = {
+      {"Q0EtUEVN", "CA-PEM"}, {"Q0VSVA==", "CERT"}, {"S0VZ", "KEY"}};
+  for (const auto& [token, placeholder] : tokens) {
+    for (auto at = text.find(token); at != std::string::npos; at = text.find(token, at)) {
+      const std::string real = encode_base64(pem_for(placeholder));
+      text.replace(at, std::string_view(token).size(), real);
+      at += real.size();
+    }
+  }
+  return text;
+}
+
+Kubeconfig parse(std::string_view fixture, const fs::path& path = "/k/config") {
+  const std::string yaml = with_real_pem(fixture);
   Result<Kubeconfig> config = parse_kubeconfig(yaml, path);
   if (!config) {
     FAIL("parse failed: " << config.error().message);
@@ -35,9 +75,13 @@ class TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 
+  // Placeholder contents ("CERT", "FLAG-KEY", ...) are written as the real PEM they stand for.
   fs::path write(const std::string& name, std::string_view contents) const {
     const fs::path file = path_ / name;
-    std::ofstream(file) << contents;
+    static const std::set<std::string_view> placeholders = {"CA-PEM",  "CERT",      "KEY",
+                                                            "FLAG-CA", "FLAG-CERT", "FLAG-KEY"};
+    std::ofstream(file) << (placeholders.count(contents) > 0 ? pem_for(std::string(contents))
+                                                             : with_real_pem(contents));
     return file;
   }
   const fs::path& path() const { return path_; }
@@ -83,10 +127,10 @@ TEST_CASE("core::parse_kubeconfig reads the fields") {
   REQUIRE(config.clusters.count("lab") == 1);
   const Cluster& lab = config.clusters.at("lab");
   CHECK(lab.server == "https://api.lab.test:6443");
-  CHECK(lab.certificateAuthorityData == "CA-PEM");
+  CHECK(lab.certificateAuthorityData == pem_for("CA-PEM"));
   CHECK(lab.origin == "/k/config: clusters[0].cluster");
-  CHECK(config.users.at("admin").clientCertificateData == "CERT");
-  CHECK(config.users.at("admin").clientKeyData == "KEY");
+  CHECK(config.users.at("admin").clientCertificateData == pem_for("CERT"));
+  CHECK(config.users.at("admin").clientKeyData == pem_for("KEY"));
   CHECK(config.contexts.at("lab").namespaceName == "kube-system");
 }
 
@@ -250,9 +294,9 @@ TEST_CASE("core::resolve_client_config picks context, cluster and user") {
     CHECK(client->clusterName == "lab");
     CHECK(client->userName == "admin");
     CHECK(client->server == "https://api.lab.test:6443");
-    CHECK(client->caPem == "CA-PEM");
-    CHECK(client->clientCertPem == "CERT");
-    CHECK(client->clientKeyPem == "KEY");
+    CHECK(client->caPem == pem_for("CA-PEM"));
+    CHECK(client->clientCertPem == pem_for("CERT"));
+    CHECK(client->clientKeyPem == pem_for("KEY"));
     CHECK(client->namespaceName == "kube-system");
   }
   SECTION("--context, and namespace defaults to default") {
@@ -330,7 +374,7 @@ contexts:
   SECTION("-data is used without touching any file") {
     const auto client = resolve_client_config(config, {});
     REQUIRE(client);
-    CHECK(client->caPem == "CA-PEM");
+    CHECK(client->caPem == pem_for("CA-PEM"));
     CHECK(client->tlsServerName == "kubeconfig-sni");
   }
   SECTION("--server clears the kubeconfig tls-server-name") {
@@ -356,9 +400,9 @@ contexts:
     o.clientKey = dir.write("client.key", "FLAG-KEY").string();
     const auto client = resolve_client_config(config, o);
     REQUIRE(client);
-    CHECK(client->caPem == "FLAG-CA");
-    CHECK(client->clientCertPem == "FLAG-CERT");
-    CHECK(client->clientKeyPem == "FLAG-KEY");
+    CHECK(client->caPem == pem_for("FLAG-CA"));
+    CHECK(client->clientCertPem == pem_for("FLAG-CERT"));
+    CHECK(client->clientKeyPem == pem_for("FLAG-KEY"));
   }
   SECTION("a missing flag file names the flag") {
     ConfigOverrides o;
@@ -410,8 +454,8 @@ current-context: c
 clusters: [{name: c, cluster: {server: "https://h"}}]
 users: [{name: u, user: {token: t, username: a, password: b}}]
 contexts: [{name: c, context: {cluster: c, user: u}}]
-)") == "/k/config: users[0].user: more than one authentication method found; found [token "
-       "basicAuth], only one is allowed");
+)") == "/k/config: users[0].user: more than one authentication method found for u; found "
+       "[token basicAuth], only one is allowed");
   }
   SECTION("insecure with a CA") {
     CHECK(resolve(R"(
@@ -443,30 +487,6 @@ clusters: [{name: c, cluster: {server: "https://h", certificate-authority: missi
 contexts: [{name: c, context: {cluster: c}}]
 )") == "/k/config: clusters[0].cluster.certificate-authority: open /k/missing-ca.crt: no such "
        "file or directory");
-  }
-}
-
-TEST_CASE("core::resolve_client_config reads tokenFile") {
-  TempDir dir;
-  const fs::path token = dir.write("token", "  secret-token\n");
-  const fs::path empty = dir.write("empty", "\n");
-  const std::string base = R"(
-current-context: c
-clusters: [{name: c, cluster: {server: "https://h"}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-)";
-  const fs::path config = dir.path() / "config";
-  SECTION("the file wins and is trimmed") {
-    const auto client = resolve_client_config(
-        parse(base + "users: [{name: u, user: {token: static, tokenFile: token}}]\n", config), {});
-    REQUIRE(client);
-    CHECK(client->token == "secret-token");
-  }
-  SECTION("an empty file is an error when there is no static token") {
-    const auto client = resolve_client_config(
-        parse(base + "users: [{name: u, user: {tokenFile: empty}}]\n", config), {});
-    CHECK(client.error().message == config.string() + ": users[0].user.tokenFile: read " +
-                                        empty.string() + ": empty token file");
   }
 }
 
@@ -528,4 +548,565 @@ TEST_CASE("core::load_kubeconfig") {
     CHECK(client->server == "https://api.lab.test:6443");
     CHECK(client->sourceFiles == std::vector<std::string>{real.string()});
   }
+}
+
+// ---- authentication (spec 1.9-1.12, 1.17, 1.18, 3.1-3.3, 3.9, 3.10) ----------------------------
+
+namespace {
+
+// One context "c" on an https cluster with the given `user:` mapping (flow style).
+std::string with_user(std::string_view user, std::string_view cluster = "server: https://h") {
+  return "current-context: c\n"
+         "clusters: [{name: c, cluster: {" +
+         std::string(cluster) +
+         "}}]\n"
+         "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
+         "users:\n- name: u\n  user:\n" +
+         std::string(user);
+}
+
+Result<ClientConfig> resolve_yaml(const std::string& yaml, const ConfigOverrides& o = {},
+                                  const fs::path& path = "/k/config") {
+  return resolve_client_config(parse(yaml, path), o);
+}
+
+}  // namespace
+
+TEST_CASE("core::resolve_client_config reads tokenFile alone at start, trimmed", "[kubeconfig]") {
+  TempDir dir;
+  const fs::path token = dir.write("token", "  secret-token\n\n");
+  const auto client = resolve_yaml(with_user("    tokenFile: token\n"), {}, dir.path() / "config");
+  REQUIRE(client);
+  CHECK(client->token == "secret-token");
+  CHECK(client->authMethod == "token-file");
+  CHECK(client->tokenFile == token.string());
+  CHECK(client->tokenFilePath == token.string());
+  CHECK(client->warnings.empty());
+}
+
+TEST_CASE("core::resolve_client_config tokenFile alone that is empty is an error naming the file",
+          "[kubeconfig]") {
+  TempDir dir;
+  const fs::path empty = dir.write("empty", " \n");
+  const fs::path config = dir.path() / "config";
+  CHECK(resolve_yaml(with_user("    tokenFile: empty\n"), {}, config).error().message ==
+        config.string() + ": users[0].user.tokenFile: read " + empty.string() +
+            ": empty token file");
+}
+
+TEST_CASE("core::resolve_client_config tokenFile alone that is missing is an error naming the file",
+          "[kubeconfig]") {
+  CHECK(resolve_yaml(with_user("    tokenFile: /nonexistent/token\n")).error().message ==
+        "/k/config: users[0].user.tokenFile: open /nonexistent/token: no such file or directory");
+}
+
+TEST_CASE("core::resolve_client_config tokenFile wins over token when readable", "[kubeconfig]") {
+  TempDir dir;
+  const fs::path token = dir.write("token", "from-file\n");
+  const auto client = resolve_yaml(with_user("    token: static\n    tokenFile: token\n"), {},
+                                   dir.path() / "config");
+  REQUIRE(client);
+  CHECK(client->token == "from-file");
+  CHECK(client->authMethod == "token-file");
+  CHECK(client->tokenFile == token.string());
+}
+
+TEST_CASE("core::resolve_client_config token is kept when tokenFile is unreadable or empty",
+          "[kubeconfig]") {
+  TempDir dir;
+  dir.write("empty", "");
+  const fs::path config = dir.path() / "config";
+  SECTION("missing file") {
+    const auto client =
+        resolve_yaml(with_user("    token: static\n    tokenFile: gone\n"), {}, config);
+    REQUIRE(client);
+    CHECK(client->token == "static");
+    CHECK(client->authMethod == "token");
+    CHECK(client->tokenFilePath.empty());
+    CHECK(client->tokenFile == (dir.path() / "gone").string());  // kept for a later re-read
+    CHECK(client->warnings ==
+          std::vector<std::string>{config.string() + ": users[0].user.tokenFile: open " +
+                                   (dir.path() / "gone").string() +
+                                   ": no such file or directory; using the static token instead"});
+  }
+  SECTION("empty file") {
+    const auto client =
+        resolve_yaml(with_user("    token: static\n    tokenFile: empty\n"), {}, config);
+    REQUIRE(client);
+    CHECK(client->token == "static");
+    CHECK(client->warnings.size() == 1);
+  }
+}
+
+TEST_CASE("core::resolve_client_config token plus username/password is more than one method",
+          "[kubeconfig]") {
+  CHECK(resolve_yaml(with_user("    token: t\n    password: p\n")).error().message ==
+        "/k/config: users[0].user: more than one authentication method found for u; found [token "
+        "basicAuth], only one is allowed");
+  ConfigOverrides o;
+  o.server = "https://flags";
+  o.token = "t";
+  o.username = "a";
+  CHECK(resolve_client_config({}, o).error().message ==
+        "more than one authentication method found; found [token basicAuth], only one is "
+        "allowed");
+}
+
+TEST_CASE("core::resolve_client_config sends credentials only over https", "[kubeconfig]") {
+  const auto client = resolve_yaml(with_user("    token: t\n", "server: http://plain:8080"));
+  REQUIRE(client);
+  CHECK(client->token.empty());
+  CHECK(client->authMethod == "none");
+  CHECK(client->warnings ==
+        std::vector<std::string>{"the server http://plain:8080 is not https: the credentials of "
+                                 "user \"u\" are not sent"});
+  // A server without a scheme is https, as kubectl reads --server=host:6443.
+  CHECK(resolve_yaml(with_user("    token: t\n", "server: \"h:6443\""))->authMethod == "token");
+}
+
+TEST_CASE("core::resolve_client_config --token beats tokenFile and exec", "[kubeconfig]") {
+  TempDir dir;
+  dir.write("token", "from-file");
+  ConfigOverrides o;
+  o.token = "from-flag";
+  const auto client = resolve_yaml(with_user("    tokenFile: token\n"
+                                             "    exec:\n"
+                                             "      apiVersion: client.authentication.k8s.io/v1\n"
+                                             "      command: aws\n"
+                                             "      interactiveMode: Never\n"),
+                                   o, dir.path() / "config");
+  REQUIRE(client);
+  CHECK(client->token == "from-flag");
+  CHECK(client->authMethod == "token");
+  CHECK(client->tokenFile.empty());
+  CHECK(client->tokenFilePath.empty());
+  REQUIRE(client->exec);  // still reported, but not the method in use
+}
+
+TEST_CASE("core::resolve_client_config picks the authentication method by precedence",
+          "[kubeconfig]") {
+  const std::string exec =
+      "    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: aws}\n";
+  CHECK(resolve_yaml(with_user(exec))->authMethod == "exec");
+  CHECK(resolve_yaml(with_user("    client-certificate-data: Q0VSVA==\n    client-key-data: "
+                               "S0VZ\n" +
+                               exec))
+            ->authMethod == "client-certificate");
+  CHECK(resolve_yaml(with_user("    token: t\n" + exec))->authMethod == "token");
+  CHECK(resolve_yaml(with_user("    username: a\n    password: b\n" + exec))->authMethod ==
+        "basic");
+  CHECK(resolve_yaml(with_user("    as: someone\n"))->authMethod == "none");
+  const auto cert =
+      resolve_yaml(with_user("    client-certificate-data: Q0VSVA==\n"
+                             "    client-key-data: S0VZ\n"));
+  CHECK(cert->clientCertificateFile.empty());  // inline data: no file to check permissions of
+  CHECK(cert->clientKeyFile.empty());
+}
+
+TEST_CASE("core::resolve_client_config reports the files secrets came from", "[kubeconfig]") {
+  TempDir dir;
+  const fs::path crt = dir.write("client.crt", "CERT");
+  const fs::path key = dir.write("client.key", "KEY");
+  const fs::path ca = dir.write("ca.crt", "CA-PEM");
+  const auto client =
+      resolve_yaml(with_user("    client-certificate: client.crt\n    client-key: client.key\n",
+                             "server: https://h, certificate-authority: ca.crt"),
+                   {}, dir.path() / "config");
+  REQUIRE(client);
+  CHECK(client->clientCertificateFile == crt.string());
+  CHECK(client->clientKeyFile == key.string());
+  CHECK(client->caFile == ca.string());
+  CHECK(client->authMethod == "client-certificate");
+}
+
+TEST_CASE("core::parse_kubeconfig keeps cluster extensions and the exec extension as JSON",
+          "[kubeconfig]") {
+  const auto client = resolve_yaml(R"(
+current-context: c
+clusters:
+- name: c
+  cluster:
+    server: https://h
+    extensions:
+    - name: client.authentication.k8s.io/exec
+      extension:
+        audience: "sts.example"
+        port: 443
+        ratio: 0.5
+        enabled: true
+        quoted: "443"
+        list: [a, 1]
+        nothing: null
+    - name: other
+      extension: {x: y}
+contexts: [{name: c, context: {cluster: c, user: u}}]
+users: [{name: u, user: {token: t}}]
+)");
+  REQUIRE(client);
+  CHECK(client->execClusterConfig ==
+        nlohmann::json::parse(R"({"audience":"sts.example","port":443,"ratio":0.5,"enabled":true,
+                                  "quoted":"443","list":["a",1],"nothing":null})"));
+  const Kubeconfig config = parse(
+      "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
+      "    extensions:\n    - name: other\n      extension: {x: y}\n");
+  CHECK(config.clusters.at("c").extensions.at("other") == nlohmann::json{{"x", "y"}});
+  CHECK(resolve_yaml(with_user("    token: t\n"))->execClusterConfig.is_null());
+  CHECK(parse_kubeconfig("clusters:\n- name: c\n  cluster:\n    extensions: {a: b}\n", "/k/config")
+            .error()
+            .message == "/k/config: clusters[0].cluster.extensions: expected a list");
+}
+
+TEST_CASE("core::resolve_client_config impersonation needs a user", "[kubeconfig]") {
+  CHECK(resolve_yaml(with_user("    token: t\n    as-groups: [admins]\n")).error().message ==
+        "/k/config: users[0].user: requesting uid, groups or user-extra for u without "
+        "impersonating a user");
+  ConfigOverrides o;
+  o.server = "https://flags";
+  o.impersonateUid = "1234";
+  CHECK(resolve_client_config({}, o).error().message ==
+        "requesting uid, groups or user-extra without impersonating a user");
+  const auto client =
+      resolve_yaml(with_user("    token: t\n    as: jane\n    as-uid: \"42\"\n"
+                             "    as-groups: [a, b]\n"
+                             "    as-user-extra: {scopes: [view]}\n"));
+  REQUIRE(client);
+  CHECK(client->impersonate == "jane");
+  CHECK(client->impersonateUid == "42");
+  CHECK(client->impersonateGroups == std::vector<std::string>{"a", "b"});
+  CHECK(client->impersonateUserExtra.at("scopes") == std::vector<std::string>{"view"});
+}
+
+TEST_CASE("core::resolve_client_config exec apiVersion must be v1 or v1beta1", "[kubeconfig]") {
+  CHECK(resolve_yaml(with_user("    exec: {apiVersion: client.authentication.k8s.io/v2, command: "
+                               "x, interactiveMode: Never}\n"))
+            .error()
+            .message ==
+        "/k/config: users[0].user: exec plugin: invalid apiVersion "
+        "\"client.authentication.k8s.io/v2\"");
+  CHECK(resolve_yaml(with_user("    exec: {apiVersion: client.authentication.k8s.io/v1alpha1, "
+                               "command: x}\n"))
+            .error()
+            .message ==
+        "/k/config: users[0].user: exec plugin: invalid apiVersion "
+        "\"client.authentication.k8s.io/v1alpha1\"");
+  CHECK(
+      resolve_yaml(with_user("    exec: {command: x, interactiveMode: Never}\n")).error().message ==
+      "/k/config: users[0].user: apiVersion must be specified for u to use exec authentication "
+      "plugin");
+  CHECK(resolve_yaml(with_user("    exec: {apiVersion: client.authentication.k8s.io/v1, "
+                               "interactiveMode: Never}\n"))
+            .error()
+            .message ==
+        "/k/config: users[0].user: command must be specified for u to use exec authentication "
+        "plugin");
+}
+
+TEST_CASE("core::parse_kubeconfig reads every exec field", "[kubeconfig]") {
+  const auto client = resolve_yaml(with_user(R"(    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: aws
+      args: [eks, get-token]
+      env: [{name: AWS_PROFILE, value: lab}]
+      installHint: "install aws: \e[1mbrew install awscli\e[0m"
+      provideClusterInfo: true
+      interactiveMode: Always
+)"));
+  REQUIRE(client);
+  REQUIRE(client->exec);
+  const ExecConfig& e = *client->exec;
+  CHECK(e.command == "aws");
+  CHECK(e.args == std::vector<std::string>{"eks", "get-token"});
+  CHECK(e.env == std::vector<std::pair<std::string, std::string>>{{"AWS_PROFILE", "lab"}});
+  CHECK(e.provideClusterInfo);
+  CHECK(e.interactiveMode == "Always");
+  // Like client-go's cleanANSIEscapeCodes: a kubeconfig must not drive the terminal.
+  CHECK(e.installHint == "install aws: U+001B[1mbrew install awscliU+001B[0m");
+  CHECK(resolve_yaml(with_user("    exec: {apiVersion: client.authentication.k8s.io/v1, command: "
+                               "x, interactiveMode: Never, env: [{value: v}]}\n"))
+            .error()
+            .message ==
+        "/k/config: users[0].user: env variable name must be specified for u to use exec "
+        "authentication plugin");
+}
+
+TEST_CASE("core::resolve_client_config interactiveMode is required for v1, IfAvailable for v1beta1",
+          "[kubeconfig]") {
+  CHECK(resolve_yaml(with_user("    exec: {apiVersion: client.authentication.k8s.io/v1, command: "
+                               "aws}\n"))
+            .error()
+            .message ==
+        "/k/config: users[0].user: interactiveMode must be specified for u to use exec "
+        "authentication plugin");
+  const auto beta = resolve_yaml(
+      with_user("    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: aws}\n"));
+  REQUIRE(beta);
+  CHECK(beta->exec->interactiveMode == "IfAvailable");
+  CHECK(resolve_yaml(with_user("    exec: {apiVersion: client.authentication.k8s.io/v1, command: "
+                               "aws, interactiveMode: Sometimes}\n"))
+            .error()
+            .message == "/k/config: users[0].user: invalid interactiveMode for u: \"Sometimes\"");
+  for (const char* mode : {"Never", "IfAvailable", "Always"}) {
+    CHECK(resolve_yaml(with_user(std::string("    exec: {apiVersion: "
+                                             "client.authentication.k8s.io/v1, command: aws, "
+                                             "interactiveMode: ") +
+                                 mode + "}\n")));
+  }
+}
+
+TEST_CASE("core::resolve_client_config exec and auth-provider together are invalid",
+          "[kubeconfig]") {
+  CHECK(resolve_yaml(with_user("    exec: {apiVersion: client.authentication.k8s.io/v1, command: "
+                               "aws, interactiveMode: Never}\n"
+                               "    auth-provider: {name: oidc, config: {client-id: k}}\n"))
+            .error()
+            .message ==
+        "/k/config: users[0].user: authProvider cannot be provided in combination with an exec "
+        "plugin for u");
+}
+
+TEST_CASE("core::resolve_client_config legacy auth-providers", "[kubeconfig]") {
+  SECTION("gcp points to gke-gcloud-auth-plugin") {
+    CHECK(resolve_yaml(with_user("    auth-provider: {name: gcp, config: {cmd-path: gcloud}}\n"))
+              .error()
+              .message ==
+          "/k/config: users[0].user.auth-provider: The gcp auth plugin has been removed.\n"
+          "Please use the \"gke-gcloud-auth-plugin\" kubectl/client-go credential plugin "
+          "instead.\n"
+          "See https://cloud.google.com/blog/products/containers-kubernetes/"
+          "kubectl-auth-changes-in-gke for further details");
+  }
+  SECTION("azure points to kubelogin") {
+    CHECK(resolve_yaml(with_user("    auth-provider: {name: azure}\n")).error().message ==
+          "/k/config: users[0].user.auth-provider: The azure auth plugin has been removed.\n"
+          "Please use the https://github.com/Azure/kubelogin kubectl/client-go credential plugin "
+          "instead.\n"
+          "See https://kubernetes.io/docs/reference/access-authn-authz/authentication/"
+          "#client-go-credential-plugins for further details");
+  }
+  SECTION("oidc sends its id-token") {
+    const auto client = resolve_yaml(with_user(R"(    auth-provider:
+      name: oidc
+      config:
+        idp-issuer-url: https://dex.example
+        client-id: kubernetes
+        id-token: eyJhbGciOi.payload.sig
+        refresh-token: r
+)"));
+    REQUIRE(client);
+    CHECK(client->authMethod == "auth-provider:oidc");
+    CHECK(client->token == "eyJhbGciOi.payload.sig");
+    REQUIRE(client->authProvider);
+    CHECK(client->authProvider->config.at("client-id") == "kubernetes");
+  }
+  SECTION("oidc without an id-token warns") {
+    const auto client = resolve_yaml(with_user(
+        "    auth-provider: {name: oidc, config: {idp-issuer-url: https://i, client-id: k}}\n"));
+    REQUIRE(client);
+    CHECK(client->token.empty());
+    CHECK(client->warnings.size() == 1);
+  }
+  SECTION("oidc needs an issuer and a client id") {
+    CHECK(resolve_yaml(with_user("    auth-provider: {name: oidc, config: {client-id: k}}\n"))
+              .error()
+              .message == "/k/config: users[0].user.auth-provider: Must provide idp-issuer-url");
+    CHECK(resolve_yaml(
+              with_user("    auth-provider: {name: oidc, config: {idp-issuer-url: https://i}}\n"))
+              .error()
+              .message == "/k/config: users[0].user.auth-provider: Must provide client-id");
+  }
+  SECTION("an unknown provider") {
+    CHECK(resolve_yaml(with_user("    auth-provider: {name: openstack}\n")).error().message ==
+          "/k/config: users[0].user.auth-provider: no Auth Provider found for name "
+          "\"openstack\"");
+  }
+  SECTION("a config that is not a map of strings") {
+    CHECK(parse_kubeconfig(with_user("    auth-provider: {name: oidc, config: [a]}\n"), "/k/config")
+              .error()
+              .message == "/k/config: users[0].user.auth-provider.config: expected a mapping");
+  }
+}
+
+// ---- in-cluster (spec 2) -----------------------------------------------------------------------
+
+namespace {
+
+// A fake pod: a service-account directory and an environment.
+struct FakePod {
+  TempDir dir;
+  std::map<std::string, std::string> env{{"KUBERNETES_SERVICE_HOST", "10.96.0.1"},
+                                         {"KUBERNETES_SERVICE_PORT", "443"}};
+
+  FakePod() {
+    dir.write("token", "sa-token\n");
+    dir.write("ca.crt", "SA-CA");
+    dir.write("namespace", "team-a\n");
+  }
+
+  InClusterEnvironment environment() const {
+    InClusterEnvironment ic;
+    ic.serviceAccountDir = dir.path();
+    ic.getenv = [env = env](const std::string& name) -> std::optional<std::string> {
+      const auto found = env.find(name);
+      if (found == env.end()) {
+        return std::nullopt;
+      }
+      return found->second;
+    };
+    return ic;
+  }
+};
+
+const LoadingRules kNoFiles{"", "/nonexistent/kubeconfig", ""};
+
+}  // namespace
+
+TEST_CASE("core::load_client_config uses in-cluster only for an empty kubeconfig", "[kubeconfig]") {
+  FakePod pod;
+  SECTION("no kubeconfig, variables and token present") {
+    const auto client = load_client_config(kNoFiles, {}, pod.environment());
+    REQUIRE(client);
+    CHECK(client->inCluster);
+    CHECK(client->server == "https://10.96.0.1:443");
+    // The KUBECONFIG warning still tells the user why no file was used.
+    CHECK(client->warnings ==
+          std::vector<std::string>{"Config not found: /nonexistent/kubeconfig"});
+  }
+  SECTION("--server means the flags configure the client") {
+    ConfigOverrides o;
+    o.server = "https://elsewhere:6443";
+    const auto client = load_client_config(kNoFiles, o, pod.environment());
+    REQUIRE(client);
+    CHECK_FALSE(client->inCluster);
+    CHECK(client->server == "https://elsewhere:6443");
+    CHECK(client->authMethod == "none");
+  }
+  SECTION("a kubeconfig with a current context wins") {
+    TempDir dir;
+    const fs::path file = dir.write("config", kLab);
+    const auto client = load_client_config({file.string(), "", ""}, {}, pod.environment());
+    REQUIRE(client);
+    CHECK_FALSE(client->inCluster);
+    CHECK(client->server == "https://api.lab.test:6443");
+  }
+  SECTION("without the token file it is not possible") {
+    fs::remove(pod.dir.path() / "token");
+    CHECK_FALSE(in_cluster_possible(pod.environment()));
+    CHECK(load_client_config(kNoFiles, {}, pod.environment()).error().message ==
+          "invalid configuration: no configuration has been provided, try setting "
+          "KUBERNETES_MASTER environment variable");
+  }
+  SECTION("without KUBERNETES_SERVICE_PORT it is not possible") {
+    pod.env.erase("KUBERNETES_SERVICE_PORT");
+    CHECK_FALSE(in_cluster_possible(pod.environment()));
+    CHECK(in_cluster_config({}, pod.environment()).error().message ==
+          "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and "
+          "KUBERNETES_SERVICE_PORT must be defined");
+  }
+  SECTION("a token path that is a directory does not count") {
+    fs::remove(pod.dir.path() / "token");
+    fs::create_directory(pod.dir.path() / "token");
+    CHECK_FALSE(in_cluster_possible(pod.environment()));
+  }
+}
+
+TEST_CASE("core::in_cluster_config builds host, CA and token from the service account",
+          "[kubeconfig]") {
+  FakePod pod;
+  SECTION("IPv4") {
+    const auto client = in_cluster_config({}, pod.environment());
+    REQUIRE(client);
+    CHECK(client->server == "https://10.96.0.1:443");
+    CHECK(client->caPem == "SA-CA");
+    CHECK(client->caFile == (pod.dir.path() / "ca.crt").string());
+    CHECK(client->token == "sa-token");
+    CHECK(client->tokenFile == (pod.dir.path() / "token").string());
+    CHECK(client->tokenFilePath == client->tokenFile);
+    CHECK(client->authMethod == "token-file");
+    CHECK(client->contextName.empty());
+  }
+  SECTION("IPv6 is bracketed") {
+    pod.env["KUBERNETES_SERVICE_HOST"] = "fd00:10:96::1";
+    CHECK(in_cluster_config({}, pod.environment())->server == "https://[fd00:10:96::1]:443");
+  }
+  SECTION("an unreadable CA falls back to the system roots with a warning") {
+    fs::remove(pod.dir.path() / "ca.crt");
+    const auto client = in_cluster_config({}, pod.environment());
+    REQUIRE(client);
+    CHECK(client->caPem.empty());
+    CHECK(client->caFile.empty());
+    CHECK(client->warnings ==
+          std::vector<std::string>{"in-cluster configuration: open " +
+                                   (pod.dir.path() / "ca.crt").string() +
+                                   ": no such file or directory; using the system trust store"});
+  }
+  SECTION("an empty token file is an error naming it") {
+    pod.dir.write("token", "\n");
+    CHECK(in_cluster_config({}, pod.environment()).error().message ==
+          "in-cluster configuration: read " + (pod.dir.path() / "token").string() +
+              ": empty token file");
+  }
+}
+
+TEST_CASE("core::in_cluster_config applies only --server, --token and --certificate-authority",
+          "[kubeconfig]") {
+  FakePod pod;
+  const fs::path ca = pod.dir.write("flag-ca.crt", "FLAG-CA");
+  ConfigOverrides o;
+  o.server = "https://api.internal:6443";
+  o.token = "flag-token";
+  o.certificateAuthority = ca.string();
+  o.insecureSkipTlsVerify = true;  // not an in-cluster override: ignored
+  o.tlsServerName = "ignored";
+  const auto client = in_cluster_config(o, pod.environment());
+  REQUIRE(client);
+  CHECK(client->server == "https://api.internal:6443");
+  CHECK(client->token == "flag-token");
+  CHECK(client->authMethod == "token");
+  CHECK(client->tokenFilePath.empty());
+  CHECK(client->caPem == pem_for("FLAG-CA"));
+  CHECK(client->caFile == ca.string());
+  CHECK_FALSE(client->insecure);
+  CHECK(client->tlsServerName.empty());
+  o.certificateAuthority = "/nonexistent/ca.crt";
+  CHECK(in_cluster_config(o, pod.environment()).error().message ==
+        "--certificate-authority: open /nonexistent/ca.crt: no such file or directory");
+}
+
+TEST_CASE("core::in_cluster_config namespace: -n, POD_NAMESPACE, the file, default",
+          "[kubeconfig]") {
+  FakePod pod;
+  ConfigOverrides o;
+  o.namespaceName = "from-flag";
+  pod.env["POD_NAMESPACE"] = "from-env";
+  CHECK(in_cluster_config(o, pod.environment())->namespaceName == "from-flag");
+  CHECK(in_cluster_config({}, pod.environment())->namespaceName == "from-env");
+  pod.env.erase("POD_NAMESPACE");
+  CHECK(in_cluster_config({}, pod.environment())->namespaceName == "team-a");
+  fs::remove(pod.dir.path() / "namespace");
+  CHECK(in_cluster_config({}, pod.environment())->namespaceName == "default");
+  pod.env["POD_NAMESPACE"] = "Bad_NS";
+  CHECK(in_cluster_config({}, pod.environment())
+            .error()
+            .message.rfind("invalid namespace \"Bad_NS\": ", 0) == 0);
+}
+
+TEST_CASE("core::resolve_client_config refuses PEM that does not parse, naming the field",
+          "[kubeconfig]") {
+  const std::string garbage = encode_base64(
+      "-----BEGIN CERTIFICATE-----\nnot base64!\n"
+      "-----END CERTIFICATE-----\n");
+  CHECK(resolve_yaml(with_user("    token: t\n",
+                               "server: https://h, certificate-authority-data: " + garbage))
+            .error()
+            .message.starts_with("/k/config: clusters[0].cluster.certificate-authority-data: "));
+  CHECK(resolve_yaml(with_user("    client-certificate-data: Q0VSVA==\n    client-key-data: " +
+                               encode_base64("hello") + "\n"))
+            .error()
+            .message.starts_with("/k/config: users[0].user.client-key-data: "));
+  CHECK(resolve_yaml(with_user("    client-certificate-data: " + encode_base64("hello") +
+                               "\n    client-key-data: S0VZ\n"))
+            .error()
+            .message ==
+        "/k/config: users[0].user.client-certificate-data: not PEM or DER "
+        "(starts with \"hello\")");
 }

@@ -134,7 +134,8 @@ TEST_CASE("core::render_text") {
         "ok    config.kubeconfig  context lab\n"
         "fail  tcp.connect        10.0.0.1:6443: connection refused\n"
         "      hint: start kube-apiserver\n"
-        "verdict: fail (failed layer: tcp)\n");
+        "verdict: fail (failed layer: tcp)\n"
+        "fix: start kube-apiserver\n");
   SECTION("colour wraps the status words") {
     std::ostringstream coloured;
     render_text(coloured, make_report({ok}), true);
