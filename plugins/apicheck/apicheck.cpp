@@ -1,9 +1,22 @@
 #include "apicheck/apicheck.h"
 
+#include <atomic>
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <elf.h>
+#include <filesystem>
+#include <fstream>
+#include <future>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <unistd.h>
+#include <vector>
+
+#include <boost/process.hpp>
+#include <nlohmann/json.hpp>
 
 #include "core/url.h"
 
@@ -12,292 +25,221 @@ namespace {
 
 constexpr std::string_view kTool = "apicheck";
 
-using core::Check;
-using core::CheckStatus;
-using core::Layer;
-
 double elapsed_ms(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
       .count();
 }
 
-// The first line of a body, cut short: enough to recognise a proxy's error page.
-std::string snippet(std::string_view body) {
-  constexpr std::size_t kMax = 120;
-  std::string_view line = body.substr(0, body.find('\n'));
-  if (line.size() > kMax) {
-    return std::string(line.substr(0, kMax)) + "...";
+// The kubectl that dispatched us (KUBECTL_PATH), else the first on PATH.
+std::string find_kubectl(const core::EnvLookup& env) {
+  if (auto path = env("KUBECTL_PATH"); path && !path->empty()) {
+    return *path;
   }
-  return std::string(line);
-}
-
-Check config_check(const Options& options) {
-  const core::ClientConfig& c = options.client;
-  Check check;
-  check.id = "config.kubeconfig";
-  check.layer = Layer::config;
-  check.status = CheckStatus::ok;
-  check.durationMs = options.configMs;
-  check.message = c.contextName.empty() ? "no context (flags only)" : "context " + c.contextName;
-  check.message += ", cluster " + (c.clusterName.empty() ? "(none)" : c.clusterName);
-  check.message += ", server " + c.server;
-  check.details = {{"sourceFiles", c.sourceFiles}, {"namespace", c.namespaceName}};
-  if (c.insecure) {
-    check.status = CheckStatus::warn;
-    check.message += "; TLS verification is disabled";
-    check.hint =
-        "insecure-skip-tls-verify trusts any server, including an attacker's: set "
-        "certificate-authority-data to the cluster CA instead";
+  const std::optional<std::string> path = env("PATH");
+  std::istringstream dirs(path.value_or(""));
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const std::filesystem::path candidate =
+        std::filesystem::path(dir.empty() ? "." : dir) / "kubectl";
+    if (::access(candidate.c_str(), X_OK) == 0) {
+      return candidate.string();
+    }
   }
-  return check;
+  return {};
 }
 
-// Which layer a libcurl failure belongs to, and the check that reports it.
-struct TransportFailure {
-  Layer layer;
-  std::string id;
-  std::string hint;
-};
-
-TransportFailure classify(const core::HttpError& error, const std::string& endpoint, bool tls) {
-  using core::TransportError;
-  switch (error.kind) {
-    case TransportError::badUrl:
-      return {Layer::config, "config.server",
-              "fix the cluster's server URL in the kubeconfig (https://host:port)"};
-    case TransportError::proxy:
-      return {Layer::proxy, "proxy.connect",
-              "check the proxy-url of the cluster and the HTTPS_PROXY/NO_PROXY variables"};
-    case TransportError::dns:
-      return {Layer::dns, "dns.resolve",
-              "check the server name in the kubeconfig, /etc/hosts and the DNS servers in "
-              "/etc/resolv.conf"};
-    case TransportError::connect:
-      return {Layer::tcp, "tcp.connect",
-              "nothing accepts connections at " + endpoint +
-                  ": check that kube-apiserver (or its load balancer) runs and listens there, "
-                  "and that no firewall rejects the port"};
-    case TransportError::tlsVerify:
-      return {Layer::tls, "tls.verify",
-              "the serving certificate does not verify against the kubeconfig CA or does not "
-              "name the server: compare certificate-authority-data with the cluster CA and the "
-              "certificate's SANs with the server address"};
-    case TransportError::tlsCa:
-      return {Layer::tls, "tls.ca",
-              "the kubeconfig CA could not be loaded: certificate-authority(-data) must hold "
-              "PEM certificates"};
-    case TransportError::tlsHandshake:
-      return {Layer::tls, "tls.handshake",
-              "the TLS handshake failed: check that " + endpoint +
-                  " serves TLS (not plain HTTP or another protocol) and that the client "
-                  "certificate and key match"};
-    case TransportError::timeout:
-      // libcurl names no phase, but a phase that never finished has no duration.
-      if (error.timings.connectMs == 0) {
-        return {Layer::tcp, "tcp.connect",
-                "no answer from " + endpoint +
-                    ": packets are dropped; check firewalls, security groups, routes and the "
-                    "load balancer"};
-      }
-      if (tls && error.timings.tlsMs == 0) {
-        return {Layer::tls, "tls.handshake",
-                "the TCP connection opened but the TLS handshake never completed: check that "
-                "the port serves TLS and that no middlebox stalls it"};
-      }
-      break;
-    case TransportError::tooLarge:
-    case TransportError::other:
-      break;
+// The Go build info of an ELF binary (the .go.buildinfo section): the magic, then the Go
+// version and the module info as varint-prefixed strings (Go >= 1.18). "" when absent.
+std::string go_buildinfo(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  Elf64_Ehdr header{};
+  if (!file.read(reinterpret_cast<char*>(&header), sizeof header) ||
+      std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 || header.e_ident[EI_CLASS] != ELFCLASS64 ||
+      header.e_shentsize != sizeof(Elf64_Shdr) || header.e_shnum == 0 ||
+      header.e_shstrndx >= header.e_shnum) {
+    return {};
   }
-  return {Layer::health, "health.readyz",
-          "the connection broke after it was established: check load balancer health checks and "
-          "the kube-apiserver logs"};
-}
-
-Check transport_check(const core::HttpError& error, const std::string& server) {
-  const std::string endpoint = core::endpoint_of(server);
-  TransportFailure failure = classify(error, endpoint, core::split_url(server).scheme == "https");
-  Check check;
-  check.id = std::move(failure.id);
-  check.layer = failure.layer;
-  check.endpoint = endpoint;
-  check.status = CheckStatus::fail;
-  check.message = error.message;
-  check.hint = std::move(failure.hint);
-  check.durationMs = error.timings.totalMs;
-  check.details = {{"curlCode", error.curlCode}};
-  return check;
-}
-
-Check skipped(std::string id, const Check& cause) {
-  Check check;
-  check.id = std::move(id);
-  check.layer = Layer::health;
-  check.status = CheckStatus::skip;
-  check.message = "not checked: " + cause.id + " failed";
-  return check;
-}
-
-// Statuses that mean the same thing on every public endpoint; nullopt for 200.
-std::optional<Check> unexpected_status(std::string id, std::string_view path,
-                                       const core::HttpResponse& response) {
-  Check check;
-  check.id = std::move(id);
-  check.layer = Layer::health;
-  check.durationMs = response.timings.totalMs;
-  check.details = {{"httpStatus", response.status}};
-  const std::string code = "HTTP " + std::to_string(response.status);
-  switch (response.status) {
-    case 200:
-      return std::nullopt;
-    case 401:
-      check.status = CheckStatus::warn;
-      check.message = "anonymous request to " + std::string(path) + " rejected (" + code + ")";
-      check.hint =
-          "the server disables anonymous access (--anonymous-auth=false); try kubectl get --raw " +
-          std::string(path) + " with credentials";
-      return check;
-    case 403:
-      check.status = CheckStatus::warn;
-      check.message = "anonymous request to " + std::string(path) + " forbidden (" + code + ")";
-      check.hint =
-          "the system:public-info-viewer ClusterRoleBinding may be missing; try kubectl get "
-          "--raw " +
-          std::string(path) + " with credentials";
-      return check;
-    case 429:
-      check.status = CheckStatus::warn;
-      check.message = "throttled by API Priority and Fairness (" + code + ")";
-      check.hint =
-          "the server sheds load; retry after " +
-          (response.header("Retry-After").empty() ? std::string("a while")
-                                                  : response.header("Retry-After") + " s") +
-          " and check the apiserver_flowcontrol metrics";
-      return check;
-    default:
-      break;
+  std::vector<Elf64_Shdr> sections(header.e_shnum);
+  file.seekg(static_cast<std::streamoff>(header.e_shoff));
+  if (!file.read(reinterpret_cast<char*>(sections.data()),
+                 static_cast<std::streamsize>(sections.size() * sizeof(Elf64_Shdr)))) {
+    return {};
   }
-  check.status = CheckStatus::fail;
-  if (response.status == 400 &&
-      response.body.find("HTTP request to an HTTPS server") != std::string::npos) {
-    check.message = "the server speaks HTTPS but was asked in plain HTTP (" + code + ")";
-    check.hint = "use https:// in the server URL";
-    return check;
-  }
-  check.message =
-      "unexpected " + code + " from " + std::string(path) + ": " + snippet(response.body);
-  check.hint =
-      "the address may not reach a kube-apiserver (a proxy or load balancer answered?): check the "
-      "server URL and what listens there";
-  return check;
-}
-
-// Names of the failing checks in a verbose health body: "[-]etcd failed: reason withheld".
-std::vector<std::string> failed_health_checks(std::string_view body) {
-  std::vector<std::string> names;
-  std::istringstream lines{std::string(body)};
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.starts_with("[-]")) {
+  auto read_at = [&file](std::uint64_t offset, std::size_t size) {
+    std::string bytes(size, '\0');
+    file.clear();
+    file.seekg(static_cast<std::streamoff>(offset));
+    file.read(bytes.data(), static_cast<std::streamsize>(size));
+    bytes.resize(static_cast<std::size_t>(file.gcount()));
+    return bytes;
+  };
+  const Elf64_Shdr& names = sections[header.e_shstrndx];
+  const std::string strtab =
+      read_at(names.sh_offset, std::min<std::uint64_t>(names.sh_size, 1 << 16));
+  for (const Elf64_Shdr& section : sections) {
+    if (section.sh_name >= strtab.size() ||
+        std::strcmp(strtab.c_str() + section.sh_name, ".go.buildinfo") != 0) {
       continue;
     }
-    const auto space = line.find(' ');
-    names.push_back(line.substr(3, space == std::string::npos ? std::string::npos : space - 3));
+    const std::string info =
+        read_at(section.sh_offset, std::min<std::uint64_t>(section.sh_size, 1 << 20));
+    // 14-byte magic "\xff Go buildinf:", pointer size, flags (2: inline strings), padding to 32.
+    if (info.size() < 32 || info.compare(0, 14, "\xff Go buildinf:") != 0 || (info[15] & 2) == 0) {
+      return {};
+    }
+    std::size_t at = 32;
+    auto next_string = [&info, &at]() -> std::string {
+      std::uint64_t length = 0;
+      for (int shift = 0; at < info.size() && shift < 64; shift += 7) {
+        const auto byte = static_cast<unsigned char>(info[at++]);
+        length |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+        if ((byte & 0x80) == 0) {
+          break;
+        }
+      }
+      if (length > info.size() - at) {
+        return {};
+      }
+      std::string out = info.substr(at, length);
+      at += length;
+      return out;
+    };
+    next_string();  // the Go version
+    return next_string();
   }
-  return names;
+  return {};
 }
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& item : items) {
-    out += (out.empty() ? "" : ", ") + item;
+// kubectl's gitVersion from its build info, without running it (running `kubectl version` costs
+// a process the size of kubectl): the -X ldflags of a release build when recorded, else the
+// version of the k8s.io/kubernetes main module of a `go build`. "" when it says neither.
+std::string kubectl_version_from_buildinfo(const std::string& path) {
+  const std::string info = go_buildinfo(path);
+  for (const std::string key :
+       {"k8s.io/client-go/pkg/version.gitVersion=", "k8s.io/component-base/version.gitVersion="}) {
+    const auto at = info.find(key);
+    if (at != std::string::npos) {
+      const auto start = at + key.size();
+      return info.substr(start, info.find_first_of(" '\"\n\t", start) - start);
+    }
   }
-  return out;
+  const std::string module = "\nmod\tk8s.io/kubernetes\t";
+  const auto at = info.find(module);
+  if (at != std::string::npos) {
+    const auto start = at + module.size();
+    const std::string version = info.substr(start, info.find_first_of("\t\n", start) - start);
+    return version.starts_with("v") ? version : std::string();
+  }
+  return {};
 }
 
-Check readyz_check(const core::HttpResponse& response) {
-  if (response.status == 500) {
-    const std::vector<std::string> failed = failed_health_checks(response.body);
-    Check check;
-    check.id = "health.readyz";
-    check.layer = Layer::health;
-    check.status = CheckStatus::fail;
-    check.durationMs = response.timings.totalMs;
-    check.message = failed.empty() ? "not ready (HTTP 500): " + snippet(response.body)
-                                   : "not ready (HTTP 500): " + join(failed) + " failed";
-    check.hint =
-        "kube-apiserver reports failing readiness checks: inspect kubectl get --raw "
-        "'/readyz?verbose' and the kube-apiserver logs (etcd: check etcd health and the "
-        "apiserver's etcd client certificates)";
-    check.details = {{"httpStatus", response.status}, {"failed", failed}};
-    return check;
+// `kubectl version --client -o json` -> clientVersion.gitVersion, bounded in time: the fallback
+// for a kubectl whose build info does not carry the version.
+std::string kubectl_version_by_running(const std::string& kubectl) {
+  namespace bp = boost::process;
+  try {
+    bp::ipstream pipe;
+    bp::child child(kubectl, "version", "--client", "-o", "json",
+                    bp::std_in<bp::null, bp::std_out> pipe, bp::std_err > bp::null);
+    // Read on the side so a kubectl that hangs costs the deadline, not the run.
+    auto reader = std::async(std::launch::async, [&pipe] {
+      return std::string(std::istreambuf_iterator<char>(pipe), {});
+    });
+    if (reader.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+      child.terminate();
+    }
+    const std::string text = reader.get();
+    child.wait();
+    const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+    if (doc.is_object() && doc.contains("clientVersion") &&
+        doc["clientVersion"].contains("gitVersion")) {
+      return doc["clientVersion"]["gitVersion"].get<std::string>();
+    }
+  } catch (const std::exception&) {
+    // No kubectl version is evidence of nothing: the skew check is skipped.
   }
-  std::optional<Check> unexpected = unexpected_status("health.readyz", "/readyz", response);
-  if (unexpected) {
-    return *unexpected;
-  }
-  Check check;
-  check.id = "health.readyz";
-  check.layer = Layer::health;
-  check.status = CheckStatus::ok;
-  check.durationMs = response.timings.totalMs;
-  check.message = "ready";
-  check.details = {{"httpStatus", response.status}};
-  return check;
+  return {};
 }
 
-Check version_check(const core::HttpResponse& response) {
-  std::optional<Check> unexpected = unexpected_status("health.version", "/version", response);
-  if (unexpected) {
-    return *unexpected;
+std::string kubectl_client_version(const core::EnvLookup& env) {
+  const std::string kubectl = find_kubectl(env);
+  if (kubectl.empty()) {
+    return {};
   }
-  Check check;
-  check.id = "health.version";
-  check.layer = Layer::health;
-  check.durationMs = response.timings.totalMs;
-  // nlohmann throws on bad input; a server's JSON is input, so turn it into a check result.
-  nlohmann::ordered_json version =
-      nlohmann::ordered_json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-  if (version.is_discarded() || !version.is_object() || !version.contains("gitVersion") ||
-      !version["gitVersion"].is_string()) {
-    check.status = CheckStatus::fail;
-    check.message =
-        "/version did not return a Kubernetes version object: " + snippet(response.body);
-    check.hint = "the address may not reach a kube-apiserver: check the server URL";
-    return check;
-  }
-  auto field = [&version](const char* key) {
-    return version.contains(key) && version[key].is_string() ? version[key].get<std::string>()
-                                                             : std::string();
-  };
-  check.status = CheckStatus::ok;
-  check.message = "server version " + field("gitVersion");
-  const std::string go = field("goVersion");
-  const std::string platform = field("platform");
-  if (!go.empty() || !platform.empty()) {
-    check.message += " (" + go + (go.empty() || platform.empty() ? "" : ", ") + platform + ")";
-  }
-  check.details = std::move(version);
-  return check;
+  const std::string stamped = kubectl_version_from_buildinfo(kubectl);
+  return stamped.empty() ? kubectl_version_by_running(kubectl) : stamped;
+}
+
+std::string klog_time() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  struct tm tm {};
+  ::localtime_r(&t, &tm);
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
+      1000000;
+  char text[64];
+  std::snprintf(text, sizeof text, "I%02d%02d %02d:%02d:%02d.%06lld", tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(micros));
+  return text;
+}
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_stop_signal(int) {
+  g_stop.store(true);
 }
 
 }  // namespace
 
+Deps Deps::system(int verbosity) {
+  Deps d;
+  d.net = std::make_shared<core::SystemNetwork>();
+  d.tls = core::probe_tls;
+  d.verbosity = verbosity;
+  if (verbosity > 0) {
+    d.log = [](const std::string& line) { std::cerr << klog_time() << "] " << line << '\n'; };
+  }
+  core::HttpLog log{verbosity, d.log};
+  d.http = [log] { return std::make_unique<core::CurlHttpClient>(log); };
+  d.env = core::process_env();
+  d.now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
+  d.exec = [](const core::ExecConfig& exec, const core::ClientConfig& cluster,
+              std::chrono::milliseconds timeout) {
+    core::ExecEnvironment env;
+    env.stdinIsTerminal = ::isatty(STDIN_FILENO) != 0;
+    env.getenv = core::process_env();
+    env.pluginStderr = &std::cerr;
+    return core::run_exec_plugin(exec, cluster, env, timeout);
+  };
+  d.kubectlVersion = [env = d.env] { return kubectl_client_version(env); };
+  return d;
+}
+
 cxxopts::Options make_cli(const std::string& program) {
   cxxopts::Options cli(program,
-                       "Check the path from this client to the Kubernetes API server and report "
-                       "which layer is broken.\n");
+                       "Check the path from this client to the Kubernetes API server, layer by "
+                       "layer (config, proxy, DNS, TCP, TLS, auth, health, HA backends, metrics), "
+                       "and report which layer is broken, the evidence and the fix.\n");
   cli.custom_help("[flags]");
   cli.set_width(100);
   const auto text = [](const char* fallback) {
     return cxxopts::value<std::string>()->default_value(fallback);
   };
-  cli.add_options("", {
-                          {"o,output", "Output format: text, json or yaml", text("text"), "FORMAT"},
-                          {"fail-on", "Exit 1 on: fail, or warn", text("fail"), "STATUS"},
-                          {"timeout", "Deadline for each network step", text("5s"), "DURATION"},
-                          {"h,help", "Show this help"},
-                          {"version", "Print the version"},
-                      });
+  cli.add_options("")                                                            //
+      ("o,output", "Output format: text, json or yaml", text("text"), "FORMAT")  //
+      ("fail-on", "Exit 1 on: fail, or warn", text("fail"), "STATUS")            //
+      ("timeout", "Deadline for each network step", text("5s"), "DURATION")      //
+      ("endpoints", "Check these API server backends directly (host:port,...)",
+       cxxopts::value<std::vector<std::string>>(), "LIST")                                  //
+      ("all-endpoints", "Check every backend of the EndpointSlices of default/kubernetes")  //
+      ("metrics", "Read /metrics: 5xx ratio, p99 latency, APF rejections")                  //
+      ("dns-server", "Compare the system resolver with this DNS server", text(""), "IP")    //
+      ("watch", "Probe repeatedly; Ctrl-C prints flaps and latency percentiles")            //
+      ("interval", "Time between --watch rounds", text("2s"), "DURATION")                   //
+      ("v", "Log level for request logs (6 to 10, like kubectl)",
+       cxxopts::value<int>()->default_value("0"), "N")  //
+      ("h,help", "Show this help")                      //
+      ("version", "Print the version");
   core::KubeFlags::add_to(cli);
   return cli;
 }
@@ -311,6 +253,23 @@ core::Status Options::complete(const cxxopts::ParseResult& parsed) {
   outputText = parsed["output"].as<std::string>();
   failOnText = parsed["fail-on"].as<std::string>();
   timeoutText = parsed["timeout"].as<std::string>();
+  intervalText = parsed["interval"].as<std::string>();
+  dnsServer = parsed["dns-server"].as<std::string>();
+  allEndpoints = parsed.count("all-endpoints") > 0;
+  metrics = parsed.count("metrics") > 0;
+  watch = parsed.count("watch") > 0;
+  verbosity = parsed["v"].as<int>();
+  if (parsed.count("endpoints") > 0) {
+    // CXXOPTS_VECTOR_DELIMITER is NUL (for --as-group); split the comma list here.
+    for (const std::string& value : parsed["endpoints"].as<std::vector<std::string>>()) {
+      std::istringstream items(value);
+      for (std::string item; std::getline(items, item, ',');) {
+        if (!item.empty()) {
+          endpoints.push_back(item);
+        }
+      }
+    }
+  }
   const auto start = std::chrono::steady_clock::now();
   core::Result<core::ClientConfig> resolved =
       core::load_client_config(kube.loading_rules(), kube.overrides);
@@ -319,8 +278,8 @@ core::Status Options::complete(const cxxopts::ParseResult& parsed) {
     return resolved.error();
   }
   client = std::move(resolved).value();
-  if (!http) {
-    http = std::make_shared<core::CurlHttpClient>();
+  if (!deps.net) {
+    deps = Deps::system(verbosity);
   }
   colour = core::colour_enabled(STDOUT_FILENO);
   return {};
@@ -345,55 +304,52 @@ core::Status Options::validate() {
     return core::Error{"--timeout: must be greater than 0"};
   }
   timeout = *deadline;
-  return {};
-}
-
-core::Report Options::check() const {
-  core::Report report;
-  report.tool = std::string(kTool);
-  report.target = {client.contextName, client.clusterName, client.server};
-  report.checks.push_back(config_check(*this));
-
-  // Both endpoints are public (system:public-info-viewer), so no credential is sent: nothing
-  // has verified yet that this server deserves one.
-  auto get = [this](std::string_view path) {
-    core::HttpRequest request;
-    request.url = core::join_url(client.server, path);
-    request.caPem = client.caPem;
-    request.insecure = client.insecure;
-    request.tlsServerName = client.tlsServerName;
-    request.proxyUrl = client.proxyUrl;
-    request.timeout = timeout;
-    return http->send(request);
-  };
-
-  const core::HttpResult readyz = get("/readyz");
-  if (!readyz) {
-    const Check failure = transport_check(readyz.error(), client.server);
-    report.checks.push_back(failure);
-    if (failure.id != "health.readyz") {
-      report.checks.push_back(skipped("health.readyz", failure));
+  core::Result<std::chrono::milliseconds> every = core::parse_duration(intervalText);
+  if (!every) {
+    return every.error().prefixed("--interval");
+  }
+  if (every->count() <= 0) {
+    return core::Error{"--interval: must be greater than 0"};
+  }
+  interval = *every;
+  for (const std::string& endpoint : endpoints) {
+    const auto colon = endpoint.rfind(':');
+    const std::string port = colon == std::string::npos ? "" : endpoint.substr(colon + 1);
+    if (colon == std::string::npos || colon == 0 || port.empty() ||
+        port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) == 0 ||
+        std::stoi(port) > 65535) {
+      return core::Error{"--endpoints: \"" + endpoint + "\" is not host:port"};
     }
-    report.checks.push_back(skipped("health.version", failure));
-    return report;
   }
-  report.checks.push_back(readyz_check(*readyz));
-
-  const core::HttpResult version = get("/version");
-  if (!version) {
-    Check failure = transport_check(version.error(), client.server);
-    failure.id = "health.version";
-    failure.layer = Layer::health;
-    report.checks.push_back(failure);
-    return report;
+  if (!endpoints.empty() && allEndpoints) {
+    return core::Error{"--endpoints and --all-endpoints: choose one"};
   }
-  report.checks.push_back(version_check(*version));
-  return report;
+  if (verbosity < 0 || verbosity > 10) {
+    return core::Error{"-v: must be between 0 and 10"};
+  }
+  if (watch && output != core::OutputFormat::text) {
+    return core::Error{"--watch prints one line per round: it takes -o text only"};
+  }
+  return {};
 }
 
 int Options::run(std::ostream& out, std::ostream& err) const {
   for (const std::string& warning : client.warnings) {
     err << "kubectl-" << kTool << ": warning: " << warning << '\n';
+  }
+  if (client.insecure) {
+    err << "kubectl-" << kTool
+        << ": WARNING: insecure-skip-tls-verify is set: the server is not authenticated and "
+           "credentials are sent to whoever answers\n";
+  }
+  if (watch) {
+    g_stop.store(false);
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    ::sigemptyset(&action.sa_mask);
+    ::sigaction(SIGINT, &action, nullptr);
+    ::sigaction(SIGTERM, &action, nullptr);
+    return apicheck::watch(*this, out, [] { return g_stop.load(); });
   }
   const core::Report report = check();
   core::render(out, report, output, colour);

@@ -1,20 +1,50 @@
-// kubectl-apicheck: checks the path from this client to the API server and says which layer
-// broke. This version covers the kubeconfig and the unauthenticated health endpoints.
+// kubectl-apicheck: checks the path from this client to the API server, layer by layer
+// (config, proxy, DNS, TCP, TLS, auth, health, HA backends, metrics), and says which broke.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <cxxopts.hpp>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/cli.h"
+#include "core/exec_credential.h"
 #include "core/http.h"
 #include "core/kubeconfig.h"
+#include "core/net.h"
+#include "core/proxy.h"
 #include "core/report.h"
 #include "core/result.h"
+#include "core/tls.h"
 
 namespace kp::apicheck {
+
+// Everything apicheck does to the outside world, so unit tests can fake it.
+struct Deps {
+  std::shared_ptr<core::Network> net;
+  // The diagnostic TLS handshake on a connected socket (core::probe_tls).
+  std::function<core::Result<core::TlsProbe, core::TlsError>(int, const core::TlsProbeOptions&)>
+      tls;
+  // A fresh HTTP client: one per endpoint, so each endpoint's requests share one connection.
+  std::function<std::unique_ptr<core::HttpClient>()> http;
+  core::EnvLookup env;
+  std::function<std::int64_t()> now;  // Unix seconds, the local clock
+  std::function<core::Result<core::ExecCredential, core::ExecError>(
+      const core::ExecConfig&, const core::ClientConfig&, std::chrono::milliseconds)>
+      exec;
+  // The gitVersion of the kubectl beside us (KUBECTL_PATH, else PATH); "" when none.
+  std::function<std::string()> kubectlVersion;
+  // -v lines; empty: silent.
+  std::function<void(const std::string&)> log;
+  int verbosity = 0;
+
+  // The real implementations, logging at `verbosity` to stderr.
+  static Deps system(int verbosity);
+};
 
 // The whole invocation: filled by complete(), checked by validate(), executed by run().
 struct Options {
@@ -22,16 +52,24 @@ struct Options {
   std::string outputText = "text";
   std::string failOnText = "fail";
   std::string timeoutText = "5s";
+  std::string intervalText = "2s";
+  std::vector<std::string> endpoints;  // --endpoints host:port,...
+  bool allEndpoints = false;           // --all-endpoints: the EndpointSlices of default/kubernetes
+  bool metrics = false;                // --metrics
+  std::string dnsServer;               // --dns-server IP[:port]
+  bool watch = false;                  // --watch
+  int verbosity = 0;                   // -v
 
   // Set by validate().
   core::OutputFormat output = core::OutputFormat::text;
   core::FailOn failOn = core::FailOn::fail;
   std::chrono::milliseconds timeout{5000};
+  std::chrono::milliseconds interval{2000};
 
   // Set by complete(); tests fill them directly.
   core::ClientConfig client;
-  double configMs = 0;                     // time spent loading the kubeconfig
-  std::shared_ptr<core::HttpClient> http;  // complete() installs CurlHttpClient if unset
+  double configMs = 0;  // time spent loading the kubeconfig
+  Deps deps;
   bool colour = false;
 
   // Reads the flags and resolves the kubeconfig; errors name the file, field or flag.
@@ -40,15 +78,20 @@ struct Options {
   // Parses the flag values; errors name the flag.
   core::Status validate();
 
-  // Runs the checks and returns the report; never throws for network failures.
+  // Runs every layer once and returns the report; never throws for network failures.
   core::Report check() const;
 
-  // Runs the checks, renders the report to `out` (warnings to `err`), returns the exit code.
+  // Runs the checks (or the watch loop), renders to `out` (warnings to `err`), returns the exit
+  // code.
   int run(std::ostream& out, std::ostream& err) const;
 };
 
 // The flag definitions, with `program` as shown in --help.
 cxxopts::Options make_cli(const std::string& program);
+
+// --watch: probes every interval until `stop` says so, one line per round, then a summary of
+// flaps and latency percentiles. Returns the exit code of the last round.
+int watch(const Options& options, std::ostream& out, const std::function<bool()>& stop);
 
 // The kubectl-apicheck entry point, called by cmd/kubectl-apicheck.cpp.
 int main(int argc, char** argv);

@@ -12,10 +12,11 @@ KP_VERSION the version they must report. The lab must be up.
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lab"))
-from labtest import case, expect, lab, main, scenario, sh  # noqa: E402
+from labtest import CASES, case, expect, lab, main, scenario, sh  # noqa: E402
 
 PLUGINS = ("apicheck", "certs", "netdebug")
 
@@ -28,6 +29,13 @@ def user_path():
 def kubectl(*args, netns=None, env=None):
     """kubectl, found on PATH like a user's, with our plugins beside it."""
     return sh(["kubectl", *args], netns=netns, env={"PATH": user_path(), **(env or {})})
+
+
+def kubeconfig_token(path):
+    """The token of a kubeconfig's first user, as kubectl reads it."""
+    code, out = kubectl("--kubeconfig", path, "config", "view", "--raw", "-o",
+                        "jsonpath={.users[0].user.token}")
+    return out.strip()
 
 
 def apicheck_json(*args, netns=None):
@@ -104,6 +112,356 @@ def bad_kubeconfig():
                "malformed YAML: exit 2 and an error naming the file", out)
     finally:
         bad.unlink()
+
+
+# ------------------------------------------------------------------ every scenario
+
+def checks_by_id(report):
+    out = {}
+    for c in report["checks"]:
+        out.setdefault(c["id"], []).append(c)
+    return out
+
+
+def failing(report):
+    return [c for c in report["checks"] if c["status"] == "fail"]
+
+
+# scenario -> (failing check id, words its message must contain, words its hint must contain)
+SCENARIO_EVIDENCE = {
+    "dns-nxdomain": ("dns.resolve", ["missing.lab.test", "does not exist"], ["dig"]),
+    "hosts-override": ("dns.hosts", ["/etc/hosts", "198.18.0.99", "198.18.0.2"], ["/etc/hosts"]),
+    "tcp-refused": ("tcp.connect", ["refused"], ["listens"]),
+    "tcp-syn-drop": ("tcp.connect", ["timed out"], ["dropped"]),
+    "tls-expired": ("tls.verify", ["expired"], ["kubeadm certs renew apiserver"]),
+    "tls-not-yet-valid": ("tls.verify", ["not yet valid"], ["clock"]),
+    "tls-san-mismatch": ("tls.name", ["198.18.0.32"], ["certSANs", "198.18.0.32"]),
+    "tls-unknown-ca": ("tls.verify", ["issuer"], ["certificate-authority-data"]),
+    "auth-client-cert-expired": ("auth.whoami", ["401", "expired"], ["kubeadm"]),
+    "auth-bad-token": ("auth.whoami", ["401", "bearer token sha256:"], ["token"]),
+    "auth-forbidden": ("auth.whoami", ["403", "impersonate"], ["impersonate"]),
+    "health-readyz-failing": ("health.readyz", ["etcd"], ["etcd"]),
+    "ha-haproxy": ("ha.backend", [], ["backend"]),
+    "proxy-dead": ("proxy.connect", ["198.18.0.60:3128", "refused"], ["NO_PROXY"]),
+    "exec-missing": ("auth.credential", ["kplab-missing-credential-plugin", "not found"],
+                     ["it does not exist in the lab"]),
+}
+
+
+def scenario_case(name):
+    def run():
+        with scenario(name) as env:
+            # An API server without etcd needs seconds to answer /readyz: the default deadline.
+            deadline = 5 if env["LAYER"] in ("health", "ha") else 2
+            args = ["--kubeconfig", env["KUBECONFIG"], "--timeout", f"{deadline}s"]
+            if "ENDPOINTS" in env:
+                args += ["--endpoints", env["ENDPOINTS"]]
+            extra = {"HTTPS_PROXY": env["HTTPS_PROXY"]} if "HTTPS_PROXY" in env else {}
+            t0 = time.monotonic()
+            code, out = kubectl("apicheck", "-o", "json", *args, netns=env["NETNS"], env=extra)
+            took = time.monotonic() - t0
+            report = json.loads(out[out.index("{"):]) if "{" in out else None
+            expect(code == 1 and report, f"kubectl apicheck exits 1 ({took:.1f}s)", out)
+            expect(report["failedLayer"] == env["LAYER"],
+                   f"failedLayer is {env['LAYER']} (got {report['failedLayer']})", out)
+            check_id, words, hint_words = SCENARIO_EVIDENCE[name]
+            cause = [c for c in failing(report) if c["id"] == check_id]
+            expect(cause, f"{check_id} failed", out)
+            for w in words:
+                expect(w in cause[0]["message"], f"its message names {w!r}", cause[0])
+            for w in hint_words:
+                expect(w in cause[0].get("hint", ""), f"its hint says {w!r}", cause[0])
+            expect(took < deadline * 2 * 1.1 + 1.5, "it answers within its deadlines", took)
+            sent = [c for c in report["checks"] if c["id"].startswith(("auth.", "health."))
+                    and c["status"] != "skip"]
+            if env["LAYER"] in ("dns", "tcp", "tls", "proxy"):
+                expect(not sent, "no request reaches a server on a broken path", sent)
+            return report
+    return run
+
+
+for _name in SCENARIO_EVIDENCE:
+    CASES[f"scenario-{_name}"] = scenario_case(_name)
+
+
+@case
+def scenario_ha_backends_named():
+    report = None
+    with scenario("ha-haproxy") as env:
+        code, out = kubectl("apicheck", "-o", "json", "--kubeconfig", env["KUBECONFIG"],
+                            "--endpoints", env["ENDPOINTS"], netns=env["NETNS"])
+        report = json.loads(out)
+        backends = {c["endpoint"]: c for c in report["checks"] if c["id"] == "ha.backend"}
+        dead, ready, unready = env["ENDPOINTS"].split(",")[1], env["ENDPOINTS"].split(",")[0], \
+            env["ENDPOINTS"].split(",")[2]
+        expect(backends[ready]["status"] == "ok", "the live backend is ok", backends)
+        expect(backends[dead]["status"] == "fail" and "refused" in backends[dead]["message"],
+               "the dead backend: connection refused", backends)
+        expect(backends[unready]["status"] == "fail" and "etcd" in backends[unready]["message"],
+               "the unready backend: etcd failed", backends)
+        summary = checks_by_id(report)["ha.summary"][0]
+        expect("load balancer hides 2" in summary["message"],
+               "the summary says the load balancer hides two failing backends", summary)
+        readyz = checks_by_id(report)["health.readyz"][0]
+        expect(readyz["status"] == "ok", "through the load balancer the API is ready", readyz)
+
+
+@case
+def all_endpoints_from_endpointslice():
+    code, report, out = apicheck_json("--kubeconfig", lab("kubeconfig", "admin"),
+                                      "--all-endpoints")
+    by = checks_by_id(report or {"checks": []})
+    expect(code == 0 and "198.18.0.2" in by.get("ha.endpoints", [{}])[0].get("message", ""),
+           "--all-endpoints lists the kubernetes EndpointSlice", out)
+    expect(by["ha.backend"][0]["status"] == "ok" and by["ha.backend"][0]["endpoint"] ==
+           "198.18.0.2:6443", "and checks that backend directly", out)
+
+
+@case
+def whoami_per_kubeconfig():
+    expected = {"admin": "kubernetes-admin", "limited": "limited", "token": "lab-token",
+                "exec": "lab-exec", "relative": "lab-relative-admin"}
+    for kind, user in expected.items():
+        code, oracle = kubectl("--kubeconfig", lab("kubeconfig", kind), "auth", "whoami", "-o",
+                               "json")
+        expect(json.loads(oracle)["status"]["userInfo"]["username"] == user,
+               f"kubectl auth whoami says {user}", oracle)
+        code, report, out = apicheck_json("--kubeconfig", lab("kubeconfig", kind))
+        whoami = checks_by_id(report)["auth.whoami"][0]
+        expect(whoami["details"]["username"] == user, f"apicheck agrees for {kind}", whoami)
+
+
+@case
+def metrics_layer():
+    code, report, out = apicheck_json("--kubeconfig", lab("kubeconfig", "admin"), "--metrics")
+    by = checks_by_id(report)
+    expect(all(k in by for k in ("metrics.errors", "metrics.latency", "metrics.apf")),
+           "--metrics adds the errors, latency and APF checks", out)
+    expect("requests" in by["metrics.errors"][0]["message"], "with numbers", by)
+
+
+@case
+def verbose_masks_secrets():
+    kc = lab("kubeconfig", "token")
+    secret = kubeconfig_token(kc)
+    expect(len(secret) > 20, "the token kubeconfig holds a token", kc)
+    for level in ("6", "7", "8", "9", "10"):
+        code, out = kubectl("apicheck", "--kubeconfig", kc, "-v", level)
+        expect(code == 0 and secret not in out, f"-v {level}: the token appears nowhere", "")
+    expect("Bearer <masked>" in out, "-v 10 shows the header, masked", out[-3000:])
+    expect("/readyz" in out and "milliseconds" in out, "and logs the requests", out[-3000:])
+
+
+@case
+def watch_reports_rounds_and_summary():
+    """--watch: one line per round; SIGINT ends it with rounds, latency percentiles, flaps."""
+    import signal
+    import subprocess
+    env = dict(os.environ, PATH=user_path())
+    p = subprocess.Popen(["kubectl", "apicheck", "--kubeconfig", lab("kubeconfig", "admin"),
+                          "--watch", "--interval", "200ms"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=env)
+    time.sleep(2.5)
+    # kubectl execs the plugin (same process), so the signal reaches apicheck itself.
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=10)
+    rounds = [l for l in out.splitlines() if l[:2].isdigit() and "  ok" in l]
+    expect(len(rounds) >= 5, f"at least 5 ok rounds in 2.5s at 200ms ({len(rounds)})", out)
+    expect(f"--- {len(rounds)} rounds, 0 failed ---" in out, "a summary counts them", out)
+    expect("latency ms: min" in out and "p99" in out, "with latency percentiles", out)
+    expect("flaps: none" in out, "and no flaps on a healthy lab", out)
+
+
+# ------------------------------------------------------------------ credential safety
+
+def lab_module():
+    """The lab script as a module, for its certificate helpers."""
+    from importlib.machinery import SourceFileLoader
+    import importlib.util
+    path = str(Path(__file__).resolve().parent.parent / "lab" / "lab")
+    spec = importlib.util.spec_from_loader("labmod", SourceFileLoader("labmod", path))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """tests/e2e/servers.py MODE on a free loopback port, stopped on exit."""
+
+    def __init__(self, mode, cert, key, log=None, client_ca=None):
+        import subprocess
+        self.port = free_port()
+        argv = [sys.executable, str(Path(__file__).with_name("servers.py")), mode, "--cert",
+                str(cert), "--key", str(key), "--port", str(self.port)]
+        if log:
+            argv += ["--log", str(log)]
+        if client_ca:
+            argv += ["--client-ca", str(client_ca)]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        expect(self.proc.stdout.readline().strip() == "ready", f"{mode} server is ready")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def kubeconfig_for(path, server, user, ca_file):
+    labmod = lab_module()
+    labmod.write_kubeconfig(Path(path), server, user,
+                            cluster_extra={"certificate-authority": str(ca_file)})
+    return str(path)
+
+
+def recorded(log):
+    if not Path(log).exists():
+        return []
+    return [json.loads(line) for line in Path(log).read_text().splitlines()]
+
+
+@case
+def no_credential_to_unverified_server():
+    """A TLS server that records headers and client certificates, behind each broken
+    certificate, receives no credential; with --insecure-skip-tls-verify it does (so the
+    recorder can tell)."""
+    import tempfile
+    labmod = lab_module()
+    ca = labmod.cluster_ca()
+    admin = Path(lab("kubeconfig", "admin")).read_text()
+    token = kubeconfig_token(lab("kubeconfig", "token"))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        faults = {
+            "expired": dict(sans=["127.0.0.1"], not_before_days=-30, not_after_days=-1),
+            "wrong-name": dict(sans=["elsewhere.lab.test"]),
+            "unknown-ca": dict(sans=["127.0.0.1"], ca=labmod.self_signed_ca(tmp, "other", "other")),
+        }
+        cert_user = {"client-certificate-data": admin.split("client-certificate-data: ")[1]
+                     .split()[0].strip('"'),
+                     "client-key-data": admin.split("client-key-data: ")[1].split()[0]
+                     .strip('"')}
+        for fault, kw in faults.items():
+            issuer = kw.pop("ca", ca)
+            crt, key = labmod.issue_cert(tmp, fault, "127.0.0.1", issuer, **kw)
+            for cred_name, user in (("token", {"token": token}), ("client cert", cert_user)):
+                log = tmp / f"{fault}-{cred_name.replace(' ', '')}.log"
+                with Server("record", crt, key, log=log, client_ca=ca[0]) as srv:
+                    kc = kubeconfig_for(tmp / "kc", f"https://127.0.0.1:{srv.port}", user, ca[0])
+                    code, report, out = apicheck_json("--kubeconfig", kc)
+                    expect(code == 1 and report["failedLayer"] == "tls",
+                           f"{fault} + {cred_name}: tls fails", out)
+                    code, out = kubectl("apicheck", "--kubeconfig", kc, "-v", "9")
+                time.sleep(0.2)
+                seen = recorded(log)
+                expect(seen, f"{fault} + {cred_name}: the server saw the TLS handshakes", seen)
+                leaked = [r for r in seen if r.get("clientCert") or any(
+                    "authorization" in h.lower() for q in r.get("requests", [])
+                    for h in q["headers"])]
+                expect(not leaked, f"{fault} + {cred_name}: no credential reached it", leaked)
+                requests = [q for r in seen for q in r.get("requests", [])]
+                expect(not requests, f"{fault} + {cred_name}: not even a request", requests)
+        # Positive control: chosen insecurity sends the token, loudly.
+        crt, key = labmod.issue_cert(tmp, "control", "127.0.0.1", ca, sans=["elsewhere"])
+        log = tmp / "control.log"
+        with Server("record", crt, key, log=log) as srv:
+            kc = kubeconfig_for(tmp / "kc", f"https://127.0.0.1:{srv.port}", {"token": token},
+                                ca[0])
+            code, out = kubectl("apicheck", "--kubeconfig", kc, "--insecure-skip-tls-verify")
+            expect("WARNING: insecure-skip-tls-verify" in out, "insecure mode warns loudly", out)
+        time.sleep(0.2)
+        auths = [h for r in recorded(log) for q in r.get("requests", []) for h in q["headers"]
+                 if h.lower() == "authorization"]
+        expect(auths, "with --insecure-skip-tls-verify the recorder does see the token", log)
+
+
+# ------------------------------------------------------------------ bad input
+
+def run_apicheck(*args, timeout=30):
+    t0 = time.monotonic()
+    code, out = sh([f"{os.environ['KP_BIN_DIR']}/kubectl-apicheck", *args], timeout=timeout)
+    return code, out, time.monotonic() - t0
+
+
+@case
+def bad_kubeconfig_table():
+    """Each broken kubeconfig: exit 2, one clear line naming the file and field, no crash."""
+    import base64
+    import tempfile
+    server = "https://198.18.0.2:6443"
+    good_ca = base64.b64encode(Path(lab_module().cluster_ca()[0]).read_bytes()).decode()
+
+    def doc(cluster="", user="", context="ctx", current="ctx", cluster_name="c", user_name="u"):
+        user = user or "    token: abc\n"
+        return (f"apiVersion: v1\nkind: Config\ncurrent-context: {current}\n"
+                f"clusters:\n- name: c\n  cluster:\n    server: {server}\n{cluster}"
+                f"users:\n- name: u\n  user:\n{user}"
+                f"contexts:\n- name: {context}\n  context:\n    cluster: {cluster_name}\n"
+                f"    user: {user_name}\n")
+
+    pem_garbage = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nnot base64!\n"
+                                   b"-----END CERTIFICATE-----\n").decode()
+    table = {
+        "malformed YAML": ("apiVersion: v1\nclusters: [\n", ["line"]),
+        "missing context": (doc(current="nope"), ['context "nope" does not exist']),
+        "missing cluster": (doc(cluster_name="nope"), ['cluster "nope" does not exist']),
+        "missing user": (doc(user_name="nope"), ['auth info "nope" does not exist']),
+        "bad base64": (doc(cluster="    certificate-authority-data: '@@@'\n"),
+                       ["certificate-authority-data", "base64"]),
+        "garbage PEM CA": (doc(cluster=f"    certificate-authority-data: {pem_garbage}\n"),
+                           ["certificate-authority-data"]),
+        "cert without key": (doc(user=f"    client-certificate-data: {good_ca}\n"),
+                             ["client-key"]),
+        "unknown exec apiVersion": (
+            doc(user="    exec:\n      apiVersion: client.authentication.k8s.io/v9\n"
+                     "      command: x\n      interactiveMode: Never\n"), ['invalid apiVersion "client.authentication.k8s.io/v9"']),
+        "token and basic auth": (doc(user="    token: a\n    username: b\n    password: c\n"),
+                                 ["more than one authentication method"]),
+        "unsupported proxy-url": (doc(cluster="    proxy-url: ftp://p:1\n"),
+                                  ['unsupported scheme "ftp"']),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (text, words) in table.items():
+            path = Path(tmp) / name.replace(" ", "-")
+            path.write_text(text)
+            code, out, took = run_apicheck("--kubeconfig", str(path))
+            expect(code == 2, f"{name}: exit 2 (got {code})", out)
+            expect(str(path) in out or "does not exist" in out, f"{name}: names the file", out)
+            for w in words:
+                expect(w in out, f"{name}: says {w!r}", out)
+            expect(out.count("\n") <= 3 and "kubectl-apicheck: error:" in out,
+                   f"{name}: one clear error line", out)
+            expect(took < 5, f"{name}: answers at once ({took:.1f}s)")
+
+
+@case
+def hostile_servers():
+    """Servers that send garbage, a huge body, or stall mid-response: exit 1, the layer
+    named, within the deadline."""
+    import tempfile
+    labmod = lab_module()
+    ca = labmod.cluster_ca()
+    with tempfile.TemporaryDirectory() as tmp:
+        crt, key = labmod.issue_cert(Path(tmp), "srv", "127.0.0.1", ca, sans=["127.0.0.1"])
+        expected = {"garbage": "health", "huge": "health", "stall": "health"}
+        for mode, layer in expected.items():
+            with Server(mode, crt, key) as srv:
+                kc = kubeconfig_for(Path(tmp) / "kc", f"https://127.0.0.1:{srv.port}",
+                                    {"token": "t"}, ca[0])
+                code, out, took = run_apicheck("--kubeconfig", kc, "-o", "json", "--timeout",
+                                               "2s")
+                report = json.loads(out) if out.startswith("{") else None
+                expect(code == 1 and report and report["failedLayer"] == layer,
+                       f"{mode}: exit 1, failedLayer {layer}", out[:3000])
+                expect(took < 4 * 2 + 2, f"{mode}: within its deadlines ({took:.1f}s)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1248 @@
+// Options::check(): the layers in the order a request meets them. Each layer adds checks to the
+// report; a layer that breaks the path ends the run, and the layers it hides are reported as
+// skipped with the reason, so the report always says how far the request got.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <future>
+#include <optional>
+#include <sys/stat.h>
+
+#include <openssl/sha.h>
+
+#include "apicheck/apicheck.h"
+#include "core/base64.h"
+#include "core/kube.h"
+#include "core/metrics.h"
+#include "core/tls.h"
+#include "core/url.h"
+#include "core/x509.h"
+
+namespace kp::apicheck {
+namespace {
+
+using core::Check;
+using core::CheckStatus;
+using core::Layer;
+
+constexpr int kWarnDays = 30;
+
+std::string fmt_ms(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, ms < 10 ? "%.1f ms" : "%.0f ms", ms);
+  return text;
+}
+
+Check make(std::string id, Layer layer, CheckStatus status, std::string message,
+           std::string hint = {}, std::string endpoint = {}) {
+  Check c;
+  c.id = std::move(id);
+  c.layer = layer;
+  c.status = status;
+  c.message = std::move(message);
+  c.hint = std::move(hint);
+  c.endpoint = std::move(endpoint);
+  return c;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
+  std::string out;
+  for (const std::string& item : items) {
+    out += (out.empty() ? "" : std::string(sep)) + item;
+  }
+  return out;
+}
+
+// A short, non-reversible tag for a secret, so reports can tell two tokens apart.
+std::string fingerprint(std::string_view secret) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), digest);
+  char hex[17];
+  for (int i = 0; i < 8; ++i) {
+    std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+  }
+  return std::string("sha256:") + hex;
+}
+
+std::string days_text(std::int64_t seconds) {
+  const std::int64_t days = seconds / 86400;
+  if (days != 0) {
+    return std::to_string(days) + (days == 1 ? " day" : " days");
+  }
+  const std::int64_t hours = seconds / 3600;
+  return std::to_string(hours) + (hours == 1 ? " hour" : " hours");
+}
+
+// State carried from one layer to the next within one run.
+struct Run {
+  Run(const Options& o, const core::ClientConfig& c, core::Report& r)
+      : options(o), client(c), report(r) {}
+
+  const Options& options;
+  const core::ClientConfig& client;
+  core::Report& report;
+  core::UrlParts url;
+  std::string nameHost;  // the name the certificate must carry (tls-server-name or host)
+  int port = 0;
+  core::EndpointTiming timing;
+  std::optional<core::TlsProbe> tls;
+  std::optional<core::CertInfo> clientCert;
+  // When /etc/hosts overrides DNS with other addresses: the dns.hosts check and DNS's answer.
+  std::optional<std::size_t> hostsCheck;
+  std::vector<std::string> dnsAddresses;
+  // The health requests broke at the HTTP level (timeouts, oversized or non-Kubernetes
+  // answers): the server is the problem, and later requests would only repeat it.
+  bool serverBroken = false;
+
+  void add(Check check) { report.checks.push_back(std::move(check)); }
+  void log(const std::string& line) const {
+    if (options.deps.log && options.deps.verbosity >= 6) {
+      options.deps.log(line);
+    }
+  }
+  // Marks every check of the layers after `from` that this run will not reach.
+  void skip_after(Layer from, const std::string& reason) {
+    static const std::vector<std::pair<Layer, const char*>> later = {
+        {Layer::dns, "dns.resolve"},
+        {Layer::tcp, "tcp.connect"},
+        {Layer::tls, "tls.handshake"},
+        {Layer::auth, "auth.whoami"},
+        {Layer::health, "health.readyz"}};
+    for (const auto& [layer, id] : later) {
+      if (layer > from) {
+        add(make(id, layer, CheckStatus::skip, "not checked: " + reason));
+      }
+    }
+  }
+};
+
+// ------------------------------------------------------------------------------- config
+
+bool group_or_world_readable(const std::string& path) {
+  struct stat st {};
+  return !path.empty() && ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0;
+}
+
+void config_layer(Run& run) {
+  const core::ClientConfig& c = run.client;
+  Check check = make("config.kubeconfig", Layer::config, CheckStatus::ok, {});
+  check.durationMs = run.options.configMs;
+  check.message = (c.inCluster ? "in-cluster config" : "context " + c.contextName) + ", cluster " +
+                  (c.clusterName.empty() ? "(none)" : c.clusterName) + ", user " +
+                  (c.userName.empty() ? "(none)" : c.userName) + ", server " + c.server +
+                  ", auth " + c.authMethod;
+  check.details = {
+      {"sourceFiles", c.sourceFiles}, {"namespace", c.namespaceName}, {"authMethod", c.authMethod}};
+  if (!c.impersonate.empty()) {
+    check.message += ", impersonating " + c.impersonate;
+  }
+  run.add(std::move(check));
+  if (c.insecure) {
+    run.add(make("config.insecure", Layer::config, CheckStatus::warn,
+                 "TLS verification is disabled (insecure-skip-tls-verify): credentials go to "
+                 "whoever answers",
+                 "set certificate-authority-data to the cluster CA and drop "
+                 "insecure-skip-tls-verify"));
+  }
+  std::vector<std::string> exposed;
+  for (const std::string& path : {c.clientKeyFile, c.tokenFilePath}) {
+    if (group_or_world_readable(path)) {
+      exposed.push_back(path);
+    }
+  }
+  if (!exposed.empty()) {
+    run.add(make("config.permissions", Layer::config, CheckStatus::warn,
+                 "readable by other users: " + join(exposed), "chmod 600 " + join(exposed, " ")));
+  }
+  if (c.clientCertPem.empty()) {
+    return;
+  }
+  core::Result<core::ParsedCertificates> certs = core::parse_certificates(c.clientCertPem);
+  if (!certs || certs->certs.empty()) {
+    return;  // the kubeconfig loader already refused unusable PEM
+  }
+  run.clientCert = core::inspect(certs->certs.front());
+  const std::int64_t left = run.clientCert->notAfterUnix - run.options.deps.now();
+  Check cert = make("config.client-cert", Layer::config, CheckStatus::ok,
+                    "client certificate " + run.clientCert->subject + " issued by " +
+                        run.clientCert->issuer + ", expires " + run.clientCert->notAfter);
+  if (left <= 0) {
+    cert.status = CheckStatus::warn;
+    cert.message += " (expired " + days_text(-left) + " ago)";
+    cert.hint =
+        "issue a new client certificate (kubeadm: kubeadm kubeconfig user --client-name "
+        "NAME, or kubeadm certs renew admin.conf)";
+  } else if (left < kWarnDays * 86400) {
+    cert.status = CheckStatus::warn;
+    cert.message += " (in " + days_text(left) + ")";
+    cert.hint =
+        "renew the client certificate before it expires (kubeadm certs renew admin.conf "
+        "for kubeadm's admin.conf)";
+  } else {
+    cert.message += " (in " + days_text(left) + ")";
+  }
+  run.add(std::move(cert));
+}
+
+// ------------------------------------------------------------------------------- proxy
+
+// Returns the open tunnel when a proxy is used and works; nullopt with failures added
+// otherwise. `used` tells the caller whether the proxy path applies at all.
+std::optional<core::UniqueFd> proxy_layer(Run& run, bool& used) {
+  const core::ProxyChoice choice =
+      core::choose_proxy(run.client.server, run.client.proxyUrl, run.options.deps.env);
+  used = choice.used;
+  if (!choice.used) {
+    run.add(make("proxy.select", Layer::proxy, CheckStatus::ok, "no proxy: " + choice.reason));
+    return std::nullopt;
+  }
+  run.add(make("proxy.select", Layer::proxy, CheckStatus::ok,
+               "through " + choice.url + " (from " + choice.source + ")"));
+  run.log("proxy: CONNECT " + run.url.host + ":" + run.url.port + " via " + choice.url);
+  core::Result<core::ProxyTunnel, core::ProxyError> tunnel = core::probe_proxy(
+      *run.options.deps.net, choice.rawUrl, run.url.host, run.port, run.options.timeout);
+  if (!tunnel) {
+    const core::ProxyError& e = tunnel.error();
+    const bool reached = e.kind == core::ProxyFailure::rejected ||
+                         e.kind == core::ProxyFailure::malformed ||
+                         e.kind == core::ProxyFailure::unsupported;
+    Check check =
+        make(reached ? "proxy.tunnel" : "proxy.connect", Layer::proxy, CheckStatus::fail,
+             "proxy " + choice.url + ": " + e.message,
+             reached ? "the proxy refuses to tunnel to " + run.url.host + ":" + run.url.port +
+                           ": allow it in the proxy, or add the server to NO_PROXY"
+                     : "the proxy does not answer: fix " + choice.source +
+                           ", or bypass it with NO_PROXY=" + run.url.host);
+    check.details = {{"proxy", choice.url}, {"source", choice.source}};
+    if (e.probe.connectStatus != 0) {
+      check.details["connectStatus"] = e.probe.connectStatus;
+    }
+    run.add(std::move(check));
+    run.skip_after(Layer::proxy, "the proxy failed");
+    return std::nullopt;
+  }
+  Check ok = make("proxy.tunnel", Layer::proxy, CheckStatus::ok,
+                  "tunnel to " + run.url.host + ":" + run.url.port + " open (" +
+                      tunnel->probe.statusLine + ")");
+  ok.durationMs = tunnel->probe.connectMs + tunnel->probe.tunnelMs;
+  run.add(std::move(ok));
+  run.timing.connectMs = tunnel->probe.connectMs + tunnel->probe.tunnelMs;
+  run.add(make("dns.resolve", Layer::dns, CheckStatus::skip,
+               "resolved by the proxy (" + choice.url + ")"));
+  return std::move(tunnel->fd);
+}
+
+// ------------------------------------------------------------------------------- dns
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+// What the configured DNS servers (not the hosts file) say about `host`.
+std::string dns_opinion(Run& run, const std::string& host, std::vector<std::string>* addrs) {
+  core::Network& net = *run.options.deps.net;
+  const std::vector<std::string> servers =
+      core::resolv_conf_nameservers(net.read_file("/etc/resolv.conf"));
+  for (const std::string& server : servers) {
+    auto answer = net.query(server, host, run.options.timeout);
+    if (answer) {
+      *addrs = sorted(answer->addresses);
+      return "DNS (" + server + ") answers " + join(*addrs);
+    }
+    if (answer.error().kind == core::DnsFailure::nxdomain) {
+      return "DNS (" + server + ") says the name does not exist";
+    }
+  }
+  return servers.empty() ? "no DNS server in /etc/resolv.conf" : "no DNS server answered";
+}
+
+// Returns the addresses to dial; empty after adding a failure.
+std::vector<std::string> dns_layer(Run& run) {
+  const std::string& host = run.url.host;
+  if (core::is_ip_literal(host)) {
+    run.add(make("dns.resolve", Layer::dns, CheckStatus::skip,
+                 "the server is an IP address (" + host + ")"));
+    return {host};
+  }
+  core::Network& net = *run.options.deps.net;
+  auto resolved = net.resolve(host, run.options.timeout);
+  const std::vector<std::string> fromHosts =
+      core::hosts_file_lookup(net.read_file("/etc/hosts"), host);
+  if (!resolved) {
+    std::vector<std::string> ignored;
+    Check check = make("dns.resolve", Layer::dns, CheckStatus::fail,
+                       host + " does not resolve: " + resolved.error().message + "; " +
+                           dns_opinion(run, host, &ignored),
+                       "check the server name in the kubeconfig for typos, then the DNS record "
+                       "(dig " +
+                           host + ") and the resolvers in /etc/resolv.conf");
+    check.durationMs = 0;
+    run.add(std::move(check));
+    run.skip_after(Layer::dns, host + " did not resolve");
+    return {};
+  }
+  run.timing.dnsMs = resolved->ms;
+  run.log("DNS " + host + " -> " + join(resolved->addresses) + " in " + fmt_ms(resolved->ms));
+  Check check =
+      make("dns.resolve", Layer::dns, CheckStatus::ok, host + " -> " + join(resolved->addresses));
+  check.durationMs = resolved->ms;
+  check.details = {{"addresses", resolved->addresses}};
+  run.add(std::move(check));
+
+  if (!fromHosts.empty()) {
+    std::vector<std::string> dnsAddrs;
+    const std::string opinion = dns_opinion(run, host, &dnsAddrs);
+    const bool same = sorted(fromHosts) == dnsAddrs;
+    Check hosts = make("dns.hosts", Layer::dns, same ? CheckStatus::ok : CheckStatus::warn,
+                       "/etc/hosts maps " + host + " to " + join(fromHosts) + "; " + opinion);
+    if (!same) {
+      hosts.hint = "/etc/hosts overrides DNS for " + host +
+                   ": remove or fix that line unless the override is deliberate";
+    }
+    hosts.details = {{"hostsFile", fromHosts}, {"dns", dnsAddrs}};
+    if (!same) {
+      run.hostsCheck = run.report.checks.size();
+      run.dnsAddresses = dnsAddrs;
+    }
+    run.add(std::move(hosts));
+  }
+  if (!run.options.dnsServer.empty()) {
+    auto answer = net.query(run.options.dnsServer, host, run.options.timeout);
+    if (!answer) {
+      run.add(make("dns.compare", Layer::dns, CheckStatus::warn,
+                   run.options.dnsServer + ": " + answer.error().message,
+                   "the named DNS server does not know " + host));
+    } else {
+      const bool same = sorted(answer->addresses) == sorted(resolved->addresses);
+      run.add(make("dns.compare", Layer::dns, same ? CheckStatus::ok : CheckStatus::warn,
+                   run.options.dnsServer + " answers " + join(answer->addresses) +
+                       (same ? ", the same as the system resolver"
+                             : "; the system resolver gave " + join(resolved->addresses)),
+                   same ? "" : "resolvers disagree: check split-horizon DNS and /etc/hosts"));
+    }
+  }
+  return resolved->addresses;
+}
+
+// ------------------------------------------------------------------------------- tcp
+
+std::optional<core::UniqueFd> tcp_layer(Run& run, const std::vector<std::string>& addresses) {
+  std::optional<core::UniqueFd> first;
+  for (const std::string& address : addresses) {
+    const std::string endpoint =
+        (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" +
+        run.url.port;
+    auto conn = run.options.deps.net->connect(address, run.port, run.options.timeout);
+    if (!conn) {
+      const core::ConnectError& e = conn.error();
+      std::string hint;
+      switch (e.kind) {
+        case core::ConnectFailure::refused:
+          hint = "nothing listens on " + endpoint +
+                 ": check that kube-apiserver (or its load balancer) runs and binds this "
+                 "address (ss -tlnp | grep " +
+                 run.url.port + ")";
+          break;
+        case core::ConnectFailure::timeout:
+          hint = "packets to " + endpoint +
+                 " are dropped: check firewalls (iptables -L, security groups), routes, and "
+                 "that the address is right";
+          break;
+        case core::ConnectFailure::unreachable:
+          hint = "no route to " + address + ": check the network path and the address";
+          break;
+        default:
+          hint = "the connection failed: check the network path to " + endpoint;
+      }
+      Check check =
+          make("tcp.connect", Layer::tcp, CheckStatus::fail,
+               std::string("connection ") + std::string(core::to_string(e.kind)) + " after " +
+                   fmt_ms(e.ms) + (e.message.empty() ? "" : " (" + e.message + ")"),
+               hint, endpoint);
+      check.durationMs = e.ms;
+      run.add(std::move(check));
+      continue;
+    }
+    run.log("TCP connect " + endpoint + " in " + fmt_ms(conn->ms));
+    Check check = make("tcp.connect", Layer::tcp, CheckStatus::ok,
+                       "connected in " + fmt_ms(conn->ms), {}, endpoint);
+    check.durationMs = conn->ms;
+    run.add(std::move(check));
+    if (!first) {
+      run.timing.endpoint = endpoint;
+      run.timing.connectMs = conn->ms;
+      first = std::move(conn->fd);
+    }
+  }
+  // A failed address stays a failure even when another works: clients that pick it fail.
+  if (!first) {
+    run.skip_after(Layer::tcp, "no address accepted a connection");
+  }
+  return first;
+}
+
+// When every address from /etc/hosts failed but DNS's address accepts connections, the hosts
+// file is the cause: the dns.hosts warning becomes the failure that names it.
+void blame_hosts_file(Run& run) {
+  if (!run.hostsCheck || run.dnsAddresses.empty()) {
+    return;
+  }
+  for (const std::string& address : run.dnsAddresses) {
+    auto conn = run.options.deps.net->connect(address, run.port, run.options.timeout);
+    if (!conn) {
+      continue;
+    }
+    Check& hosts = run.report.checks[*run.hostsCheck];
+    hosts.status = CheckStatus::fail;
+    hosts.message += "; the /etc/hosts address fails while " + address +
+                     " (from DNS) accepts "
+                     "connections";
+    hosts.hint = "remove or correct the " + run.url.host + " line in /etc/hosts: it sends " +
+                 "clients to a dead address";
+    return;
+  }
+}
+
+// ------------------------------------------------------------------------------- tls
+
+std::string verify_hint(const core::VerifyOutcome& v, const Run& run) {
+  switch (v.failure) {
+    case core::VerifyFailure::expired:
+      return "the serving certificate expired: renew it (kubeadm certs renew apiserver) and "
+             "restart kube-apiserver";
+    case core::VerifyFailure::notYetValid:
+      return "the certificate is not valid yet: check the clock of this machine and of the "
+             "server (timedatectl), or the certificate's notBefore";
+    case core::VerifyFailure::unknownAuthority:
+    case core::VerifyFailure::selfSigned:
+      return run.client.caPem.empty()
+                 ? "the kubeconfig has no CA: set certificate-authority-data to the cluster CA"
+                 : "the certificate is not signed by the kubeconfig's CA: update "
+                   "certificate-authority-data (kubectl config view --raw) to the CA that "
+                   "signed the server's certificate, or check you reach the right server";
+    default:
+      return "the serving certificate does not verify: compare it with the cluster CA "
+             "(openssl verify -CAfile ca.crt)";
+  }
+}
+
+// Adds the TLS checks; returns whether credentials may be sent to this server.
+bool tls_layer(Run& run, int fd) {
+  core::TlsProbeOptions opts;
+  opts.serverName = run.nameHost;
+  opts.caPem = run.client.caPem;
+  opts.timeout = run.options.timeout;
+  auto probe = run.options.deps.tls(fd, opts);
+  const std::string endpoint = run.timing.endpoint;
+  if (!probe) {
+    const core::TlsError& e = probe.error();
+    std::string hint = "the TLS handshake failed: check that " + endpoint +
+                       " is kube-apiserver's TLS port (not a plain-HTTP port, not another "
+                       "service)";
+    if (e.kind == core::TlsFailure::timeout) {
+      hint =
+          "the server accepted TCP but never completed TLS: a stalled server or a middlebox "
+          "(check the load balancer and kube-apiserver load)";
+    }
+    Check check = make("tls.handshake", Layer::tls, CheckStatus::fail, e.message, hint, endpoint);
+    check.durationMs = e.ms;
+    run.add(std::move(check));
+    run.skip_after(Layer::tls, "the TLS handshake failed");
+    return false;
+  }
+  run.tls = *probe;
+  run.timing.tlsMs = probe->handshakeMs;
+  run.log("TLS handshake " + endpoint + " " + probe->version + " ALPN " +
+          (probe->alpn.empty() ? "none" : probe->alpn) + " in " + fmt_ms(probe->handshakeMs));
+  Check hs = make("tls.handshake", Layer::tls, CheckStatus::ok,
+                  probe->version + ", " + probe->cipher + ", ALPN " +
+                      (probe->alpn.empty() ? "none" : probe->alpn),
+                  {}, endpoint);
+  hs.durationMs = probe->handshakeMs;
+  hs.details = {{"version", probe->version}, {"cipher", probe->cipher}, {"alpn", probe->alpn}};
+  run.add(std::move(hs));
+
+  nlohmann::ordered_json chain = nlohmann::ordered_json::array();
+  for (const core::Certificate& cert : probe->chain) {
+    const core::CertInfo info = core::inspect(cert);
+    chain.push_back({{"subject", info.subject},
+                     {"issuer", info.issuer},
+                     {"notBefore", info.notBefore},
+                     {"notAfter", info.notAfter},
+                     {"dnsNames", info.dnsNames},
+                     {"ipAddresses", info.ipAddresses}});
+  }
+  const bool insecure = run.client.insecure;
+  const core::VerifyOutcome& v = probe->verify;
+  Check verify = make("tls.verify", Layer::tls, CheckStatus::ok, {}, {}, endpoint);
+  verify.details = {{"chain", chain}};
+  if (v.ok) {
+    verify.message =
+        "chain verifies against " +
+        std::string(run.client.caPem.empty() ? "the system roots" : "the kubeconfig CA");
+  } else {
+    verify.status = insecure ? CheckStatus::warn : CheckStatus::fail;
+    verify.message =
+        v.reason +
+        (v.depth > 0 ? " (certificate " + std::to_string(v.depth) + " of the chain)" : "");
+    verify.hint = verify_hint(v, run);
+    verify.details["opensslCode"] = v.opensslCode;
+  }
+  run.add(std::move(verify));
+
+  Check name = make("tls.name", Layer::tls, CheckStatus::ok, {}, {}, endpoint);
+  if (probe->nameMatches) {
+    name.message = "certificate names " + probe->nameChecked;
+  } else {
+    name.status = insecure ? CheckStatus::warn : CheckStatus::fail;
+    name.message = probe->nameMismatch;
+    const bool ip = core::is_ip_literal(probe->nameChecked);
+    name.hint = "add \"" + probe->nameChecked +
+                "\" to the API server certificate's SANs (kubeadm: apiServer.certSANs in the "
+                "ClusterConfiguration, then kubeadm init phase certs apiserver) " +
+                (ip ? "or connect with a name the certificate carries"
+                    : "or set tls-server-name in the kubeconfig to a name it carries");
+  }
+  run.add(std::move(name));
+
+  if (!probe->chain.empty()) {
+    const core::CertInfo leaf = core::inspect(probe->chain.front());
+    const std::int64_t left = leaf.notAfterUnix - run.options.deps.now();
+    if (left > 0 && left < kWarnDays * 86400 && v.ok) {
+      run.add(make("tls.validity", Layer::tls, CheckStatus::warn,
+                   "serving certificate expires in " + days_text(left) + " (" + leaf.notAfter + ")",
+                   "renew it before it expires: kubeadm certs renew apiserver, then restart "
+                   "kube-apiserver",
+                   endpoint));
+    }
+  }
+  if (probe->clientCertRequested) {
+    std::string message = "the server accepts client certificates";
+    if (!probe->acceptableClientCaNames.empty()) {
+      message += " from " + join(probe->acceptableClientCaNames);
+    }
+    Check ca = make("tls.client-auth", Layer::tls, CheckStatus::ok, message, {}, endpoint);
+    if (run.clientCert && !probe->acceptableClientCaNames.empty() &&
+        std::find(probe->acceptableClientCaNames.begin(), probe->acceptableClientCaNames.end(),
+                  run.clientCert->issuer) == probe->acceptableClientCaNames.end()) {
+      ca.status = CheckStatus::warn;
+      ca.message += "; the kubeconfig's client certificate is issued by " + run.clientCert->issuer;
+      ca.hint =
+          "the client certificate comes from another CA than the server's --client-ca-file:"
+          " it will be rejected (401)";
+    }
+    run.add(std::move(ca));
+  }
+  const bool trusted = v.ok && probe->nameMatches;
+  if (!trusted && !insecure) {
+    run.skip_after(Layer::tls,
+                   "the server failed TLS verification, so no request (and no credential) is "
+                   "sent to it");
+    return false;
+  }
+  return true;
+}
+
+// ------------------------------------------------------------------------------- http
+
+core::HttpRequest request_to(const Run& run, std::string path) {
+  core::HttpRequest r;
+  r.url = core::join_url(run.client.server, path);
+  r.caPem = run.client.caPem;
+  r.insecure = run.client.insecure;
+  r.tlsServerName = run.client.tlsServerName;
+  r.proxyUrl = run.client.proxyUrl;
+  r.timeout = run.options.timeout;
+  return r;
+}
+
+// The first line of a server's answer, short and without control characters (a hostile
+// server must not write escape sequences to the user's terminal).
+std::string snippet(std::string_view body) {
+  std::string_view line = body.substr(0, body.find('\n'));
+  std::string out(line.substr(0, 160));
+  for (char& c : out) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      c = '?';
+    }
+  }
+  return out + (line.size() > 160 ? "..." : "");
+}
+
+Check transport_failure(std::string id, Layer layer, const core::HttpError& e,
+                        const std::string& endpoint) {
+  Check c = make(std::move(id), layer, CheckStatus::fail, e.message,
+                 e.kind == core::TransportError::timeout
+                     ? "the server accepted the connection but did not answer in time: check "
+                       "kube-apiserver load and logs"
+                     : "the request failed after the connection was made: check kube-apiserver "
+                       "and the load balancer",
+                 endpoint);
+  c.durationMs = e.timings.totalMs;
+  return c;
+}
+
+// One anonymous health endpoint (all four are public via system:public-info-viewer).
+Check health_check(Run& run, core::HttpClient& http, const std::string& id, const std::string& path,
+                   bool first) {
+  const core::HttpResult result = http.send(request_to(run, path));
+  const std::string endpoint = run.timing.endpoint;
+  if (!result) {
+    run.serverBroken = true;
+    return transport_failure(id, Layer::health, result.error(), endpoint);
+  }
+  const core::HttpResponse& r = *result;
+  if (first) {
+    run.timing.firstByteMs = r.timings.firstByteMs;
+  }
+  Check c = make(id, Layer::health, CheckStatus::ok, {}, {}, endpoint);
+  c.durationMs = r.timings.totalMs;
+  c.details = {{"httpStatus", r.status}, {"httpVersion", r.httpVersion}};
+  if (r.status == 200) {
+    c.message = path + " ok (" + r.httpVersion + ")";
+    return c;
+  }
+  if (r.status == 401 || r.status == 403) {
+    c.status = CheckStatus::warn;
+    c.message = path + " refused anonymous access (HTTP " + std::to_string(r.status) + ")";
+    c.hint =
+        "anonymous auth or the system:public-info-viewer binding is disabled; health is "
+        "checked with credentials below";
+    return c;
+  }
+  c.status = CheckStatus::fail;
+  auto health = core::parse_health(r.body);
+  std::vector<std::string> failed;
+  if (health) {
+    for (const core::HealthLine& line : health->checks) {
+      if (!line.ok) {
+        failed.push_back(line.name);
+      }
+    }
+  }
+  c.message = path + " HTTP " + std::to_string(r.status) +
+              (failed.empty() ? ": " + snippet(r.body) : ": " + join(failed) + " failed");
+  c.details["failed"] = failed;
+  c.hint =
+      failed.empty()
+          ? "the endpoint does not answer like kube-apiserver: check what listens at " + endpoint
+          : "kube-apiserver reports failing checks; see kubectl get --raw '" + path +
+                "' and the kube-apiserver logs" +
+                (std::find(failed.begin(), failed.end(), "etcd") != failed.end()
+                     ? " (etcd: check etcd health, its endpoints in --etcd-servers and the "
+                       "apiserver's etcd client certificates)"
+                     : "");
+  return c;
+}
+
+void health_layer(Run& run, core::HttpClient& http) {
+  const std::pair<const char*, const char*> endpoints[] = {{"health.livez", "/livez"},
+                                                           {"health.readyz", "/readyz?verbose"},
+                                                           {"health.healthz", "/healthz"}};
+  bool first = true;
+  for (const auto& [id, path] : endpoints) {
+    if (run.serverBroken) {  // one stalled or oversized answer is enough evidence
+      run.add(make(id, Layer::health, CheckStatus::skip,
+                   "not checked: the server already failed to answer"));
+      continue;
+    }
+    run.add(health_check(run, http, id, path, first));
+    first = false;
+  }
+  if (run.serverBroken) {
+    run.add(make("health.version", Layer::health, CheckStatus::skip,
+                 "not checked: the server already failed to answer"));
+    return;
+  }
+  const core::HttpResult result = http.send(request_to(run, "/version"));
+  if (!result) {
+    run.serverBroken = true;
+    run.add(
+        transport_failure("health.version", Layer::health, result.error(), run.timing.endpoint));
+    return;
+  }
+  auto version = core::parse_version(result->body);
+  if (result->status != 200 || !version) {
+    // A 200 that is not a version object: whatever answers is not kube-apiserver.
+    run.serverBroken = run.serverBroken || result->status == 200;
+    run.add(make("health.version", Layer::health, CheckStatus::fail,
+                 "/version HTTP " + std::to_string(result->status) + ": " + snippet(result->body),
+                 "the address does not answer like kube-apiserver: check the server URL",
+                 run.timing.endpoint));
+    return;
+  }
+  Check c = make("health.version", Layer::health, CheckStatus::ok,
+                 "server version " + version->gitVersion + " (" + version->goVersion + ", " +
+                     version->platform + ")",
+                 {}, run.timing.endpoint);
+  c.durationMs = result->timings.totalMs;
+  c.details = nlohmann::ordered_json::parse(result->body, nullptr, false);
+  run.add(std::move(c));
+
+  // The server's clock, from its Date header, against ours: skew breaks certificate checks.
+  const std::string date = result->header("Date");
+  struct tm tm {};
+  if (!date.empty() && ::strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) != nullptr) {
+    const std::int64_t server = ::timegm(&tm);
+    const std::int64_t skew = run.options.deps.now() - server;
+    Check clock = make("tls.clock", Layer::tls, CheckStatus::ok,
+                       "local clock " + std::string(skew >= 0 ? "+" : "") + std::to_string(skew) +
+                           " s from the server's Date header");
+    if (std::llabs(skew) > 60) {
+      clock.status = CheckStatus::warn;
+      clock.hint =
+          "clocks differ by more than a minute: certificates can look expired or not "
+          "yet valid; check NTP (timedatectl, chronyc tracking) on both sides";
+    }
+    run.add(std::move(clock));
+  }
+
+  const std::string kubectl =
+      run.options.deps.kubectlVersion ? run.options.deps.kubectlVersion() : std::string();
+  if (!kubectl.empty()) {
+    const std::optional<int> skew = core::minor_skew(kubectl, version->gitVersion);
+    Check s = make("health.skew", Layer::health, CheckStatus::ok,
+                   "kubectl " + kubectl + ", server " + version->gitVersion);
+    if (skew && std::abs(*skew) > 1) {
+      s.status = CheckStatus::warn;
+      s.message += " (" + std::to_string(std::abs(*skew)) + " minor versions apart)";
+      s.hint = "kubectl is supported within one minor version of the server: install kubectl " +
+               version->major + "." + version->minor;
+    }
+    run.add(std::move(s));
+  }
+}
+
+// ------------------------------------------------------------------------------- auth
+
+// The request headers that carry the credential (and impersonation); empty on failure.
+std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest& r) {
+  const core::ClientConfig& c = run.client;
+  core::HttpHeaders h;
+  std::string token = c.token;
+  if (!c.tokenFilePath.empty() && c.token.empty()) {
+    token = run.options.deps.net->read_file(c.tokenFilePath);
+    while (!token.empty() &&
+           (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+      token.pop_back();
+    }
+  }
+  if (c.exec && token.empty() && c.clientCertPem.empty()) {
+    auto cred = run.options.deps.exec(*c.exec, c, run.options.timeout);
+    if (!cred) {
+      const core::ExecError& e = cred.error();
+      Check check =
+          make("auth.credential", Layer::auth, CheckStatus::fail, e.message,
+               e.installHint.empty() ? "fix the exec credential plugin " + c.exec->command +
+                                           " (run it by hand with KUBERNETES_EXEC_INFO set)"
+                                     : e.installHint);
+      check.details = {{"command", c.exec->command}, {"apiVersion", c.exec->apiVersion}};
+      if (!e.stderrTail.empty()) {
+        check.details["stderr"] = e.stderrTail;
+      }
+      run.add(std::move(check));
+      return std::nullopt;
+    }
+    std::string message = "exec plugin " + c.exec->command + " returned a " +
+                          (cred->token.empty() ? "client certificate" : "token");
+    if (cred->expirationUnix) {
+      message += " valid until " + core::rfc3339(*cred->expirationUnix);
+    }
+    run.add(make("auth.credential", Layer::auth, CheckStatus::ok, message));
+    token = cred->token;
+    r.clientCertPem = cred->clientCertPem;
+    r.clientKeyPem = cred->clientKeyPem;
+  }
+  if (!token.empty()) {
+    h.emplace_back("Authorization", "Bearer " + token);
+  } else if (!c.username.empty()) {
+    h.emplace_back("Authorization", "Basic " + core::encode_base64(c.username + ":" + c.password));
+  }
+  if (r.clientCertPem.empty()) {
+    r.clientCertPem = c.clientCertPem;
+    r.clientKeyPem = c.clientKeyPem;
+  }
+  if (!c.impersonate.empty()) {
+    h.emplace_back("Impersonate-User", c.impersonate);
+  }
+  if (!c.impersonateUid.empty()) {
+    h.emplace_back("Impersonate-Uid", c.impersonateUid);
+  }
+  for (const std::string& g : c.impersonateGroups) {
+    h.emplace_back("Impersonate-Group", g);
+  }
+  for (const auto& [key, values] : c.impersonateUserExtra) {
+    for (const std::string& v : values) {
+      h.emplace_back("Impersonate-Extra-" + key, v);
+    }
+  }
+  return h;
+}
+
+std::string credential_description(const Run& run, const core::HttpRequest& r) {
+  const core::ClientConfig& c = run.client;
+  for (const auto& [name, value] : r.headers) {
+    if (name == "Authorization" && value.starts_with("Bearer ")) {
+      return std::string(c.exec ? "the exec plugin's token " : "the bearer token ") +
+             fingerprint(value.substr(7));
+    }
+    if (name == "Authorization") {
+      return "basic auth for user " + c.username;
+    }
+  }
+  if (run.clientCert) {
+    return "the client certificate " + run.clientCert->subject;
+  }
+  return "no credential";
+}
+
+Check unauthorized(const Run& run, const core::HttpRequest& r, const core::HttpResponse& resp) {
+  Check c = make("auth.whoami", Layer::auth, CheckStatus::fail,
+                 "the server rejected " + credential_description(run, r) + " (401 Unauthorized)",
+                 {}, run.timing.endpoint);
+  const core::ClientConfig& cfg = run.client;
+  if (run.clientCert && !r.clientCertPem.empty()) {
+    const std::int64_t left = run.clientCert->notAfterUnix - run.options.deps.now();
+    if (left <= 0) {
+      c.message += ": the client certificate expired " + days_text(-left) + " ago (" +
+                   run.clientCert->notAfter + ")";
+      c.hint =
+          "issue a new client certificate: kubeadm kubeconfig user --client-name NAME "
+          "(or kubeadm certs renew admin.conf for admin.conf), then update the kubeconfig";
+      return c;
+    }
+    if (run.tls && !run.tls->acceptableClientCaNames.empty() &&
+        std::find(run.tls->acceptableClientCaNames.begin(), run.tls->acceptableClientCaNames.end(),
+                  run.clientCert->issuer) == run.tls->acceptableClientCaNames.end()) {
+      c.message += ": it is issued by " + run.clientCert->issuer + ", the server trusts " +
+                   join(run.tls->acceptableClientCaNames);
+      c.hint = "get a client certificate signed by the cluster's client CA";
+      return c;
+    }
+    c.hint =
+        "the client certificate is not accepted: check it is signed by the server's "
+        "--client-ca-file and not revoked";
+    return c;
+  }
+  if (cfg.exec) {
+    c.hint =
+        "the exec plugin's token is not accepted: log in again with the plugin, or check "
+        "the server's authenticator (OIDC issuer, webhook)";
+  } else if (!cfg.username.empty()) {
+    c.hint =
+        "basic auth was removed from kube-apiserver in 1.19: use a token or client "
+        "certificate";
+  } else if (!cfg.token.empty() || !cfg.tokenFilePath.empty()) {
+    c.hint =
+        "the token is unknown, expired or revoked: get a new one (kubectl create token "
+        "SA, or your identity provider's login)";
+  } else {
+    c.hint =
+        "no credential in the kubeconfig user: add a token, client certificate or exec "
+        "plugin";
+  }
+  if (auto status = core::parse_status(resp.body); status && !status->message.empty()) {
+    c.details = {{"status", status->message}};
+  }
+  return c;
+}
+
+// Who am I: SelfSubjectReview (GA in 1.28), falling back to SelfSubjectAccessReview.
+void auth_layer(Run& run, core::HttpClient& http) {
+  core::HttpRequest r = request_to(run, "/apis/authentication.k8s.io/v1/selfsubjectreviews");
+  r.method = "POST";
+  r.body = core::self_subject_review_request();
+  std::optional<core::HttpHeaders> creds = credential_headers(run, r);
+  if (!creds) {
+    return;
+  }
+  r.headers = *creds;
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.headers.emplace_back("Accept", "application/json");
+  const std::string endpoint = run.timing.endpoint;
+  core::HttpResult result = http.send(r);
+  if (!result) {
+    run.add(transport_failure("auth.whoami", Layer::auth, result.error(), endpoint));
+    return;
+  }
+  if (result->status == 401) {
+    run.add(unauthorized(run, r, *result));
+    return;
+  }
+  const std::optional<core::ApiStatus> status = core::parse_status(result->body);
+  if (result->status == 403) {
+    Check c = make("auth.whoami", Layer::auth, CheckStatus::fail,
+                   "forbidden (403): " + (status ? status->message : snippet(result->body)), {},
+                   endpoint);
+    c.hint = run.client.impersonate.empty()
+                 ? "the credential is valid but RBAC forbids even self-review: check the user's "
+                   "bindings (kubectl auth can-i --list as an admin)"
+                 : "the user may not impersonate \"" + run.client.impersonate +
+                       "\": remove `as` from the kubeconfig user or grant impersonate on users "
+                       "(and groups) to this user";
+    run.add(std::move(c));
+    return;
+  }
+  if (result->status == 404) {  // older servers: no SelfSubjectReview; ask an access review
+    core::HttpRequest sar =
+        request_to(run, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews");
+    sar.method = "POST";
+    sar.headers = r.headers;
+    sar.clientCertPem = r.clientCertPem;
+    sar.clientKeyPem = r.clientKeyPem;
+    sar.body = core::self_subject_access_review_request("list", "pods", run.client.namespaceName);
+    core::HttpResult answer = http.send(sar);
+    if (answer && answer->status == 201) {
+      auto review = core::parse_self_subject_access_review(answer->body);
+      run.add(make("auth.whoami", Layer::auth, CheckStatus::ok,
+                   "authenticated (this server has no SelfSubjectReview); list pods in " +
+                       run.client.namespaceName + ": " +
+                       (review && review->allowed ? "allowed" : "not allowed"),
+                   {}, endpoint));
+      return;
+    }
+    run.add(make("auth.whoami", Layer::auth, CheckStatus::warn,
+                 "could not tell who the server takes us for (SelfSubjectReview 404)",
+                 "the server is older than 1.28 and access reviews failed too", endpoint));
+    return;
+  }
+  auto user = core::parse_self_subject_review(result->body);
+  if (result->status != 201 || !user) {
+    run.add(make(
+        "auth.whoami", Layer::auth, CheckStatus::fail,
+        "SelfSubjectReview HTTP " + std::to_string(result->status) + ": " + snippet(result->body),
+        "unexpected answer to a self review: check the kube-apiserver logs", endpoint));
+    return;
+  }
+  Check c = make("auth.whoami", Layer::auth, CheckStatus::ok,
+                 "authenticated as " + user->username +
+                     (user->groups.empty() ? "" : " (groups " + join(user->groups) + ")") +
+                     " with " + credential_description(run, r),
+                 {}, endpoint);
+  c.durationMs = result->timings.totalMs;
+  c.details = {{"username", user->username}, {"uid", user->uid}, {"groups", user->groups}};
+  run.add(std::move(c));
+}
+
+// ------------------------------------------------------------------------------- ha
+
+struct BackendResult {
+  std::vector<Check> checks;
+  core::EndpointTiming timing;
+  bool healthy = false;
+};
+
+BackendResult probe_backend(const Run& run, const std::string& backend) {
+  BackendResult out;
+  out.timing.endpoint = backend;
+  const auto colon = backend.rfind(':');
+  std::string host = backend.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const int port = std::atoi(backend.substr(colon + 1).c_str());
+  Check c = make("ha.backend", Layer::ha, CheckStatus::fail, {}, {}, backend);
+  auto conn = run.options.deps.net->connect(host, port, run.options.timeout);
+  if (!conn) {
+    c.message = "connection " + std::string(core::to_string(conn.error().kind)) + " after " +
+                fmt_ms(conn.error().ms);
+    c.hint = "this API server backend is down or not listening: check kube-apiserver on " + host;
+    out.checks.push_back(std::move(c));
+    return out;
+  }
+  out.timing.connectMs = conn->ms;
+  core::TlsProbeOptions opts;
+  opts.serverName = run.nameHost;
+  opts.caPem = run.client.caPem;
+  opts.timeout = run.options.timeout;
+  auto tls = run.options.deps.tls(conn->fd.get(), opts);
+  if (!tls) {
+    c.message = "TLS: " + tls.error().message;
+    c.hint = "this backend does not complete TLS: check kube-apiserver on " + host;
+    out.checks.push_back(std::move(c));
+    return out;
+  }
+  out.timing.tlsMs = tls->handshakeMs;
+  if (!(tls->verify.ok && tls->nameMatches) && !run.client.insecure) {
+    c.message = "TLS: " + (tls->verify.ok ? tls->nameMismatch : tls->verify.reason);
+    c.hint = "this backend's serving certificate differs from the others: it must carry \"" +
+             run.nameHost + "\" and chain to the cluster CA";
+    out.checks.push_back(std::move(c));
+    return out;
+  }
+  std::unique_ptr<core::HttpClient> http = run.options.deps.http();
+  core::HttpRequest r = request_to(run, "/readyz?verbose");
+  r.connectTo = backend;
+  const core::HttpResult ready = http->send(r);
+  if (!ready) {
+    c.message = "/readyz: " + ready.error().message;
+    c.hint = "this backend accepts connections but does not answer: check its load and logs";
+    out.checks.push_back(std::move(c));
+    return out;
+  }
+  out.timing.firstByteMs = ready->timings.firstByteMs;
+  out.timing.totalMs = out.timing.connectMs + out.timing.tlsMs + ready->timings.firstByteMs;
+  if (ready->status != 200) {
+    std::vector<std::string> failed;
+    if (auto health = core::parse_health(ready->body)) {
+      for (const core::HealthLine& line : health->checks) {
+        if (!line.ok) {
+          failed.push_back(line.name);
+        }
+      }
+    }
+    c.message = "not ready (HTTP " + std::to_string(ready->status) + ")" +
+                (failed.empty() ? "" : ": " + join(failed) + " failed");
+    c.hint =
+        "a load balancer should not send traffic here; fix the backend (see its "
+        "/readyz?verbose and logs) and check the load balancer's health check uses /readyz";
+    c.details = {{"failed", failed}};
+    out.checks.push_back(std::move(c));
+    return out;
+  }
+  c.status = CheckStatus::ok;
+  c.message = "ready (connect " + fmt_ms(out.timing.connectMs) + ", TLS " +
+              fmt_ms(out.timing.tlsMs) + ", " + ready->httpVersion + ")";
+  out.healthy = true;
+  out.checks.push_back(std::move(c));
+  return out;
+}
+
+// The backends to check directly: --endpoints, or the EndpointSlices of default/kubernetes.
+std::vector<std::string> ha_backends(Run& run, core::HttpClient& http, bool authOk) {
+  if (!run.options.endpoints.empty()) {
+    return run.options.endpoints;
+  }
+  if (!authOk) {
+    run.add(
+        make("ha.endpoints", Layer::ha, CheckStatus::skip, "not listed: authentication failed"));
+    return {};
+  }
+  core::HttpRequest r = request_to(
+      run,
+      "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%"
+      "2Fservice-name%3Dkubernetes");
+  std::optional<core::HttpHeaders> creds = credential_headers(run, r);
+  if (!creds) {
+    return {};
+  }
+  r.headers = *creds;
+  core::HttpResult result = http.send(r);
+  if (!result || result->status != 200) {
+    run.add(make("ha.endpoints", Layer::ha, CheckStatus::warn,
+                 "could not list the kubernetes EndpointSlices: " +
+                     (result ? "HTTP " + std::to_string(result->status) : result.error().message),
+                 "list them needs get/list on endpointslices.discovery.k8s.io in default; or "
+                 "pass --endpoints host:port,..."));
+    return {};
+  }
+  auto endpoints = core::parse_kubernetes_endpoint_slices(result->body);
+  if (!endpoints) {
+    run.add(make("ha.endpoints", Layer::ha, CheckStatus::warn, endpoints.error().message,
+                 "pass --endpoints host:port,... instead"));
+    return {};
+  }
+  std::vector<std::string> out;
+  for (const core::ApiEndpoint& e : *endpoints) {
+    const std::string host =
+        e.address.find(':') != std::string::npos ? "[" + e.address + "]" : e.address;
+    out.push_back(host + ":" + std::to_string(e.port));
+  }
+  run.add(make("ha.endpoints", Layer::ha, CheckStatus::ok,
+               "EndpointSlice default/kubernetes lists " + join(out)));
+  return out;
+}
+
+void ha_layer(Run& run, core::HttpClient& http, bool authOk, bool lbReady) {
+  const std::vector<std::string> backends = ha_backends(run, http, authOk);
+  if (backends.empty()) {
+    return;
+  }
+  // Every backend at once (bounded), so the whole layer costs about the slowest backend.
+  constexpr std::size_t kParallel = 64;
+  std::vector<BackendResult> results(backends.size());
+  for (std::size_t start = 0; start < backends.size(); start += kParallel) {
+    std::vector<std::future<BackendResult>> running;
+    const std::size_t end = std::min(backends.size(), start + kParallel);
+    for (std::size_t i = start; i < end; ++i) {
+      running.push_back(std::async(std::launch::async,
+                                   [&run, b = backends[i]] { return probe_backend(run, b); }));
+    }
+    for (std::size_t i = start; i < end; ++i) {
+      results[i] = running[i - start].get();
+    }
+  }
+  std::size_t healthy = 0;
+  for (BackendResult& r : results) {
+    healthy += r.healthy ? 1 : 0;
+    for (Check& c : r.checks) {
+      run.add(std::move(c));
+    }
+    run.report.timings.push_back(r.timing);
+  }
+  const std::size_t failing = backends.size() - healthy;
+  Check summary =
+      make("ha.summary", Layer::ha, CheckStatus::ok,
+           std::to_string(healthy) + " of " + std::to_string(backends.size()) + " backends ready");
+  if (failing > 0) {
+    summary.status = healthy == 0 ? CheckStatus::fail : CheckStatus::warn;
+    summary.message +=
+        lbReady
+            ? "; through " + core::endpoint_of(run.client.server) +
+                  " the API answers ready, so the load balancer hides " + std::to_string(failing) +
+                  " failing backend" + (failing == 1 ? "" : "s")
+            : "; through " + core::endpoint_of(run.client.server) + " the API is not ready either";
+    summary.hint =
+        "fix the failing backends listed above; until then requests that land on "
+        "them fail unless the load balancer health-checks /readyz";
+  }
+  run.add(std::move(summary));
+}
+
+// ------------------------------------------------------------------------------- metrics
+
+void metrics_layer(Run& run, core::HttpClient& http) {
+  core::HttpRequest r = request_to(run, "/metrics");
+  std::optional<core::HttpHeaders> creds = credential_headers(run, r);
+  if (!creds) {
+    return;
+  }
+  r.headers = *creds;
+  core::HttpResult result = http.send(r);
+  if (!result || result->status != 200) {
+    run.add(make(
+        "metrics.scrape", Layer::metrics, CheckStatus::warn,
+        "/metrics: " + (result ? "HTTP " + std::to_string(result->status) : result.error().message),
+        "reading /metrics needs get on the nonResourceURL /metrics (e.g. the "
+        "system:monitoring ClusterRole)"));
+    return;
+  }
+  auto m = core::summarize_apiserver_metrics(result->body);
+  if (!m) {
+    run.add(make("metrics.scrape", Layer::metrics, CheckStatus::warn,
+                 "/metrics is not Prometheus text: " + m.error().message,
+                 "check what answers /metrics"));
+    return;
+  }
+  char text[160];
+  Check errors = make("metrics.errors", Layer::metrics, CheckStatus::ok, {});
+  const double ratio = m->ratio5xx.value_or(0);
+  std::snprintf(text, sizeof text, "%.2f%% of %.0f requests answered 5xx since start", ratio * 100,
+                m->requestsTotal);
+  errors.message = text;
+  if (ratio > 0.01) {
+    errors.status = CheckStatus::warn;
+    errors.hint =
+        "more than 1% server errors: see apiserver_request_total by resource and the "
+        "kube-apiserver logs (etcd latency, webhooks)";
+  }
+  run.add(std::move(errors));
+  Check latency = make("metrics.latency", Layer::metrics, CheckStatus::ok, {});
+  if (m->p99Seconds) {
+    std::snprintf(text, sizeof text, "p99 request latency %.3f s (non-streaming verbs)",
+                  *m->p99Seconds);
+    latency.message = text;
+    if (*m->p99Seconds > 1.0) {
+      latency.status = CheckStatus::warn;
+      latency.hint =
+          "p99 above the 1 s SLO: look at slow resources in "
+          "apiserver_request_duration_seconds and at etcd";
+    }
+  } else {
+    latency.message = "no request latency histogram in /metrics";
+  }
+  run.add(std::move(latency));
+  Check apf = make("metrics.apf", Layer::metrics, CheckStatus::ok, {});
+  std::snprintf(text, sizeof text, "%.0f requests rejected by API Priority and Fairness",
+                m->apfRejected);
+  apf.message = text;
+  if (m->apfRejected > 0) {
+    apf.status = CheckStatus::warn;
+    apf.hint =
+        "clients are being throttled (429): see apiserver_flowcontrol_rejected_requests_"
+        "total by priority level and flow schema";
+  }
+  run.add(std::move(apf));
+}
+
+// Every layer in turn; a layer that breaks the path returns early.
+void run_layers(Run& run) {
+  const Options& o = run.options;
+  core::Report& report = run.report;
+  config_layer(run);
+  bool viaProxy = false;
+  std::optional<core::UniqueFd> fd = proxy_layer(run, viaProxy);
+  if (viaProxy && !fd) {
+    return;
+  }
+  if (!viaProxy) {
+    const std::vector<std::string> addresses = dns_layer(run);
+    if (addresses.empty()) {
+      return;
+    }
+    fd = tcp_layer(run, addresses);
+    if (!fd) {
+      blame_hosts_file(run);
+      return;
+    }
+  }
+  if (run.url.scheme == "https") {
+    if (!tls_layer(run, fd->get())) {
+      return;
+    }
+  } else {
+    run.add(make("tls.handshake", Layer::tls, CheckStatus::warn,
+                 "plain http: nothing is encrypted and client-go sends no credential",
+                 "use the server's https:// URL"));
+  }
+  fd.reset();  // the diagnostic connection is done; HTTP gets its own, shared by every request
+
+  std::unique_ptr<core::HttpClient> http = o.deps.http();
+  health_layer(run, *http);
+  run.timing.totalMs =
+      run.timing.dnsMs + run.timing.connectMs + run.timing.tlsMs + run.timing.firstByteMs;
+  report.timings.insert(report.timings.begin(), run.timing);
+  if (run.serverBroken) {
+    run.add(make("auth.whoami", Layer::auth, CheckStatus::skip,
+                 "not checked: the server does not answer like kube-apiserver (see health)"));
+    return;
+  }
+  auth_layer(run, *http);
+  const auto authOk = std::any_of(report.checks.begin(), report.checks.end(), [](const Check& c) {
+    return c.id == "auth.whoami" && c.status == CheckStatus::ok;
+  });
+  const auto lbReady = std::any_of(report.checks.begin(), report.checks.end(), [](const Check& c) {
+    return c.id == "health.readyz" && c.status == CheckStatus::ok;
+  });
+  if (!o.endpoints.empty() || o.allEndpoints) {
+    ha_layer(run, *http, authOk, lbReady);
+  }
+  if (o.metrics && authOk) {
+    metrics_layer(run, *http);
+  }
+}
+
+}  // namespace
+
+core::Report Options::check() const {
+  core::Report report;
+  report.tool = "apicheck";
+  report.target = {client.contextName, client.clusterName, client.server};
+  Run run{*this, client, report};
+  run.url = core::split_url(client.server);
+  run.nameHost = client.tlsServerName.empty() ? run.url.host : client.tlsServerName;
+  run.port = std::atoi(run.url.port.c_str());
+  run.timing.endpoint = core::endpoint_of(client.server);
+  run_layers(run);
+  // Checks run in the order that gathers evidence best (the clock needs an HTTP answer, health
+  // comes before auth); they are reported in the order a request meets the layers.
+  std::stable_sort(report.checks.begin(), report.checks.end(),
+                   [](const Check& a, const Check& b) { return a.layer < b.layer; });
+  return report;
+}
+
+}  // namespace kp::apicheck

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Benchmark: kubectl apicheck against the tools people use today, on the lab.
+
+    tests/bench/bench_apicheck.py BUILD_DIR [--runs N]
+
+Prints tables (wall time and peak RSS, medians of N alternating runs) for:
+  1. a full diagnosis (`kubectl-apicheck -o json`) vs `kubectl get --raw /healthz` vs one curl;
+  2. time to a verdict on a dropped SYN (the tcp-syn-drop scenario) vs kubectl's default;
+  3. `--endpoints` with 1, 10 and 50 backends (the ha-haproxy scenario's backends repeated).
+The lab must be up. Numbers, not assertions: this is not a test.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LAB = str(HERE.parent / "lab" / "lab")
+
+
+def lab(*args):
+    return subprocess.run([LAB, *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def measure(argv, netns=None, env=None):
+    """(wall seconds, peak RSS KiB, exit code) of one run, via GNU time."""
+    if netns:
+        argv = ["ip", "netns", "exec", netns] + argv
+    full = ["/usr/bin/time", "-f", "%M", *argv]
+    t0 = time.monotonic()
+    p = subprocess.run(full, capture_output=True, text=True, env=dict(os.environ, **(env or {})))
+    wall = time.monotonic() - t0
+    rss = int(p.stderr.strip().splitlines()[-1]) if p.stderr.strip() else 0
+    return wall, rss, p.returncode
+
+
+def table(title, rows):
+    print(f"\n{title}\n")
+    print("| command | median wall | peak RSS | exit |")
+    print("|---|---|---|---|")
+    for name, walls, rsss, code in rows:
+        print(f"| {name} | {statistics.median(walls) * 1000:.0f} ms | "
+              f"{statistics.median(rsss) / 1024:.1f} MiB | {code} |")
+
+
+def alternate(commands, runs, netns=None, env=None):
+    results = {name: ([], [], None) for name, _ in commands}
+    for _ in range(runs):
+        for name, argv in commands:
+            wall, rss, code = measure(argv, netns, env)
+            walls, rsss, _ = results[name]
+            walls.append(wall)
+            rsss.append(rss)
+            results[name] = (walls, rsss, code)
+    return [(name, *results[name]) for name, _ in commands]
+
+
+def main(argv):
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    build = Path(argv[0]).resolve()
+    runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else 10
+    bins = Path(lab("bin"))
+    kubectl = str(bins / "kubectl")
+    apicheck = str(build / "kubectl-apicheck")
+    admin = lab("kubeconfig", "admin")
+    ca = str(Path(os.environ.get("LAB_DIR", "/tmp/kplugins-lab")) / "pki" / "ca.crt")
+    print(f"kubectl-apicheck benchmark, {runs} alternating runs each, lab kube-apiserver "
+          f"{json.loads(subprocess.run([kubectl, '--kubeconfig', admin, 'version', '-o', 'json'], capture_output=True, text=True).stdout)['serverVersion']['gitVersion']}")
+
+    table("1. A full diagnosis against one request", alternate([
+        ("kubectl apicheck -o json (every layer)", [apicheck, "--kubeconfig", admin, "-o",
+                                                     "json"]),
+        ("kubectl get --raw /healthz", [kubectl, "--kubeconfig", admin, "get", "--raw",
+                                        "/healthz"]),
+        ("curl /healthz (one request)", ["curl", "-s", "--cacert", ca,
+                                         "https://198.18.0.2:6443/healthz"]),
+    ], runs))
+
+    env = dict(line.split("=", 1) for line in lab("scenario", "tcp-syn-drop").splitlines())
+    try:
+        rows = alternate([
+            ("kubectl apicheck (default --timeout 5s)", [apicheck, "--kubeconfig",
+                                                         env["KUBECONFIG"]]),
+            ("kubectl get --raw /healthz (defaults)", [kubectl, "--kubeconfig",
+                                                       env["KUBECONFIG"], "get", "--raw",
+                                                       "/healthz"]),
+        ], 1, netns=env["NETNS"])
+        table("2. Time to a verdict on a dropped SYN (one run each)", rows)
+    finally:
+        lab("scenario", "tcp-syn-drop", "--down")
+
+    env = dict(line.split("=", 1) for line in lab("scenario", "ha-haproxy").splitlines())
+    try:
+        backends = env["ENDPOINTS"].split(",")
+        rows = []
+        for n in (1, 10, 50):
+            listed = ",".join((backends * 50)[:n])
+            rows += alternate([(f"--endpoints with {n} backends",
+                                [apicheck, "--kubeconfig", env["KUBECONFIG"], "-o", "json",
+                                 "--endpoints", listed])], max(3, runs // 3), netns=env["NETNS"])
+        table("3. HA backends: cost follows the slowest backend, not the count "
+              "(the set includes an API server without etcd whose /readyz takes seconds)", rows)
+    finally:
+        lab("scenario", "ha-haproxy", "--down")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
