@@ -587,9 +587,8 @@ Check transport_failure(std::string id, Layer layer, const core::HttpError& e,
 }
 
 // One anonymous health endpoint (all four are public via system:public-info-viewer).
-Check health_check(Run& run, core::HttpClient& http, const std::string& id, const std::string& path,
-                   bool first) {
-  const core::HttpResult result = http.send(request_to(run, path));
+Check health_check(Run& run, const core::HttpResult& result, const std::string& id,
+                   const std::string& path, bool first) {
   const std::string endpoint = run.timing.endpoint;
   if (!result) {
     run.serverBroken = true;
@@ -642,23 +641,18 @@ Check health_check(Run& run, core::HttpClient& http, const std::string& id, cons
 void health_layer(Run& run, core::HttpClient& http) {
   const std::pair<const char*, const char*> endpoints[] = {{"health.livez", "/livez"},
                                                            {"health.readyz", "/readyz?verbose"},
-                                                           {"health.healthz", "/healthz"}};
-  bool first = true;
+                                                           {"health.healthz", "/healthz"},
+                                                           {"health.version", "/version"}};
+  // One batch on one connection (the client decides whether the requests run side by side).
+  std::vector<core::HttpRequest> requests;
   for (const auto& [id, path] : endpoints) {
-    if (run.serverBroken) {  // one stalled or oversized answer is enough evidence
-      run.add(make(id, Layer::health, CheckStatus::skip,
-                   "not checked: the server already failed to answer"));
-      continue;
-    }
-    run.add(health_check(run, http, id, path, first));
-    first = false;
+    requests.push_back(request_to(run, path));
   }
-  if (run.serverBroken) {
-    run.add(make("health.version", Layer::health, CheckStatus::skip,
-                 "not checked: the server already failed to answer"));
-    return;
+  const std::vector<core::HttpResult> results = http.send_batch(requests);
+  for (std::size_t i = 0; i + 1 < results.size(); ++i) {
+    run.add(health_check(run, results[i], endpoints[i].first, endpoints[i].second, i == 0));
   }
-  const core::HttpResult result = http.send(request_to(run, "/version"));
+  const core::HttpResult& result = results.back();
   if (!result) {
     run.serverBroken = true;
     run.add(

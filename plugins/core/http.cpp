@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include <curl/curl.h>
 
@@ -249,8 +250,14 @@ std::string HttpResponse::header(std::string_view name) const {
   return {};
 }
 
+struct CurlMultiDeleter {
+  void operator()(CURLM* multi) const noexcept { curl_multi_cleanup(multi); }
+};
+
+// The multi handle owns the connection cache: connections outlive each batch's easy handles,
+// so every request of a client rides the same connection (HTTP/2 streams side by side).
 struct CurlHttpClient::Handle {
-  CurlEasy easy;
+  std::unique_ptr<CURLM, CurlMultiDeleter> multi;
 };
 
 CurlHttpClient::CurlHttpClient(HttpLog log)
@@ -343,55 +350,68 @@ void log_response(const HttpLog& log, const HttpRequest& request, const HttpResu
 }  // namespace
 
 HttpResult CurlHttpClient::send(const HttpRequest& request) {
-  if (log_.verbosity >= 6 && log_.sink) {
-    log_request(log_, request);
-  }
-  HttpResult result = perform(request);
-  if (log_.verbosity >= 6 && log_.sink) {
-    log_response(log_, request, result);
-  }
-  return result;
+  return std::move(send_batch({request}).front());
 }
 
-HttpResult CurlHttpClient::perform(const HttpRequest& request) {
-  if (!handle_->easy) {
-    handle_->easy.reset(curl_easy_init());
-    if (!handle_->easy) {
-      return curl_error(CURLE_FAILED_INIT, "curl_easy_init");
-    }
-  }
-  CURL* easy = handle_->easy.get();
-  // Options go back to defaults; the connection cache stays, which is the point.
-  curl_easy_reset(easy);
-  const Routing routing = route(request);
+namespace {
+
+// One request in flight: its easy handle and everything libcurl points into while it runs.
+struct Pending {
+  const HttpRequest* request = nullptr;
+  CurlEasy easy;
   CurlSlist headers;
-  std::vector<std::pair<std::string, std::string>> all = request.headers;
-  if (!routing.hostHeader.empty()) {
-    all.emplace_back("Host", routing.hostHeader);
+  Routing routing;
+  Transfer transfer;
+  char errorBuffer[CURL_ERROR_SIZE] = {};
+  CURLcode code = CURLE_OK;
+  std::optional<HttpError> setupError;
+};
+
+void prepare(Pending& p) {
+  p.easy.reset(curl_easy_init());
+  if (!p.easy) {
+    p.setupError = curl_error(CURLE_FAILED_INIT, "curl_easy_init");
+    return;
+  }
+  p.routing = route(*p.request);
+  std::vector<std::pair<std::string, std::string>> all = p.request->headers;
+  if (!p.routing.hostHeader.empty()) {
+    all.emplace_back("Host", p.routing.hostHeader);
   }
   for (const auto& [name, value] : all) {
     const std::string line = name + ": " + value;
     // curl_slist_append returns the list's head (a new one for the first entry); on failure
     // the old list is untouched and still owned by `headers`.
-    curl_slist* head = curl_slist_append(headers.get(), line.c_str());
+    curl_slist* head = curl_slist_append(p.headers.get(), line.c_str());
     if (head == nullptr) {
-      return curl_error(CURLE_OUT_OF_MEMORY, "curl_slist_append");
+      p.setupError = curl_error(CURLE_OUT_OF_MEMORY, "curl_slist_append");
+      return;
     }
-    (void)headers.release();
-    headers.reset(head);
+    (void)p.headers.release();
+    p.headers.reset(head);
   }
-  Transfer transfer;
-  transfer.maxBodyBytes = request.maxBodyBytes;
-  char errorBuffer[CURL_ERROR_SIZE] = {};
-  const CURLcode setup = configure(easy, request, routing, transfer, headers.get(), errorBuffer);
+  p.transfer.maxBodyBytes = p.request->maxBodyBytes;
+  CURLcode setup =
+      configure(p.easy.get(), *p.request, p.routing, p.transfer, p.headers.get(), p.errorBuffer);
+  if (setup == CURLE_OK) {
+    // Wait for an existing connection to offer multiplexing rather than opening another.
+    setup = curl_easy_setopt(p.easy.get(), CURLOPT_PIPEWAIT, 1L);
+  }
   if (setup != CURLE_OK) {
-    return curl_error(setup, errorBuffer);
+    p.setupError = curl_error(setup, p.errorBuffer);
   }
-  const CURLcode code = curl_easy_perform(easy);
+}
+
+HttpResult finish(Pending& p) {
+  if (p.setupError) {
+    return *p.setupError;
+  }
+  CURL* easy = p.easy.get();
+  const CURLcode code = p.code;
   const HttpTimings timings = read_timings(easy);
-  if (transfer.bodyTooLarge || code == CURLE_FILESIZE_EXCEEDED) {
+  if (p.transfer.bodyTooLarge || code == CURLE_FILESIZE_EXCEEDED) {
     return HttpError{TransportError::tooLarge, static_cast<int>(code),
-                     "response body exceeds " + std::to_string(request.maxBodyBytes) + " bytes",
+                     "response body exceeds " + std::to_string(p.request->maxBodyBytes) + " bytes",
                      timings};
   }
   HttpResponse response;
@@ -402,7 +422,7 @@ HttpResult CurlHttpClient::perform(const HttpRequest& request) {
       response.status > 0 &&
       (code == CURLE_PARTIAL_FILE || code == CURLE_HTTP2_STREAM || code == CURLE_SEND_ERROR);
   if (code != CURLE_OK && !answeredEarly) {
-    HttpError error = curl_error(code, errorBuffer);
+    HttpError error = curl_error(code, p.errorBuffer);
     error.timings = timings;
     return error;
   }
@@ -415,10 +435,76 @@ HttpResult CurlHttpClient::perform(const HttpRequest& request) {
   long connects = 0;
   curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
   response.newConnection = connects > 0;
-  response.headers = std::move(transfer.headers);
-  response.body = std::move(transfer.body);
+  response.headers = std::move(p.transfer.headers);
+  response.body = std::move(p.transfer.body);
   response.timings = timings;
   return response;
+}
+
+}  // namespace
+
+std::vector<HttpResult> CurlHttpClient::send_batch(const std::vector<HttpRequest>& requests) {
+  // One at a time: libcurl 7.88 (Debian 12) fails concurrent HTTP/2 streams now and then with
+  // "Error in the HTTP2 framing layer". Sequential requests still share the connection.
+  std::vector<HttpResult> results;
+  for (const HttpRequest& request : requests) {
+    results.push_back(std::move(perform_together({request}).front()));
+  }
+  return results;
+}
+
+std::vector<HttpResult> CurlHttpClient::perform_together(const std::vector<HttpRequest>& requests) {
+  if (log_.verbosity >= 6 && log_.sink) {
+    for (const HttpRequest& request : requests) {
+      log_request(log_, request);
+    }
+  }
+  if (!handle_->multi) {
+    handle_->multi.reset(curl_multi_init());
+    curl_multi_setopt(handle_->multi.get(), CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  }
+  CURLM* multi = handle_->multi.get();
+  std::vector<std::unique_ptr<Pending>> pending;
+  for (const HttpRequest& request : requests) {
+    auto p = std::make_unique<Pending>();
+    p->request = &request;
+    prepare(*p);
+    if (!p->setupError) {
+      curl_easy_setopt(p->easy.get(), CURLOPT_PRIVATE, p.get());
+      curl_multi_add_handle(multi, p->easy.get());
+    }
+    pending.push_back(std::move(p));
+  }
+  // Every transfer carries its own CURLOPT_TIMEOUT_MS, so this loop ends.
+  int running = 0;
+  do {
+    if (curl_multi_perform(multi, &running) != CURLM_OK) {
+      break;
+    }
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg != CURLMSG_DONE) {
+        continue;
+      }
+      Pending* p = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &p);
+      p->code = msg->data.result;
+    }
+    if (running > 0) {
+      curl_multi_poll(multi, nullptr, 0, 100, nullptr);
+    }
+  } while (running > 0);
+  std::vector<HttpResult> results;
+  for (std::unique_ptr<Pending>& p : pending) {
+    if (!p->setupError) {
+      curl_multi_remove_handle(multi, p->easy.get());
+    }
+    results.push_back(finish(*p));
+    if (log_.verbosity >= 6 && log_.sink) {
+      log_response(log_, *p->request, results.back());
+    }
+  }
+  return results;
 }
 
 }  // namespace kp::core

@@ -95,6 +95,16 @@ class HttpClient {
   virtual ~HttpClient() = default;
   // Sends one request; never throws for network or TLS failures.
   virtual HttpResult send(const HttpRequest& request) = 0;
+
+  // Sends requests side by side (multiplexed on one HTTP/2 connection where the client can);
+  // the results are in the order of the requests. By default, one after the other.
+  virtual std::vector<HttpResult> send_batch(const std::vector<HttpRequest>& requests) {
+    std::vector<HttpResult> results;
+    for (const HttpRequest& request : requests) {
+      results.push_back(send(request));
+    }
+    return results;
+  }
 };
 
 // Where request logs go (kubectl -v levels: 6 the response line, 7 + request headers, 8 +
@@ -115,9 +125,11 @@ class CurlHttpClient final : public HttpClient {
   CurlHttpClient(const CurlHttpClient&) = delete;
   CurlHttpClient& operator=(const CurlHttpClient&) = delete;
   HttpResult send(const HttpRequest& request) override;
+  std::vector<HttpResult> send_batch(const std::vector<HttpRequest>& requests) override;
 
  private:
-  HttpResult perform(const HttpRequest& request);
+  // Runs the transfers concurrently on the multi handle (one connection, HTTP/2 streams).
+  std::vector<HttpResult> perform_together(const std::vector<HttpRequest>& requests);
   struct Handle;
   std::unique_ptr<Handle> handle_;
   HttpLog log_;

@@ -66,6 +66,9 @@ def main(argv):
     build = Path(argv[0]).resolve()
     runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else 10
     bins = Path(lab("bin"))
+    # Everyone finds the lab's kubectl first, as a user of this cluster would (apicheck reads
+    # its version for the skew check).
+    os.environ["PATH"] = f"{bins}:{os.environ['PATH']}"
     kubectl = str(bins / "kubectl")
     apicheck = str(build / "kubectl-apicheck")
     admin = lab("kubeconfig", "admin")
