@@ -253,6 +253,11 @@ core::Status Options::complete(const cxxopts::ParseResult& parsed) {
   outputText = parsed["output"].as<std::string>();
   failOnText = parsed["fail-on"].as<std::string>();
   timeoutText = parsed["timeout"].as<std::string>();
+  // kubectl's --request-timeout ("0" means none, which apicheck never allows) sets the deadline
+  // when --timeout is not given.
+  if (parsed.count("timeout") == 0 && !kube.requestTimeout.empty() && kube.requestTimeout != "0") {
+    timeoutText = kube.requestTimeout;
+  }
   intervalText = parsed["interval"].as<std::string>();
   dnsServer = parsed["dns-server"].as<std::string>();
   allEndpoints = parsed.count("all-endpoints") > 0;

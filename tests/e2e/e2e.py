@@ -253,6 +253,20 @@ def verbose_masks_secrets():
 
 
 @case
+def request_timeout_sets_the_deadline():
+    """kubectl's --request-timeout bounds apicheck's steps like --timeout (dropped SYN)."""
+    with scenario("tcp-syn-drop") as env:
+        t0 = time.monotonic()
+        code, out = kubectl("apicheck", "--kubeconfig", env["KUBECONFIG"], "--request-timeout",
+                            "1s", netns=env["NETNS"])
+        took = time.monotonic() - t0
+        import re
+        expect(code == 1 and re.search(r"timed out after 10\d\d ms", out),
+               "the connect gives up at 1s", out)
+        expect(took < 1.1 + 0.5, f"and the whole run at about 1s ({took:.2f}s)", out)
+
+
+@case
 def watch_reports_rounds_and_summary():
     """--watch: one line per round; SIGINT ends it with rounds, latency percentiles, flaps."""
     import signal
