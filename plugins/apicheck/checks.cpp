@@ -15,6 +15,7 @@
 #include "core/base64.h"
 #include "core/kube.h"
 #include "core/metrics.h"
+#include "core/text.h"
 #include "core/tls.h"
 #include "core/url.h"
 #include "core/x509.h"
@@ -24,6 +25,7 @@ namespace {
 
 using core::Check;
 using core::CheckStatus;
+using core::join;
 using core::Layer;
 
 constexpr int kWarnDays = 30;
@@ -44,14 +46,6 @@ Check make(std::string id, Layer layer, CheckStatus status, std::string message,
   c.hint = std::move(hint);
   c.endpoint = std::move(endpoint);
   return c;
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
-  std::string out;
-  for (const std::string& item : items) {
-    out += (out.empty() ? "" : std::string(sep)) + item;
-  }
-  return out;
 }
 
 // A short, non-reversible tag for a secret, so reports can tell two tokens apart.

@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "core/text.h"
 #include "core/url.h"
 #include "core/version.h"
 
@@ -41,14 +42,6 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
   }
   transfer->body.append(data, bytes);
   return bytes;
-}
-
-std::string_view trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
 }
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {

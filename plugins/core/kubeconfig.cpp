@@ -10,6 +10,7 @@
 
 #include "core/base64.h"
 #include "core/files.h"
+#include "core/text.h"
 #include "core/url.h"
 #include "core/x509.h"
 
@@ -36,15 +37,6 @@ std::string quote(std::string_view text) {
 // "clusters[0].cluster" + "server"; the top level has an empty path.
 std::string child(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-
-std::string trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return std::string(text.substr(first, last - first + 1));
 }
 
 // Reads typed fields out of one file's YAML. The first error sticks and later reads are no-ops,
@@ -417,17 +409,6 @@ std::vector<std::string> split(std::string_view text, char separator) {
   }
 }
 
-std::string join(const std::vector<std::string>& parts, std::string_view separator) {
-  std::string out;
-  for (const auto& part : parts) {
-    if (!out.empty()) {
-      out += separator;
-    }
-    out += part;
-  }
-  return out;
-}
-
 // The flags win over the kubeconfig, with client-go's extra clearing rules (spec 1.13).
 void apply_cluster_overrides(Cluster& c, const ConfigOverrides& o) {
   if (!o.server.empty()) {
@@ -666,7 +647,7 @@ Result<TokenChoice> resolve_token(const AuthInfo& u) {
   const std::string source = field_source("", "", u.origin, "tokenFile");
   Result<std::string> contents = read_file(u.tokenFile);
   if (contents && !trim(*contents).empty()) {
-    return TokenChoice{trim(*contents), true, {}};
+    return TokenChoice{std::string(trim(*contents)), true, {}};
   }
   const Error failure = contents ? Error{source + ": read " + u.tokenFile + ": empty token file"}
                                  : contents.error().prefixed(source);
@@ -1129,7 +1110,7 @@ Result<ClientConfig> in_cluster_config(const ConfigOverrides& o, const InCluster
     if (!token) {
       return token.error().prefixed("in-cluster configuration");
     }
-    out.token = trim(*token);
+    out.token = std::string(trim(*token));
     if (out.token.empty()) {
       return Error{"in-cluster configuration: read " + tokenPath.string() + ": empty token file"};
     }
@@ -1167,7 +1148,7 @@ Result<ClientConfig> in_cluster_config(const ConfigOverrides& o, const InCluster
   if (out.namespaceName.empty()) {
     Result<std::string> ns = read_file(env.serviceAccountDir / "namespace");
     if (ns) {
-      out.namespaceName = trim(*ns);
+      out.namespaceName = std::string(trim(*ns));
     }
   }
   if (out.namespaceName.empty()) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/base64.h"
+#include "core/text.h"
 #include "core/url.h"
 
 // The environment rules follow golang.org/x/net/http/httpproxy/proxy.go (what client-go gets
@@ -37,14 +38,6 @@ std::string lower(std::string_view text) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
-}
-
-std::string_view trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
 }
 
 bool all_digits(std::string_view text) {

@@ -15,6 +15,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "core/text.h"
+
 namespace kp::core {
 namespace {
 
@@ -126,29 +128,6 @@ Wait wait_for(int fd, short events, Clock::time_point deadline) {
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-// Go's %q, short: what a non-TLS server sent, so the report can name it (SSH, SMTP, ...).
-std::string quote_bytes(std::string_view bytes) {
-  static constexpr std::size_t kMaxBytes = 24;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < bytes.size() && i < kMaxBytes; ++i) {
-    const auto c = static_cast<unsigned char>(bytes[i]);
-    if (c == '\r' || c == '\n') {
-      break;
-    }
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      std::array<char, 8> escaped{};
-      std::snprintf(escaped.data(), escaped.size(), "\\x%02x", c);
-      out += escaped.data();
-    }
-  }
-  return out + "\"";
 }
 
 // A TLS record starts with a content type (20..23) and major version 3.
@@ -267,7 +246,7 @@ TlsError classify_failure(const Transport& transport, unsigned long sslError,
     error.message = transport.firstBytes.starts_with("HTTP/")
                         ? "the server answered in plain HTTP, not TLS"
                         : "the server did not answer with TLS (it sent " +
-                              quote_bytes(transport.firstBytes) + ")";
+                              quote_bytes(transport.firstBytes, 24) + ")";
     return error;
   }
   // Alerts the peer sent are reported by OpenSSL as reason SSL_AD_REASON_OFFSET + description.

@@ -22,6 +22,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/base64.h"
+#include "core/text.h"
 
 namespace kp::core {
 namespace {
@@ -354,17 +355,6 @@ std::vector<std::string> ext_key_usage(const X509* cert) {
   return out;
 }
 
-std::string join(const std::vector<std::string>& parts, std::string_view separator) {
-  std::string out;
-  for (const auto& part : parts) {
-    if (!out.empty()) {
-      out += separator;
-    }
-    out += part;
-  }
-  return out;
-}
-
 // ---- PEM scanning ----
 
 struct PemBlock {
@@ -376,14 +366,6 @@ struct PemBlock {
 
 bool is_blank(char c) {
   return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
 }
 
 // Finds `needle` at the start of a line (after optional blanks, which copy-pasted PEM from
@@ -502,32 +484,6 @@ std::string describe_labels(const std::vector<PemBlock>& blocks) {
     return "a PEM " + labels.front() + " block";
   }
   return "PEM blocks " + join(labels, ", ");
-}
-
-// Go's %q for the first bytes of an unrecognised input, so the user sees what the file holds.
-// Kept short (and cut at the first line break) because a mistaken input may be a token.
-std::string quote_prefix(std::string_view bytes) {
-  static constexpr std::size_t kMaxBytes = 12;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < bytes.size() && i < kMaxBytes; ++i) {
-    const auto c = static_cast<unsigned char>(bytes[i]);
-    if (c == '\n' || c == '\r') {
-      break;
-    }
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      std::array<char, 8> escaped{};
-      std::snprintf(escaped.data(), escaped.size(), "\\x%02x", c);
-      out += escaped.data();
-    }
-  }
-  return out + "\"";
 }
 
 // Editors on Windows may save PEM files with a UTF-8 byte order mark before "-----BEGIN".
@@ -926,7 +882,7 @@ Result<ParsedCertificates> parse_certificates(std::string_view bytes) {
       return Error{"base64-encoded PEM, not PEM (decode it first)"};
     }
     if (static_cast<unsigned char>(bytes.front()) != 0x30) {  // DER starts with a SEQUENCE
-      return Error{"not PEM or DER (starts with " + quote_prefix(bytes) + ")"};
+      return Error{"not PEM or DER (starts with " + quote_bytes(bytes, 12) + ")"};
     }
     auto cert = decode_certificate_der(bytes, false);
     if (!cert) {
