@@ -711,14 +711,7 @@ void health_layer(Run& run, core::HttpClient& http) {
 std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest& r) {
   const core::ClientConfig& c = run.client;
   core::HttpHeaders h;
-  std::string token = c.token;
-  if (!c.tokenFilePath.empty() && c.token.empty()) {
-    token = run.options.deps.net->read_file(c.tokenFilePath);
-    while (!token.empty() &&
-           (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
-      token.pop_back();
-    }
-  }
+  std::string token = c.token;  // the loader already read tokenFile into it (spec 1.9)
   if (c.exec && token.empty() && c.clientCertPem.empty()) {
     auto cred = run.options.deps.exec(*c.exec, c, run.options.timeout);
     if (!cred) {
