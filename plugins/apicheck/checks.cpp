@@ -371,9 +371,17 @@ std::optional<core::UniqueFd> tcp_layer(Run& run, const std::vector<std::string>
       first = std::move(conn->fd);
     }
   }
-  // A failed address stays a failure even when another works: clients that pick it fail.
   if (!first) {
     run.skip_after(Layer::tcp, "no address accepted a connection");
+    return first;
+  }
+  // Another address works: Go's dialer (and most clients) fall back to it, so a dead address
+  // is a warning (say, an AAAA record without an IPv6 route), not the broken layer.
+  for (Check& check : run.report.checks) {
+    if (check.id == "tcp.connect" && check.status == CheckStatus::fail) {
+      check.status = CheckStatus::warn;
+      check.message += "; another address of " + run.url.host + " works";
+    }
   }
   return first;
 }

@@ -327,3 +327,19 @@ TEST_CASE("apicheck::check HA backends are checked directly and summarised", "[a
   }
   CHECK(dialledByName);
 }
+
+TEST_CASE("apicheck::check a dead address beside a working one is a warning", "[apicheck]") {
+  World w;
+  w.net->names["api.test"] = {"2001:db8::7", "198.51.100.7"};
+  w.net->broken["2001:db8::7:6443"] = kp::core::ConnectFailure::unreachable;
+  const kp::core::Report report = w.options.check();
+  CHECK(kp::core::verdict(report) == CheckStatus::warn);
+  CHECK_FALSE(kp::core::failed_layer(report).has_value());
+  const kp::core::Check* dead = w.find(report, "tcp.connect");
+  REQUIRE(dead != nullptr);
+  CHECK(dead->endpoint == "[2001:db8::7]:6443");
+  CHECK(dead->status == CheckStatus::warn);
+  CHECK(dead->message.ends_with("; another address of api.test works"));
+  REQUIRE(report.timings.size() == 1);
+  CHECK(report.timings[0].endpoint == "198.51.100.7:6443");
+}
