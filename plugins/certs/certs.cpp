@@ -3,6 +3,11 @@
 #include <array>
 #include <iostream>
 
+#include "certs/certcheck.h"
+#include "certs/kubeconfig.h"
+#include "certs/pki.h"
+#include "certs/server.h"
+
 namespace kp::certs {
 namespace {
 
@@ -12,15 +17,12 @@ constexpr std::string_view kDescription =
     "and key pairing.";
 
 const std::array<core::Subcommand, 6> kCommands{{
-    {"server", "Inspect the API server's live serving certificate chain",
-     core::not_implemented_yet},
-    {"kubeconfig", "Inspect the CAs and client certificates in the kubeconfig",
-     core::not_implemented_yet},
-    {"pki", "Inspect a kubeadm PKI directory (default /etc/kubernetes/pki)",
-     core::not_implemented_yet},
+    {"server", "Inspect the API server's live serving certificate chain", server_command},
+    {"kubeconfig", "Inspect the CAs and client certificates in the kubeconfig", kubeconfig_command},
+    {"pki", "Inspect a kubeadm PKI directory (default /etc/kubernetes/pki)", pki_command},
     {"node", "Inspect a node's kubeadm PKI through a debug pod", core::not_implemented_yet},
     {"secrets", "Inspect TLS secrets in the cluster", core::not_implemented_yet},
-    {"file", "Inspect certificate and key files", core::not_implemented_yet},
+    {"file", "Inspect certificate and key files", file_command},
 }};
 
 }  // namespace

@@ -1,5 +1,6 @@
 // kubectl-certs: certificates along the API-server path (serving chain, kubeconfig, kubeadm
-// PKI, node, TLS secrets, files). This version has the command table only.
+// PKI, node, TLS secrets, files). server, kubeconfig, pki and file are implemented (see
+// certcheck.h, server.h, kubeconfig.h, pki.h); node and secrets are not yet.
 #pragma once
 
 #include <span>

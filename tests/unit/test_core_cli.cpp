@@ -158,9 +158,9 @@ TEST_CASE("core::dispatch_subcommand") {
           "Run 'kubectl-certs --help' for usage.\n");
   }
   SECTION("known but not implemented") {
-    const Captured r = run_certs({"pki", "/etc/kubernetes/pki"});
+    const Captured r = run_certs({"node", "cp-1"});
     CHECK(r.code == 2);
-    CHECK(r.err == "kubectl-certs: error: \"kubectl-certs pki\" is not implemented yet\n");
+    CHECK(r.err == "kubectl-certs: error: \"kubectl-certs node\" is not implemented yet\n");
   }
   SECTION("a command's --help works even before it is implemented") {
     const Captured r = run_certs({"server", "--help"});

@@ -1,0 +1,415 @@
+#include "certs/pki.h"
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <ostream>
+
+#include "core/files.h"
+#include "core/kubeconfig.h"
+
+namespace kp::certs {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kCheckId = "cert.pki";
+constexpr std::string_view kCaHint =
+    "CAs are not renewed by kubeadm certs renew: see 'Manual certificate renewal' / kubeadm "
+    "certs generate-csr";
+constexpr std::string_view kKubeletHint =
+    "kubelet client certificates rotate on their own (rotateCertificates); check "
+    "/var/lib/kubelet/pki/kubelet-client-current.pem";
+
+// One certificate kubeadm writes under the PKI directory.
+struct PkiCert {
+  std::string_view name;   // path under --dir without .crt/.key
+  std::string_view renew;  // `kubeadm certs renew` name; "" for a CA
+  std::string_view ca;     // the CA that signs it; "" for a CA
+  bool etcd;               // absent with external etcd
+};
+
+constexpr std::array<PkiCert, 10> kPkiCerts{{
+    {"ca", "", "", false},
+    {"apiserver", "apiserver", "ca", false},
+    {"apiserver-kubelet-client", "apiserver-kubelet-client", "ca", false},
+    {"apiserver-etcd-client", "apiserver-etcd-client", "etcd/ca", true},
+    {"front-proxy-ca", "", "", false},
+    {"front-proxy-client", "front-proxy-client", "front-proxy-ca", false},
+    {"etcd/ca", "", "", true},
+    {"etcd/server", "etcd-server", "etcd/ca", true},
+    {"etcd/peer", "etcd-peer", "etcd/ca", true},
+    {"etcd/healthcheck-client", "etcd-healthcheck-client", "etcd/ca", true},
+}};
+
+struct KubeconfigFile {
+  std::string_view name;
+  bool optional;
+};
+
+constexpr std::array<KubeconfigFile, 5> kKubeconfigFiles{{
+    {"admin.conf", false},
+    {"super-admin.conf", true},
+    {"controller-manager.conf", false},
+    {"scheduler.conf", false},
+    {"kubelet.conf", false},
+}};
+
+// kubeadm's name for a certificate under the PKI directory, as `kubeadm certs
+// check-expiration` prints it: "etcd/server" is "etcd-server", "etcd/ca" is "etcd-ca".
+std::string kubeadm_name(std::string_view path) {
+  std::string name(path);
+  std::replace(name.begin(), name.end(), '/', '-');
+  return name;
+}
+
+core::Check base_check(const std::string& source, std::string_view ca) {
+  core::Check check;
+  check.id = std::string(kCheckId);
+  check.layer = core::Layer::cert;
+  check.details = {{"source", source}};
+  if (!ca.empty()) {
+    check.details["ca"] = kubeadm_name(ca);
+  }
+  return check;
+}
+
+std::string renew_hint(std::string_view renew) {
+  return renew.empty() ? std::string(kCaHint) : "kubeadm certs renew " + std::string(renew);
+}
+
+class PkiChecker {
+ public:
+  explicit PkiChecker(const PkiOptions& options)
+      : options_(options), now_(options.common.now_unix()) {}
+
+  core::Report run() {
+    core::Report report;
+    report.tool = "certs";
+    std::error_code ec;
+    const bool localEtcd = fs::is_directory(fs::path(options_.dir) / "etcd", ec);
+    for (const PkiCert& spec : kPkiCerts) {
+      report.checks.push_back(check_pki_cert(spec, localEtcd));
+    }
+    report.checks.push_back(check_service_account_keys());
+    for (const KubeconfigFile& file : kKubeconfigFiles) {
+      for (core::Check& check : check_kubeconfig(file)) {
+        report.checks.push_back(std::move(check));
+      }
+    }
+    return report;
+  }
+
+ private:
+  std::string path_of(std::string_view name, std::string_view ext) const {
+    return (fs::path(options_.dir) / (std::string(name) + std::string(ext))).string();
+  }
+
+  // The CA's certificate, or nullopt when it is missing or unreadable (its own check says so).
+  std::optional<core::Certificate> ca_cert(std::string_view name) {
+    const std::string key(name);
+    if (auto it = cas_.find(key); it != cas_.end()) {
+      return it->second;
+    }
+    std::optional<core::Certificate> cert;
+    core::Result<std::string> bytes = core::read_file(path_of(name, ".crt"));
+    if (bytes) {
+      core::Result<core::ParsedCertificates> parsed = core::parse_certificates(*bytes);
+      if (parsed && !parsed->certs.empty()) {
+        cert = parsed->certs.front();
+      }
+    }
+    cas_[key] = cert;
+    return cert;
+  }
+
+  // Pairs with `caName`'s certificate: issued_by, then verification of the chain (apart from
+  // time, which the expiry check already reports).
+  void check_signed_by(core::Check& check, const core::Certificate& cert, std::string_view caName,
+                       const std::string& hint) {
+    const std::optional<core::Certificate> ca = ca_cert(caName);
+    if (!ca) {
+      return;  // the CA's own check reports it missing or unreadable
+    }
+    const std::string caPath = path_of(caName, ".crt");
+    if (!core::issued_by(cert, *ca)) {
+      add_problem(check, "not signed by " + std::string(caName) + " (" + caPath + ")",
+                  "re-issue it from " + std::string(caName) + ": " + hint);
+      return;
+    }
+    const core::VerifyOutcome outcome = core::verify_chain(cert, {}, {*ca}, now_, "");
+    for (const core::VerifyProblem& problem : outcome.problems) {
+      if (problem.failure != core::VerifyFailure::expired &&
+          problem.failure != core::VerifyFailure::notYetValid) {
+        add_problem(check, "does not verify against " + std::string(caName) + ": " + problem.reason,
+                    "re-issue it from " + std::string(caName) + ": " + hint);
+        return;
+      }
+    }
+  }
+
+  core::Check check_pki_cert(const PkiCert& spec, bool localEtcd) {
+    const std::string crtPath = path_of(spec.name, ".crt");
+    const std::string keyPath = path_of(spec.name, ".key");
+    const std::string hint = renew_hint(spec.renew);
+    core::Check check = base_check(crtPath, spec.ca);
+    check.details["name"] = kubeadm_name(spec.name);
+    std::error_code ec;
+    if (!fs::exists(crtPath, ec)) {
+      if (spec.etcd && !localEtcd) {
+        check.status = core::CheckStatus::skip;
+        check.message =
+            crtPath + ": not found; " + options_.dir + " has no etcd folder (external etcd)";
+        return check;
+      }
+      check.status = core::CheckStatus::fail;
+      check.message = crtPath + ": missing (kubeadm always creates it)";
+      check.hint = spec.renew.empty()
+                       ? "restore it from a backup: a new CA means re-issuing every certificate "
+                         "it signed (kubeadm init phase certs)"
+                       : "kubeadm init phase certs " + std::string(spec.renew) +
+                             " (or restore it from a backup)";
+      return check;
+    }
+    core::Result<std::string> bytes = core::read_file(crtPath);
+    if (!bytes) {
+      check.status = core::CheckStatus::fail;
+      check.message = bytes.error().message;
+      check.hint = "check the file's permissions (run as root on the control-plane node)";
+      return check;
+    }
+    core::Result<core::ParsedCertificates> parsed = core::parse_certificates(*bytes);
+    if (!parsed) {
+      check.status = core::CheckStatus::fail;
+      check.message = crtPath + ": " + parsed.error().message;
+      check.hint = "restore it from a backup or re-issue it: " + hint;
+      return check;
+    }
+    const core::Certificate& cert = parsed->certs.front();
+    nlohmann::ordered_json extra = check.details;
+    check =
+        check_certificate(cert, kCheckId, crtPath, now_, options_.common.warnWithinSeconds, hint);
+    for (const auto& [key, value] : extra.items()) {
+      check.details[key] = value;
+    }
+    // The key next to it.
+    core::Result<std::string> keyBytes = core::read_file(keyPath);
+    std::error_code keyEc;
+    if (spec.renew.empty() && !fs::exists(keyPath, keyEc)) {
+      // A CA without its key is kubeadm's "external CA" mode (EXTERNALLY MANAGED yes).
+      check.details["externallyManaged"] = true;
+    } else if (!keyBytes) {
+      add_problem(check, "cannot read its key: " + keyBytes.error().message,
+                  "restore " + keyPath + " from a backup, or re-issue both: " + hint);
+    } else if (core::Result<core::PrivateKey> key = core::parse_private_key(*keyBytes); !key) {
+      add_problem(check, keyPath + ": " + key.error().message,
+                  "restore " + keyPath + " from a backup, or re-issue both: " + hint);
+    } else if (!core::key_matches(cert, *key)) {
+      add_problem(check, "does not match its key " + keyPath,
+                  "the .crt and .key come from different pairs: restore the pair from a backup "
+                  "or re-issue both: " +
+                      hint);
+    }
+    if (!spec.ca.empty()) {
+      check_signed_by(check, cert, spec.ca, hint);
+    }
+    return check;
+  }
+
+  core::Check check_service_account_keys() {
+    const std::string keyPath = path_of("sa", ".key");
+    const std::string pubPath = path_of("sa", ".pub");
+    core::Check check = base_check(keyPath, "");
+    check.details["name"] = "sa";
+    const std::string hint =
+        "restore sa.key and sa.pub from a backup (a new pair invalidates every service account "
+        "token)";
+    core::Result<std::string> keyBytes = core::read_file(keyPath);
+    core::Result<std::string> pubBytes = core::read_file(pubPath);
+    if (!keyBytes || !pubBytes) {
+      check.status = core::CheckStatus::fail;
+      check.message = !keyBytes ? keyBytes.error().message : pubBytes.error().message;
+      check.hint = hint;
+      return check;
+    }
+    core::Result<core::PrivateKey> key = core::parse_private_key(*keyBytes);
+    if (!key) {
+      check.status = core::CheckStatus::fail;
+      check.message = keyPath + ": " + key.error().message;
+      check.hint = hint;
+      return check;
+    }
+    core::Result<core::PrivateKey> pub = core::parse_public_key(*pubBytes);
+    if (!pub) {
+      check.status = core::CheckStatus::fail;
+      check.message = pubPath + ": " + pub.error().message;
+      check.hint = hint;
+      return check;
+    }
+    if (core::public_key_sha256(*key) != core::public_key_sha256(*pub)) {
+      check.status = core::CheckStatus::fail;
+      check.message = "sa.pub is not the public half of sa.key";
+      check.hint = hint;
+      return check;
+    }
+    const core::KeyInfo info = core::inspect_key(*key);
+    check.details["keyType"] = info.keyType;
+    check.details["keyBits"] = info.keyBits;
+    check.status = core::CheckStatus::ok;
+    check.message = "sa.pub is the public half of sa.key";
+    return check;
+  }
+
+  std::vector<core::Check> check_kubeconfig(const KubeconfigFile& file) {
+    const std::string path = (fs::path(options_.kubeconfigDir) / file.name).string();
+    const std::string name(file.name);
+    const bool kubelet = name == "kubelet.conf";
+    const std::string hint = kubelet ? std::string(kKubeletHint) : "kubeadm certs renew " + name;
+    core::Check missing = base_check(name, "ca");
+    std::error_code ec;
+    if (!fs::exists(path, ec)) {
+      if (file.optional) {
+        missing.status = core::CheckStatus::skip;
+        missing.message = path + ": not found (optional)";
+      } else {
+        missing.status = core::CheckStatus::fail;
+        missing.message = path + ": missing (kubeadm always creates it)";
+        missing.hint = "kubeadm init phase kubeconfig " +
+                       name.substr(0, name.size() - std::string_view(".conf").size());
+      }
+      return {missing};
+    }
+    core::Result<std::string> bytes = core::read_file(path);
+    if (!bytes) {
+      missing.status = core::CheckStatus::fail;
+      missing.message = bytes.error().message;
+      missing.hint = "check the file's permissions (run as root on the control-plane node)";
+      return {missing};
+    }
+    core::Result<core::Kubeconfig> config = core::parse_kubeconfig(*bytes, path);
+    if (!config) {
+      missing.status = core::CheckStatus::fail;
+      missing.message = config.error().message;
+      missing.hint = "restore it from a backup, or: " + hint;
+      return {missing};
+    }
+    std::vector<core::Check> checks;
+    for (const auto& [userName, user] : config->users) {
+      const std::string source = config->users.size() == 1 ? name : name + "/user/" + userName;
+      core::Check check = base_check(source, "ca");
+      std::string certPem = user.clientCertificateData;
+      std::string keyPem = user.clientKeyData;
+      if (certPem.empty() && !user.clientCertificate.empty()) {
+        core::Result<std::string> read = core::read_file(user.clientCertificate);
+        if (!read) {
+          check.status = core::CheckStatus::fail;
+          check.message =
+              path + ": users[" + userName + "] client-certificate: " + read.error().message;
+          check.hint = hint;
+          checks.push_back(check);
+          continue;
+        }
+        certPem = *read;
+      }
+      if (keyPem.empty() && !user.clientKey.empty()) {
+        if (core::Result<std::string> read = core::read_file(user.clientKey); read) {
+          keyPem = *read;
+        }
+      }
+      if (certPem.empty()) {
+        continue;  // a token or exec user: no certificate to check
+      }
+      core::Result<core::ParsedCertificates> parsed = core::parse_certificates(certPem);
+      if (!parsed) {
+        check.status = core::CheckStatus::fail;
+        check.message = path + ": client certificate: " + parsed.error().message;
+        check.hint = hint;
+        checks.push_back(check);
+        continue;
+      }
+      const core::Certificate& cert = parsed->certs.front();
+      check =
+          check_certificate(cert, kCheckId, source, now_, options_.common.warnWithinSeconds, hint);
+      check.details["ca"] = "ca";
+      check.details["name"] = source;
+      if (!keyPem.empty()) {
+        core::Result<core::PrivateKey> key = core::parse_private_key(keyPem);
+        if (!key) {
+          add_problem(check, "client key: " + key.error().message, hint);
+        } else if (!core::key_matches(cert, *key)) {
+          add_problem(check, "does not match its key (client-key-data)", hint);
+        }
+      }
+      check_signed_by(check, cert, "ca", hint);
+      checks.push_back(check);
+    }
+    if (checks.empty()) {
+      missing.status = core::CheckStatus::fail;
+      missing.message = path + ": no user with a client certificate";
+      missing.hint = "restore it from a backup, or: " + hint;
+      checks.push_back(missing);
+    }
+    return checks;
+  }
+
+  const PkiOptions& options_;
+  std::int64_t now_;
+  std::map<std::string, std::optional<core::Certificate>> cas_;
+};
+
+}  // namespace
+
+core::Report check_pki(const PkiOptions& options) {
+  return PkiChecker(options).run();
+}
+
+int run_pki(const PkiOptions& options, std::ostream& out, std::ostream& /*err*/) {
+  return finish(out, check_pki(options), options.common);
+}
+
+int pki_command(const core::Invocation& invocation) {
+  namespace fs = std::filesystem;
+  const std::string usage = invocation.program + " " + invocation.command;
+  cxxopts::Options cli(usage, std::string(invocation.summary) +
+                                  ": kubeadm's certificates, their keys and CAs, sa.key/sa.pub, "
+                                  "and the client certificates in the kubeconfig files.\n");
+  cli.custom_help("[flags]");
+  cli.set_width(100);
+  cli.add_options("")  //
+      ("dir", "The kubeadm PKI directory",
+       cxxopts::value<std::string>()->default_value("/etc/kubernetes/pki"), "DIR")  //
+      ("kubeconfig-dir", "Where kubeadm's kubeconfig files are (admin.conf, ...)",
+       cxxopts::value<std::string>()->default_value("/etc/kubernetes"), "DIR");
+  add_common_flags(cli);
+  const core::ArgvView argv(usage, invocation.args);
+  const cxxopts::ParseResult parsed = cli.parse(argv.argc(), argv.argv());
+  if (parsed.count("help") > 0) {
+    invocation.out << cli.help({"", "kubectl"});
+    return 0;
+  }
+  if (!parsed.unmatched().empty()) {
+    return core::print_error(
+        invocation.err, invocation.tool,
+        "unexpected argument \"" + parsed.unmatched().front() + "\"; see " + usage + " --help");
+  }
+  core::Result<CommonOptions> common = read_common(parsed);
+  if (!common) {
+    return core::print_error(invocation.err, invocation.tool, common.error().message);
+  }
+  PkiOptions options;
+  options.common = *common;
+  options.dir = parsed["dir"].as<std::string>();
+  options.kubeconfigDir = parsed["kubeconfig-dir"].as<std::string>();
+  std::error_code ec;
+  if (!fs::is_directory(options.dir, ec)) {
+    return core::print_error(invocation.err, invocation.tool,
+                             "--dir: " + options.dir +
+                                 ": no such directory (run this on a control-plane node, or "
+                                 "use --dir)");
+  }
+  return run_pki(options, invocation.out, invocation.err);
+}
+
+}  // namespace kp::certs

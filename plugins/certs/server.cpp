@@ -1,0 +1,256 @@
+#include "certs/server.h"
+
+#include <ostream>
+
+#include "core/cli.h"
+#include "core/files.h"
+#include "core/net.h"
+#include "core/url.h"
+
+namespace kp::certs {
+namespace {
+
+constexpr std::string_view kCheckId = "cert.server";
+constexpr std::string_view kRenewHint =
+    "renew the serving certificate, e.g. kubeadm certs renew apiserver, then restart "
+    "kube-apiserver";
+
+std::string endpoint(const std::string& host, int port) {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
+}
+
+}  // namespace
+
+core::Result<std::pair<std::string, int>> parse_host_port(std::string_view text) {
+  const core::Error invalid{"--host: \"" + std::string(text) + "\" is not host:port"};
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return invalid;
+  }
+  std::string host(text.substr(0, colon));
+  const std::string_view port = text.substr(colon + 1);
+  if (host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return invalid;  // IPv6 needs brackets
+  }
+  if (host.empty() || port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos) {
+    return invalid;
+  }
+  const int number = std::stoi(std::string(port));
+  if (number <= 0 || number > 65535) {
+    return invalid;
+  }
+  return std::make_pair(host, number);
+}
+
+core::Result<core::TlsProbe> probe_server(const std::string& host, int port,
+                                          const core::TlsProbeOptions& options) {
+  auto resolved = core::resolve_system(host, options.timeout);
+  if (!resolved) {
+    return core::Error{"resolve " + host + ": " + resolved.error().message};
+  }
+  std::string lastError = "no addresses for " + host;
+  for (const std::string& address : resolved->addresses) {
+    auto connection = core::connect_tcp(address, port, options.timeout);
+    if (!connection) {
+      lastError = connection.error().message;
+      continue;
+    }
+    auto probe = core::probe_tls(connection->fd.get(), options);
+    if (!probe) {
+      return core::Error{"TLS handshake with " + endpoint(address, port) + ": " +
+                         probe.error().message};
+    }
+    return std::move(probe).value();
+  }
+  return core::Error{lastError};
+}
+
+core::Report check_server(const ServerOptions& options) {
+  core::Report report;
+  report.tool = "certs";
+  const std::string where = endpoint(options.host, options.port);
+  report.target.server = "https://" + where;
+  const std::string name = options.serverName.empty() ? options.host : options.serverName;
+  core::TlsProbeOptions probeOptions;
+  probeOptions.serverName = name;
+  probeOptions.caPem = options.caPem;
+  probeOptions.timeout = options.timeout;
+  const ServerProbe probe = options.probe ? options.probe : ServerProbe(probe_server);
+  core::Result<core::TlsProbe> result = probe(options.host, options.port, probeOptions);
+  if (!result || result->chain.empty()) {
+    core::Check check;
+    check.id = std::string(kCheckId);
+    check.layer = core::Layer::cert;
+    check.endpoint = where;
+    check.status = core::CheckStatus::fail;
+    check.message = result ? "the server sent no certificate" : result.error().message;
+    check.hint =
+        "check the address and that the API server is up (kubectl apicheck shows which "
+        "layer breaks)";
+    check.details = {{"source", where}};
+    report.checks.push_back(check);
+    return report;
+  }
+  const std::vector<core::Certificate>& chain = result->chain;
+  const std::int64_t now = options.common.now_unix();
+  for (std::size_t depth = 0; depth < chain.size(); ++depth) {
+    core::Check check =
+        check_certificate(chain[depth], kCheckId, where + "#" + std::to_string(depth), now,
+                          options.common.warnWithinSeconds, kRenewHint);
+    check.endpoint = where;
+    report.checks.push_back(check);
+  }
+  // The chain against the roots at our clock, and the name on the leaf.
+  std::vector<core::Certificate> roots;
+  if (!options.caPem.empty()) {
+    if (auto parsed = core::parse_certificates(options.caPem); parsed) {
+      roots = parsed->certs;
+    }
+  }
+  const std::vector<core::Certificate> intermediates(chain.begin() + 1, chain.end());
+  const core::VerifyOutcome outcome =
+      core::verify_chain(chain.front(), intermediates, roots, now, "serverAuth");
+  core::Check& leaf = report.checks.front();
+  leaf.details["verified"] = outcome.ok;
+  leaf.details["verifiedAgainst"] =
+      options.caSource.empty() ? std::string("system trust store") : options.caSource;
+  leaf.details["serverName"] = name;
+  for (const core::VerifyProblem& problem : outcome.problems) {
+    if (problem.failure == core::VerifyFailure::expired ||
+        problem.failure == core::VerifyFailure::notYetValid) {
+      continue;  // each certificate's own check says so
+    }
+    add_problem(
+        leaf,
+        "chain does not verify against " +
+            (options.caSource.empty() ? std::string("the system trust store") : options.caSource) +
+            " (depth " + std::to_string(problem.depth) + "): " + problem.reason,
+        problem.failure == core::VerifyFailure::unknownAuthority ||
+                problem.failure == core::VerifyFailure::selfSigned
+            ? "the server's CA is not the one you trust: fix certificate-authority-data "
+              "(or --ca), or re-issue the serving certificate from the cluster CA"
+            : "re-issue the serving certificate from the cluster CA");
+    break;
+  }
+  const std::string mismatch = core::host_mismatch_message(chain.front(), name);
+  if (!mismatch.empty()) {
+    add_problem(leaf, mismatch,
+                "add the name to the serving certificate's SANs (kubeadm: apiServer.certSANs, "
+                "then kubeadm init phase certs apiserver) or dial a name it holds");
+  }
+  return report;
+}
+
+int run_server(const ServerOptions& options, std::ostream& out, std::ostream& /*err*/) {
+  return finish(out, check_server(options), options.common);
+}
+
+int server_command(const core::Invocation& invocation) {
+  const std::string usage = invocation.program + " " + invocation.command;
+  cxxopts::Options cli(usage, std::string(invocation.summary) +
+                                  ": one check per certificate served, the chain verified "
+                                  "against the kubeconfig CA (or --ca) and the name dialled.\n");
+  cli.custom_help("[flags]");
+  cli.set_width(100);
+  cli.add_options("")  //
+      ("host", "Dial this HOST:PORT instead of the kubeconfig's server",
+       cxxopts::value<std::string>(), "HOST:PORT")  //
+      ("sni", "Server name to send and check (default: tls-server-name, else the host)",
+       cxxopts::value<std::string>(), "NAME")  //
+      ("ca", "Verify against this CA bundle instead of the kubeconfig's",
+       cxxopts::value<std::string>(), "FILE")  //
+      ("timeout", "Deadline for each network step",
+       cxxopts::value<std::string>()->default_value("5s"), "DURATION");
+  add_common_flags(cli);
+  const core::ArgvView argv(usage, invocation.args);
+  const cxxopts::ParseResult parsed = cli.parse(argv.argc(), argv.argv());
+  if (parsed.count("help") > 0) {
+    invocation.out << cli.help({"", "kubectl"});
+    return 0;
+  }
+  const auto fail = [&invocation](const std::string& message) {
+    return core::print_error(invocation.err, invocation.tool, message);
+  };
+  if (!parsed.unmatched().empty()) {
+    return fail("unexpected argument \"" + parsed.unmatched().front() + "\"; see " + usage +
+                " --help");
+  }
+  core::Result<CommonOptions> common = read_common(parsed);
+  if (!common) {
+    return fail(common.error().message);
+  }
+  ServerOptions options;
+  options.common = *common;
+  core::Result<std::chrono::milliseconds> timeout =
+      core::parse_duration(parsed["timeout"].as<std::string>());
+  if (!timeout) {
+    return fail(timeout.error().prefixed("--timeout").message);
+  }
+  if (timeout->count() <= 0) {
+    return fail("--timeout: must be greater than 0");
+  }
+  options.timeout = *timeout;
+  const auto flag = [&parsed](const char* name) {
+    return parsed.count(name) > 0 ? parsed[name].as<std::string>() : std::string();
+  };
+  const std::string hostFlag = flag("host");
+  const std::string caFlag = flag("ca");
+  options.serverName = flag("sni");
+  if (!hostFlag.empty()) {
+    auto hostPort = parse_host_port(hostFlag);
+    if (!hostPort) {
+      return fail(hostPort.error().message);
+    }
+    options.host = hostPort->first;
+    options.port = hostPort->second;
+  }
+  if (hostFlag.empty() || caFlag.empty()) {
+    core::Result<core::KubeFlags> flags = core::KubeFlags::read_from(parsed);
+    if (!flags) {
+      return fail(flags.error().message);
+    }
+    core::Result<core::ClientConfig> client =
+        core::load_client_config(flags->loading_rules(), flags->overrides);
+    if (!client && !hostFlag.empty()) {
+      // --host needs no kubeconfig: verify against the system trust store, and say so.
+      invocation.err << "kubectl-certs: warning: no kubeconfig CA (" << client.error().message
+                     << "); verifying against the system trust store\n";
+      return run_server(options, invocation.out, invocation.err);
+    }
+    if (!client) {
+      return fail(client.error().message);
+    }
+    if (hostFlag.empty()) {
+      const core::UrlParts url = core::split_url(client->server);
+      options.host = url.host;
+      options.port = std::stoi(url.port.empty() ? std::string("443") : url.port);
+      if (options.serverName.empty()) {
+        options.serverName = client->tlsServerName;
+      }
+    }
+    if (caFlag.empty() && !client->caPem.empty()) {
+      options.caPem = client->caPem;
+      options.caSource = client->caFile.empty()
+                             ? "the kubeconfig CA of cluster \"" + client->clusterName + "\""
+                             : client->caFile;
+    }
+  }
+  if (!caFlag.empty()) {
+    core::Result<std::string> pem = core::read_file(caFlag);
+    if (!pem) {
+      return fail("--ca: " + pem.error().message);
+    }
+    if (auto parsed_ca = core::parse_certificates(*pem); !parsed_ca) {
+      return fail("--ca: " + caFlag + ": " + parsed_ca.error().message);
+    }
+    options.caPem = *pem;
+    options.caSource = caFlag;
+  }
+  return run_server(options, invocation.out, invocation.err);
+}
+
+}  // namespace kp::certs
