@@ -466,30 +466,51 @@ void add_problem(core::Check& check, const std::string& problem, const std::stri
   check.hint = hint;
 }
 
-int file_command(const core::Invocation& invocation) {
-  const std::string usage = invocation.program + " " + invocation.command;
-  cxxopts::Options cli(usage, std::string(invocation.summary) +
-                                  ": PEM or DER files, bundles included; one check per "
-                                  "certificate.\n");
-  cli.custom_help("PATH... [flags]");
+cxxopts::Options command_cli(const core::Invocation& invocation, const std::string& about,
+                             const std::string& synopsis) {
+  cxxopts::Options cli(invocation.program + " " + invocation.command,
+                       std::string(invocation.summary) + about + "\n");
+  cli.custom_help(synopsis);
   cli.set_width(100);
+  return cli;
+}
+
+core::Result<ParsedCommand, int> parse_command(const core::Invocation& invocation,
+                                               cxxopts::Options& cli, bool positional) {
+  const std::string usage = invocation.program + " " + invocation.command;
   add_common_flags(cli);
   const core::ArgvView argv(usage, invocation.args);
-  const cxxopts::ParseResult parsed = cli.parse(argv.argc(), argv.argv());
+  cxxopts::ParseResult parsed = cli.parse(argv.argc(), argv.argv());
   if (parsed.count("help") > 0) {
     invocation.out << cli.help({"", "kubectl"});
     return 0;
+  }
+  if (!positional && !parsed.unmatched().empty()) {
+    return core::print_error(
+        invocation.err, invocation.tool,
+        "unexpected argument \"" + parsed.unmatched().front() + "\"; see " + usage + " --help");
   }
   core::Result<CommonOptions> common = read_common(parsed);
   if (!common) {
     return core::print_error(invocation.err, invocation.tool, common.error().message);
   }
+  return ParsedCommand{usage, std::move(parsed), *common};
+}
+
+int file_command(const core::Invocation& invocation) {
+  cxxopts::Options cli =
+      command_cli(invocation, ": PEM or DER files, bundles included; one check per certificate.",
+                  "PATH... [flags]");
+  core::Result<ParsedCommand, int> command = parse_command(invocation, cli, true);
+  if (!command) {
+    return command.error();
+  }
   FileOptions options;
-  options.common = *common;
-  options.paths = parsed.unmatched();
+  options.common = command->common;
+  options.paths = command->parsed.unmatched();
   if (options.paths.empty()) {
     return core::print_error(invocation.err, invocation.tool,
-                             "give at least one file: " + usage + " PATH...");
+                             "give at least one file: " + command->usage + " PATH...");
   }
   for (const std::string& path : options.paths) {
     if (path.starts_with("-") && path != "-") {

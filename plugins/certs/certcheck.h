@@ -66,6 +66,24 @@ std::string prometheus_escape(std::string_view value);
 void add_common_flags(cxxopts::Options& cli);
 core::Result<CommonOptions> read_common(const cxxopts::ParseResult& parsed);
 
+// A subcommand's flags after the part every subcommand shares.
+struct ParsedCommand {
+  std::string usage;  // "kubectl certs pki", for messages
+  cxxopts::ParseResult parsed;
+  CommonOptions common;
+};
+
+// The flag definitions of a subcommand: its usage line, `about` under it, `synopsis` after the
+// name ("[flags]", "PATH... [flags]"). Add the command's own flags, then call parse_command().
+cxxopts::Options command_cli(const core::Invocation& invocation, const std::string& about,
+                             const std::string& synopsis);
+
+// Adds the common flags and parses. An int result is the exit code when the command ends here:
+// --help printed (0), or an error printed (2): a bad common flag, or an argument when
+// `positional` is false.
+core::Result<ParsedCommand, int> parse_command(const core::Invocation& invocation,
+                                               cxxopts::Options& cli, bool positional);
+
 // Makes `check` fail with `problem` put before what it said, and `hint` as the fix.
 void add_problem(core::Check& check, const std::string& problem, const std::string& hint);
 

@@ -222,36 +222,22 @@ int run_kubeconfig(const KubeconfigOptions& options, std::ostream& out, std::ost
 }
 
 int kubeconfig_command(const core::Invocation& invocation) {
-  const std::string usage = invocation.program + " " + invocation.command;
-  cxxopts::Options cli(usage, std::string(invocation.summary) +
-                                  " (--kubeconfig, KUBECONFIG or ~/.kube/config, merged as "
-                                  "kubectl does).\n");
-  cli.custom_help("[flags]");
-  cli.set_width(100);
+  cxxopts::Options cli = command_cli(
+      invocation, " (--kubeconfig, KUBECONFIG or ~/.kube/config, merged as kubectl does).",
+      "[flags]");
   cli.add_options("")  //
       ("current", "Only the current context's cluster and user");
-  add_common_flags(cli);
-  const core::ArgvView argv(usage, invocation.args);
-  const cxxopts::ParseResult parsed = cli.parse(argv.argc(), argv.argv());
-  if (parsed.count("help") > 0) {
-    invocation.out << cli.help({"", "kubectl"});
-    return 0;
+  core::Result<ParsedCommand, int> command = parse_command(invocation, cli, false);
+  if (!command) {
+    return command.error();
   }
-  if (!parsed.unmatched().empty()) {
-    return core::print_error(
-        invocation.err, invocation.tool,
-        "unexpected argument \"" + parsed.unmatched().front() + "\"; see " + usage + " --help");
-  }
-  core::Result<CommonOptions> common = read_common(parsed);
-  if (!common) {
-    return core::print_error(invocation.err, invocation.tool, common.error().message);
-  }
+  const cxxopts::ParseResult& parsed = command->parsed;
   core::Result<core::KubeFlags> flags = core::KubeFlags::read_from(parsed);
   if (!flags) {
     return core::print_error(invocation.err, invocation.tool, flags.error().message);
   }
   KubeconfigOptions options;
-  options.common = *common;
+  options.common = command->common;
   options.rules = flags->loading_rules();
   options.context = flags->overrides.context;
   options.current = parsed.count("current") > 0;

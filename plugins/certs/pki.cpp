@@ -371,35 +371,23 @@ int run_pki(const PkiOptions& options, std::ostream& out, std::ostream& /*err*/)
 
 int pki_command(const core::Invocation& invocation) {
   namespace fs = std::filesystem;
-  const std::string usage = invocation.program + " " + invocation.command;
-  cxxopts::Options cli(usage, std::string(invocation.summary) +
-                                  ": kubeadm's certificates, their keys and CAs, sa.key/sa.pub, "
-                                  "and the client certificates in the kubeconfig files.\n");
-  cli.custom_help("[flags]");
-  cli.set_width(100);
+  cxxopts::Options cli =
+      command_cli(invocation,
+                  ": kubeadm's certificates, their keys and CAs, sa.key/sa.pub, and the client "
+                  "certificates in the kubeconfig files.",
+                  "[flags]");
   cli.add_options("")  //
       ("dir", "The kubeadm PKI directory",
        cxxopts::value<std::string>()->default_value("/etc/kubernetes/pki"), "DIR")  //
       ("kubeconfig-dir", "Where kubeadm's kubeconfig files are (admin.conf, ...)",
        cxxopts::value<std::string>()->default_value("/etc/kubernetes"), "DIR");
-  add_common_flags(cli);
-  const core::ArgvView argv(usage, invocation.args);
-  const cxxopts::ParseResult parsed = cli.parse(argv.argc(), argv.argv());
-  if (parsed.count("help") > 0) {
-    invocation.out << cli.help({"", "kubectl"});
-    return 0;
+  core::Result<ParsedCommand, int> command = parse_command(invocation, cli, false);
+  if (!command) {
+    return command.error();
   }
-  if (!parsed.unmatched().empty()) {
-    return core::print_error(
-        invocation.err, invocation.tool,
-        "unexpected argument \"" + parsed.unmatched().front() + "\"; see " + usage + " --help");
-  }
-  core::Result<CommonOptions> common = read_common(parsed);
-  if (!common) {
-    return core::print_error(invocation.err, invocation.tool, common.error().message);
-  }
+  const cxxopts::ParseResult& parsed = command->parsed;
   PkiOptions options;
-  options.common = *common;
+  options.common = command->common;
   options.dir = parsed["dir"].as<std::string>();
   options.kubeconfigDir = parsed["kubeconfig-dir"].as<std::string>();
   std::error_code ec;

@@ -150,12 +150,11 @@ int run_server(const ServerOptions& options, std::ostream& out, std::ostream& /*
 }
 
 int server_command(const core::Invocation& invocation) {
-  const std::string usage = invocation.program + " " + invocation.command;
-  cxxopts::Options cli(usage, std::string(invocation.summary) +
-                                  ": one check per certificate served, the chain verified "
-                                  "against the kubeconfig CA (or --ca) and the name dialled.\n");
-  cli.custom_help("[flags]");
-  cli.set_width(100);
+  cxxopts::Options cli =
+      command_cli(invocation,
+                  ": one check per certificate served, the chain verified against the "
+                  "kubeconfig CA (or --ca) and the name dialled.",
+                  "[flags]");
   cli.add_options("")  //
       ("host", "Dial this HOST:PORT instead of the kubeconfig's server",
        cxxopts::value<std::string>(), "HOST:PORT")  //
@@ -165,26 +164,16 @@ int server_command(const core::Invocation& invocation) {
        cxxopts::value<std::string>(), "FILE")  //
       ("timeout", "Deadline for each network step",
        cxxopts::value<std::string>()->default_value("5s"), "DURATION");
-  add_common_flags(cli);
-  const core::ArgvView argv(usage, invocation.args);
-  const cxxopts::ParseResult parsed = cli.parse(argv.argc(), argv.argv());
-  if (parsed.count("help") > 0) {
-    invocation.out << cli.help({"", "kubectl"});
-    return 0;
+  core::Result<ParsedCommand, int> command = parse_command(invocation, cli, false);
+  if (!command) {
+    return command.error();
   }
+  const cxxopts::ParseResult& parsed = command->parsed;
   const auto fail = [&invocation](const std::string& message) {
     return core::print_error(invocation.err, invocation.tool, message);
   };
-  if (!parsed.unmatched().empty()) {
-    return fail("unexpected argument \"" + parsed.unmatched().front() + "\"; see " + usage +
-                " --help");
-  }
-  core::Result<CommonOptions> common = read_common(parsed);
-  if (!common) {
-    return fail(common.error().message);
-  }
   ServerOptions options;
-  options.common = *common;
+  options.common = command->common;
   core::Result<std::chrono::milliseconds> timeout =
       core::parse_duration(parsed["timeout"].as<std::string>());
   if (!timeout) {
