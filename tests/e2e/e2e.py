@@ -91,29 +91,6 @@ def plugin_list():
     expect("warning" not in out.lower(), "kubectl plugin list gives no warning", out)
 
 
-@case
-def readyz_failing():
-    with scenario("health-readyz-failing") as env:
-        code, report, out = apicheck_json("--kubeconfig", env["KUBECONFIG"], netns=env["NETNS"])
-        expect(code == 1 and report and report["failedLayer"] == env["LAYER"],
-               f"exit 1, failedLayer {env['LAYER']}", out)
-        readyz = [c for c in report["checks"] if c["id"] == "health.readyz"][0]
-        expect("etcd" in readyz["message"] and readyz["hint"], "the failing etcd check is named",
-               readyz)
-
-
-@case
-def bad_kubeconfig():
-    bad = Path(os.environ.get("TMPDIR", "/tmp")) / f"kp-e2e-bad-{os.getpid()}.yaml"
-    bad.write_text("apiVersion: v1\nclusters: [\n")
-    try:
-        code, out = kubectl("apicheck", "--kubeconfig", str(bad))
-        expect(code == 2 and str(bad) in out and "error:" in out,
-               "malformed YAML: exit 2 and an error naming the file", out)
-    finally:
-        bad.unlink()
-
-
 # ------------------------------------------------------------------ every scenario
 
 def checks_by_id(report):
