@@ -9,8 +9,10 @@ packages=(
   libcurl4-openssl-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libcxxopts-dev
   libboost-dev libboost-filesystem-dev catch2
   # tests and lab
-  python3 openssl curl ca-certificates iproute2 iptables nftables procps psmisc socat
+  python3 openssl curl ca-certificates iproute2 iptables nftables iputils-ping busybox procps psmisc socat
   dnsmasq-base haproxy bind9-dnsutils bash-completion zsh fish hyperfine time git
+  # release archives (scripts/release.sh: static nghttp2, Debian's curl source) and their tests
+  libnghttp2-dev dpkg-dev debootstrap python3-yaml
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,6 +1,5 @@
 #include "apicheck/apicheck.h"
 
-#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +17,7 @@
 #include <boost/process.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/signals.h"
 #include "core/url.h"
 
 namespace kp::apicheck {
@@ -183,12 +183,6 @@ std::string klog_time() {
   return text;
 }
 
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_stop_signal(int) {
-  g_stop.store(true);
-}
-
 }  // namespace
 
 Deps Deps::system(int verbosity) {
@@ -203,14 +197,8 @@ Deps Deps::system(int verbosity) {
   d.http = [log] { return std::make_unique<core::CurlHttpClient>(log); };
   d.env = core::process_env();
   d.now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
-  d.exec = [](const core::ExecConfig& exec, const core::ClientConfig& cluster,
-              std::chrono::milliseconds timeout) {
-    core::ExecEnvironment env;
-    env.stdinIsTerminal = ::isatty(STDIN_FILENO) != 0;
-    env.getenv = core::process_env();
-    env.pluginStderr = &std::cerr;
-    return core::run_exec_plugin(exec, cluster, env, timeout);
-  };
+  d.exec = core::system_exec_runner();
+
   d.kubectlVersion = [env = d.env] { return kubectl_client_version(env); };
   return d;
 }
@@ -348,13 +336,8 @@ int Options::run(std::ostream& out, std::ostream& err) const {
            "credentials are sent to whoever answers\n";
   }
   if (watch) {
-    g_stop.store(false);
-    struct sigaction action {};
-    action.sa_handler = on_stop_signal;
-    ::sigemptyset(&action.sa_mask);
-    ::sigaction(SIGINT, &action, nullptr);
-    ::sigaction(SIGTERM, &action, nullptr);
-    return apicheck::watch(*this, out, [] { return g_stop.load(); });
+    core::StopSignals::install();
+    return apicheck::watch(*this, out, [] { return core::StopSignals::raised(); });
   }
   const core::Report report = check();
   core::render(out, report, output, colour);
@@ -366,7 +349,7 @@ int main(int argc, char** argv) {
     const std::string program =
         core::program_name(count > 0 ? args[0] : "kubectl-apicheck", std::getenv("KUBECTL_PATH"));
     cxxopts::Options cli = make_cli(program);
-    const cxxopts::ParseResult parsed = cli.parse(count, args);
+    const cxxopts::ParseResult parsed = core::parse_or_complete(cli, count, args);
     if (parsed.count("help") > 0) {
       std::cout << cli.help({"", "kubectl"});
       return 0;

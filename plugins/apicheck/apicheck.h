@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/apiclient.h"
 #include "core/cli.h"
 #include "core/exec_credential.h"
 #include "core/http.h"
@@ -33,9 +34,7 @@ struct Deps {
   std::function<std::unique_ptr<core::HttpClient>()> http;
   core::EnvLookup env;
   std::function<std::int64_t()> now;  // Unix seconds, the local clock
-  std::function<core::Result<core::ExecCredential, core::ExecError>(
-      const core::ExecConfig&, const core::ClientConfig&, std::chrono::milliseconds)>
-      exec;
+  core::ExecRunner exec;
   // The gitVersion of the kubectl beside us (KUBECTL_PATH, else PATH); "" when none.
   std::function<std::string()> kubectlVersion;
   // -v lines; empty: silent.

@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 
 #include "apicheck/apicheck.h"
+#include "core/apiclient.h"
 #include "core/base64.h"
 #include "core/kube.h"
 #include "core/metrics.h"
@@ -88,6 +89,8 @@ struct Run {
   // The health requests broke at the HTTP level (timeouts, oversized or non-Kubernetes
   // answers): the server is the problem, and later requests would only repeat it.
   bool serverBroken = false;
+  // The credential, resolved (and an exec plugin run) at the first authenticated request.
+  std::optional<core::Result<core::Credentials, core::ExecError>> credentials;
 
   void add(Check check) { report.checks.push_back(std::move(check)); }
   void log(const std::string& line) const {
@@ -715,15 +718,16 @@ void health_layer(Run& run, core::HttpClient& http) {
 
 // ------------------------------------------------------------------------------- auth
 
-// The request headers that carry the credential (and impersonation); empty on failure.
+// The request headers that carry the credential (and impersonation), and the client
+// certificate into `r`; nullopt when the credential could not be had (the check says why). The
+// exec plugin runs once per run (core::resolve_credentials); later requests reuse its answer.
 std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest& r) {
   const core::ClientConfig& c = run.client;
-  core::HttpHeaders h;
-  std::string token = c.token;  // the loader already read tokenFile into it (spec 1.9)
-  if (c.exec && token.empty() && c.clientCertPem.empty()) {
-    auto cred = run.options.deps.exec(*c.exec, c, run.options.timeout);
-    if (!cred) {
-      const core::ExecError& e = cred.error();
+  if (!run.credentials) {
+    run.credentials = core::resolve_credentials(c, run.options.deps.exec, run.options.timeout);
+    const auto& credentials = *run.credentials;
+    if (!credentials) {
+      const core::ExecError& e = credentials.error();
       Check check =
           make("auth.credential", Layer::auth, CheckStatus::fail, e.message,
                e.installHint.empty() ? "fix the exec credential plugin " + c.exec->command +
@@ -734,42 +738,23 @@ std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest&
         check.details["stderr"] = e.stderrTail;
       }
       run.add(std::move(check));
-      return std::nullopt;
-    }
-    std::string message = "exec plugin " + c.exec->command + " returned a " +
-                          (cred->token.empty() ? "client certificate" : "token");
-    if (cred->expirationUnix) {
-      message += " valid until " + core::rfc3339(*cred->expirationUnix);
-    }
-    run.add(make("auth.credential", Layer::auth, CheckStatus::ok, message));
-    token = cred->token;
-    r.clientCertPem = cred->clientCertPem;
-    r.clientKeyPem = cred->clientKeyPem;
-  }
-  if (!token.empty()) {
-    h.emplace_back("Authorization", "Bearer " + token);
-  } else if (!c.username.empty()) {
-    h.emplace_back("Authorization", "Basic " + core::encode_base64(c.username + ":" + c.password));
-  }
-  if (r.clientCertPem.empty()) {
-    r.clientCertPem = c.clientCertPem;
-    r.clientKeyPem = c.clientKeyPem;
-  }
-  if (!c.impersonate.empty()) {
-    h.emplace_back("Impersonate-User", c.impersonate);
-  }
-  if (!c.impersonateUid.empty()) {
-    h.emplace_back("Impersonate-Uid", c.impersonateUid);
-  }
-  for (const std::string& g : c.impersonateGroups) {
-    h.emplace_back("Impersonate-Group", g);
-  }
-  for (const auto& [key, values] : c.impersonateUserExtra) {
-    for (const std::string& v : values) {
-      h.emplace_back("Impersonate-Extra-" + key, v);
+    } else if (credentials->exec) {
+      const core::ExecCredential& cred = *credentials->exec;
+      std::string message = "exec plugin " + c.exec->command + " returned a " +
+                            (cred.token.empty() ? "client certificate" : "token");
+      if (cred.expirationUnix) {
+        message += " valid until " + core::rfc3339(*cred.expirationUnix);
+      }
+      run.add(make("auth.credential", Layer::auth, CheckStatus::ok, message));
     }
   }
-  return h;
+  if (!*run.credentials) {
+    return std::nullopt;
+  }
+  const core::Credentials& credentials = **run.credentials;
+  r.clientCertPem = credentials.clientCertPem;
+  r.clientKeyPem = credentials.clientKeyPem;
+  return credentials.headers;
 }
 
 std::string credential_description(const Run& run, const core::HttpRequest& r) {

@@ -466,21 +466,16 @@ void add_problem(core::Check& check, const std::string& problem, const std::stri
   check.hint = hint;
 }
 
-cxxopts::Options command_cli(const core::Invocation& invocation, const std::string& about,
-                             const std::string& synopsis) {
-  cxxopts::Options cli(invocation.program + " " + invocation.command,
-                       std::string(invocation.summary) + about + "\n");
-  cli.custom_help(synopsis);
-  cli.set_width(100);
-  return cli;
-}
-
 core::Result<ParsedCommand, int> parse_command(const core::Invocation& invocation,
                                                cxxopts::Options& cli, bool positional) {
   const std::string usage = invocation.program + " " + invocation.command;
   add_common_flags(cli);
   const core::ArgvView argv(usage, invocation.args);
-  cxxopts::ParseResult parsed = cli.parse(argv.argc(), argv.argv());
+  // `node NODE` takes a node name; the other positional commands take files.
+  const core::Positionals positionals = !positional                    ? core::Positionals::none
+                                        : invocation.command == "node" ? core::Positionals::nodes
+                                                                       : core::Positionals::files;
+  cxxopts::ParseResult parsed = core::parse_or_complete(cli, argv.argc(), argv.argv(), positionals);
   if (parsed.count("help") > 0) {
     invocation.out << cli.help({"", "kubectl"});
     return 0;
@@ -498,9 +493,9 @@ core::Result<ParsedCommand, int> parse_command(const core::Invocation& invocatio
 }
 
 int file_command(const core::Invocation& invocation) {
-  cxxopts::Options cli =
-      command_cli(invocation, ": PEM or DER files, bundles included; one check per certificate.",
-                  "PATH... [flags]");
+  cxxopts::Options cli = core::command_options(
+      invocation, ": PEM or DER files, bundles included; one check per certificate.",
+      "PATH... [flags]");
   core::Result<ParsedCommand, int> command = parse_command(invocation, cli, true);
   if (!command) {
     return command.error();

@@ -73,11 +73,6 @@ struct ParsedCommand {
   CommonOptions common;
 };
 
-// The flag definitions of a subcommand: its usage line, `about` under it, `synopsis` after the
-// name ("[flags]", "PATH... [flags]"). Add the command's own flags, then call parse_command().
-cxxopts::Options command_cli(const core::Invocation& invocation, const std::string& about,
-                             const std::string& synopsis);
-
 // Adds the common flags and parses. An int result is the exit code when the command ends here:
 // --help printed (0), or an error printed (2): a bad common flag, or an argument when
 // `positional` is false.

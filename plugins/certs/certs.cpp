@@ -5,7 +5,9 @@
 
 #include "certs/certcheck.h"
 #include "certs/kubeconfig.h"
+#include "certs/node.h"
 #include "certs/pki.h"
+#include "certs/secrets.h"
 #include "certs/server.h"
 
 namespace kp::certs {
@@ -20,8 +22,8 @@ const std::array<core::Subcommand, 6> kCommands{{
     {"server", "Inspect the API server's live serving certificate chain", server_command},
     {"kubeconfig", "Inspect the CAs and client certificates in the kubeconfig", kubeconfig_command},
     {"pki", "Inspect a kubeadm PKI directory (default /etc/kubernetes/pki)", pki_command},
-    {"node", "Inspect a node's kubeadm PKI through a debug pod", core::not_implemented_yet},
-    {"secrets", "Inspect TLS secrets in the cluster", core::not_implemented_yet},
+    {"node", "Inspect a node's kubeadm PKI through a debug pod", node_command},
+    {"secrets", "Inspect TLS secrets in the cluster", secrets_command},
     {"file", "Inspect certificate and key files", file_command},
 }};
 

@@ -222,7 +222,7 @@ int run_kubeconfig(const KubeconfigOptions& options, std::ostream& out, std::ost
 }
 
 int kubeconfig_command(const core::Invocation& invocation) {
-  cxxopts::Options cli = command_cli(
+  cxxopts::Options cli = core::command_options(
       invocation, " (--kubeconfig, KUBECONFIG or ~/.kube/config, merged as kubectl does).",
       "[flags]");
   cli.add_options("")  //

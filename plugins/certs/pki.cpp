@@ -88,8 +88,7 @@ class PkiChecker {
   core::Report run() {
     core::Report report;
     report.tool = "certs";
-    std::error_code ec;
-    const bool localEtcd = fs::is_directory(fs::path(options_.dir) / "etcd", ec);
+    const bool localEtcd = files().isDirectory((fs::path(options_.dir) / "etcd").string());
     for (const PkiCert& spec : kPkiCerts) {
       report.checks.push_back(check_pki_cert(spec, localEtcd));
     }
@@ -103,6 +102,8 @@ class PkiChecker {
   }
 
  private:
+  const PkiFiles& files() const { return options_.files; }
+
   std::string path_of(std::string_view name, std::string_view ext) const {
     return (fs::path(options_.dir) / (std::string(name) + std::string(ext))).string();
   }
@@ -114,7 +115,7 @@ class PkiChecker {
       return it->second;
     }
     std::optional<core::Certificate> cert;
-    core::Result<std::string> bytes = core::read_file(path_of(name, ".crt"));
+    core::Result<std::string> bytes = files().read(path_of(name, ".crt"));
     if (bytes) {
       core::Result<core::ParsedCertificates> parsed = core::parse_certificates(*bytes);
       if (parsed && !parsed->certs.empty()) {
@@ -156,8 +157,7 @@ class PkiChecker {
     const std::string hint = renew_hint(spec.renew);
     core::Check check = base_check(crtPath, spec.ca);
     check.details["name"] = kubeadm_name(spec.name);
-    std::error_code ec;
-    if (!fs::exists(crtPath, ec)) {
+    if (!files().exists(crtPath)) {
       if (spec.etcd && !localEtcd) {
         check.status = core::CheckStatus::skip;
         check.message =
@@ -173,7 +173,7 @@ class PkiChecker {
                              " (or restore it from a backup)";
       return check;
     }
-    core::Result<std::string> bytes = core::read_file(crtPath);
+    core::Result<std::string> bytes = files().read(crtPath);
     if (!bytes) {
       check.status = core::CheckStatus::fail;
       check.message = bytes.error().message;
@@ -195,15 +195,14 @@ class PkiChecker {
       check.details[key] = value;
     }
     // The key next to it.
-    core::Result<std::string> keyBytes = core::read_file(keyPath);
-    std::error_code keyEc;
-    if (spec.renew.empty() && !fs::exists(keyPath, keyEc)) {
+    core::Result<std::string> keyBytes = files().read(keyPath);
+    if (spec.renew.empty() && !files().exists(keyPath)) {
       // A CA without its key is kubeadm's "external CA" mode (EXTERNALLY MANAGED yes).
       check.details["externallyManaged"] = true;
     } else if (!keyBytes) {
       add_problem(check, "cannot read its key: " + keyBytes.error().message,
                   "restore " + keyPath + " from a backup, or re-issue both: " + hint);
-    } else if (core::Result<core::PrivateKey> key = core::parse_private_key(*keyBytes); !key) {
+    } else if (core::Result<core::PrivateKey> key = files().parseKey(*keyBytes); !key) {
       add_problem(check, keyPath + ": " + key.error().message,
                   "restore " + keyPath + " from a backup, or re-issue both: " + hint);
     } else if (!core::key_matches(cert, *key)) {
@@ -226,15 +225,15 @@ class PkiChecker {
     const std::string hint =
         "restore sa.key and sa.pub from a backup (a new pair invalidates every service account "
         "token)";
-    core::Result<std::string> keyBytes = core::read_file(keyPath);
-    core::Result<std::string> pubBytes = core::read_file(pubPath);
+    core::Result<std::string> keyBytes = files().read(keyPath);
+    core::Result<std::string> pubBytes = files().read(pubPath);
     if (!keyBytes || !pubBytes) {
       check.status = core::CheckStatus::fail;
       check.message = !keyBytes ? keyBytes.error().message : pubBytes.error().message;
       check.hint = hint;
       return check;
     }
-    core::Result<core::PrivateKey> key = core::parse_private_key(*keyBytes);
+    core::Result<core::PrivateKey> key = files().parseKey(*keyBytes);
     if (!key) {
       check.status = core::CheckStatus::fail;
       check.message = keyPath + ": " + key.error().message;
@@ -268,8 +267,7 @@ class PkiChecker {
     const bool kubelet = name == "kubelet.conf";
     const std::string hint = kubelet ? std::string(kKubeletHint) : "kubeadm certs renew " + name;
     core::Check missing = base_check(name, "ca");
-    std::error_code ec;
-    if (!fs::exists(path, ec)) {
+    if (!files().exists(path)) {
       if (file.optional) {
         missing.status = core::CheckStatus::skip;
         missing.message = path + ": not found (optional)";
@@ -281,7 +279,7 @@ class PkiChecker {
       }
       return {missing};
     }
-    core::Result<std::string> bytes = core::read_file(path);
+    core::Result<std::string> bytes = files().read(path);
     if (!bytes) {
       missing.status = core::CheckStatus::fail;
       missing.message = bytes.error().message;
@@ -302,7 +300,7 @@ class PkiChecker {
       std::string certPem = user.clientCertificateData;
       std::string keyPem = user.clientKeyData;
       if (certPem.empty() && !user.clientCertificate.empty()) {
-        core::Result<std::string> read = core::read_file(user.clientCertificate);
+        core::Result<std::string> read = files().read(user.clientCertificate);
         if (!read) {
           check.status = core::CheckStatus::fail;
           check.message =
@@ -314,7 +312,7 @@ class PkiChecker {
         certPem = *read;
       }
       if (keyPem.empty() && !user.clientKey.empty()) {
-        if (core::Result<std::string> read = core::read_file(user.clientKey); read) {
+        if (core::Result<std::string> read = files().read(user.clientKey); read) {
           keyPem = *read;
         }
       }
@@ -335,7 +333,7 @@ class PkiChecker {
       check.details["ca"] = "ca";
       check.details["name"] = source;
       if (!keyPem.empty()) {
-        core::Result<core::PrivateKey> key = core::parse_private_key(keyPem);
+        core::Result<core::PrivateKey> key = files().parseKey(keyPem);
         if (!key) {
           add_problem(check, "client key: " + key.error().message, hint);
         } else if (!core::key_matches(cert, *key)) {
@@ -361,6 +359,21 @@ class PkiChecker {
 
 }  // namespace
 
+PkiFiles PkiFiles::local() {
+  PkiFiles files;
+  files.exists = [](const std::string& path) {
+    std::error_code ec;
+    return fs::exists(path, ec);
+  };
+  files.isDirectory = [](const std::string& path) {
+    std::error_code ec;
+    return fs::is_directory(path, ec);
+  };
+  files.read = [](const std::string& path) { return core::read_file(path); };
+  files.parseKey = [](const std::string& pem) { return core::parse_private_key(pem); };
+  return files;
+}
+
 core::Report check_pki(const PkiOptions& options) {
   return PkiChecker(options).run();
 }
@@ -371,11 +384,11 @@ int run_pki(const PkiOptions& options, std::ostream& out, std::ostream& /*err*/)
 
 int pki_command(const core::Invocation& invocation) {
   namespace fs = std::filesystem;
-  cxxopts::Options cli =
-      command_cli(invocation,
-                  ": kubeadm's certificates, their keys and CAs, sa.key/sa.pub, and the client "
-                  "certificates in the kubeconfig files.",
-                  "[flags]");
+  cxxopts::Options cli = core::command_options(
+      invocation,
+      ": kubeadm's certificates, their keys and CAs, sa.key/sa.pub, and the client "
+      "certificates in the kubeconfig files.",
+      "[flags]");
   cli.add_options("")  //
       ("dir", "The kubeadm PKI directory",
        cxxopts::value<std::string>()->default_value("/etc/kubernetes/pki"), "DIR")  //

@@ -151,10 +151,10 @@ int run_server(const ServerOptions& options, std::ostream& out, std::ostream& /*
 
 int server_command(const core::Invocation& invocation) {
   cxxopts::Options cli =
-      command_cli(invocation,
-                  ": one check per certificate served, the chain verified against the "
-                  "kubeconfig CA (or --ca) and the name dialled.",
-                  "[flags]");
+      core::command_options(invocation,
+                            ": one check per certificate served, the chain verified against the "
+                            "kubeconfig CA (or --ca) and the name dialled.",
+                            "[flags]");
   cli.add_options("")  //
       ("host", "Dial this HOST:PORT instead of the kubeconfig's server",
        cxxopts::value<std::string>(), "HOST:PORT")  //

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <numeric>
 
+#include "core/complete.h"
 #include "core/version.h"
 
 namespace kp::core {
@@ -260,6 +261,9 @@ int dispatch_subcommand(std::string_view tool, std::string_view description,
   const std::string program = program_name(argc > 0 ? argv[0] : "kubectl-" + std::string(tool),
                                            std::getenv("KUBECTL_PATH"));
   std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
+  if (const CompletionRequest* request = completion_request(); request != nullptr && args.empty()) {
+    throw CompletionDone{complete_subcommands(table, request->word)};
+  }
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     out << subcommand_help(program, description, table);
     return 0;
@@ -302,18 +306,18 @@ int dispatch_subcommand(std::string_view tool, std::string_view description,
   return found->run(invocation);
 }
 
+cxxopts::Options command_options(const Invocation& invocation, const std::string& about,
+                                 const std::string& synopsis) {
+  cxxopts::Options cli(invocation.program + " " + invocation.command,
+                       std::string(invocation.summary) + about + "\n");
+  cli.custom_help(synopsis);
+  cli.set_width(100);
+  return cli;
+}
+
 bool wants_help(const std::vector<std::string>& args) {
   return std::any_of(args.begin(), args.end(),
                      [](const std::string& arg) { return arg == "-h" || arg == "--help"; });
-}
-
-int not_implemented_yet(const Invocation& invocation) {
-  const std::string usage = invocation.program + " " + invocation.command;
-  if (wants_help(invocation.args)) {
-    invocation.out << invocation.summary << "\n\nUsage:\n  " << usage << " [flags]\n";
-    return 0;
-  }
-  return print_error(invocation.err, invocation.tool, "\"" + usage + "\" is not implemented yet");
 }
 
 std::string version_line(std::string_view tool) {
@@ -327,6 +331,14 @@ int print_error(std::ostream& err, std::string_view tool, std::string_view messa
 
 int run_main(std::string_view tool, int argc, char** argv,
              const std::function<int(int, char**)>& body) {
+  // The hidden completion entry point (complete.h) and `completion SHELL`, before the plugin.
+  if (argc > 1 && is_completion_entry(argv[1])) {
+    return run_completion(argc, argv, body);
+  }
+  if (argc > 1 && std::string_view(argv[1]) == "completion") {
+    return completion_command(tool, std::vector<std::string>(argv + 2, argv + argc), std::cout,
+                              std::cerr);
+  }
   try {
     return body(argc, argv);
   } catch (const std::exception& e) {

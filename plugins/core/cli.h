@@ -70,17 +70,20 @@ struct Subcommand {
 std::string subcommand_help(std::string_view program, std::string_view description,
                             std::span<const Subcommand> table);
 
-// Runs the subcommand named by args[0]; handles --help/-h/--version and unknown names.
+// Runs the subcommand named by args[0]; handles --help/-h/--version and unknown names, and
+// completes the command name in completion mode (complete.h).
 int dispatch_subcommand(std::string_view tool, std::string_view description,
                         std::span<const Subcommand> table, int argc, const char* const* argv,
                         std::ostream& out, std::ostream& err);
 
+// The flags of one subcommand: its usage line ("kubectl certs pki"), its summary followed by
+// `about`, and `synopsis` after the name ("[flags]", "NODE [flags]"). Add the command's own
+// flags, then parse with parse_or_complete().
+cxxopts::Options command_options(const Invocation& invocation, const std::string& about,
+                                 const std::string& synopsis);
+
 // True when `args` asks for help (-h or --help).
 bool wants_help(const std::vector<std::string>& args);
-
-// The body of a command that exists in the table but has no implementation yet: prints a
-// short usage for --help, else an error, exit 2.
-int not_implemented_yet(const Invocation& invocation);
 
 // "kubectl-<tool> version <version>"
 std::string version_line(std::string_view tool);
@@ -89,9 +92,24 @@ std::string version_line(std::string_view tool);
 int print_error(std::ostream& err, std::string_view tool, std::string_view message);
 
 // The one top-level catch: runs `body`, and turns any escaping exception (cxxopts parse
-// errors included) into print_error(), exit 2.
+// errors included) into print_error(), exit 2. Answers `__complete` (shell completion, see
+// complete.h) and `completion bash|zsh|fish` itself.
 int run_main(std::string_view tool, int argc, char** argv,
              const std::function<int(int, char**)>& body);
+
+// What a command's positional arguments are, for completing a word that is not a flag.
+enum class Positionals {
+  none,   // the command takes none: offer nothing
+  files,  // file names: let the shell complete files
+  nodes,  // node names, from the API server
+};
+
+// THE function every command parses its flags with (instead of options.parse()): the parse
+// result normally; while the shell completes (`__complete`, see complete.h) it does not parse
+// but answers with candidates from `options` for the word after argv[1..argc), and the process
+// ends with exit 0. Call it before any other work.
+cxxopts::ParseResult parse_or_complete(cxxopts::Options& options, int argc, const char* const* argv,
+                                       Positionals positionals = Positionals::none);
 
 // Turns argv into the const form cxxopts wants while keeping the strings alive.
 class ArgvView {

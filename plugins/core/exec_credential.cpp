@@ -327,6 +327,8 @@ std::optional<int> digits(std::string_view text, std::size_t pos, std::size_t co
   return value;
 }
 
+}  // namespace
+
 // "2006-01-02T15:04:05Z07:00" with optional fractional seconds; Unix seconds (fraction dropped).
 std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
   const auto year = digits(text, 0, 4);
@@ -379,6 +381,8 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
       days_from_civil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day));
   return days * 86400 + *hour * 3600 + *minute * 60 + *second - offset;
 }
+
+namespace {
 
 // An optional string field of `status`; a present non-string is a decoding error.
 Result<std::string, ExecError> status_string(const nlohmann::json& status, const char* key) {

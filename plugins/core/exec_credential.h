@@ -60,6 +60,10 @@ struct ExecEnvironment {
   static ExecEnvironment system();
 };
 
+// Parses "2006-01-02T15:04:05Z07:00" with optional fractional seconds (Go's time.RFC3339Nano,
+// as in expirationTimestamp and every metav1.Time) into Unix seconds; nullopt when malformed.
+std::optional<std::int64_t> parse_rfc3339(std::string_view text);
+
 // The largest stdout accepted from a plugin; a credential is a few KiB.
 inline constexpr std::size_t kMaxExecOutputBytes = 1024 * 1024;
 

@@ -31,17 +31,32 @@ struct Transfer {
   HttpHeaders headers;
   std::size_t maxBodyBytes = kMaxBodyBytes;
   bool bodyTooLarge = false;
+  const std::function<bool(std::string_view)>* onBody = nullptr;
+  const std::function<bool()>* cancelled = nullptr;
+  bool stoppedByReader = false;
 };
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const std::size_t bytes = size * count;
+  if (transfer->onBody != nullptr) {
+    if (!(*transfer->onBody)(std::string_view(data, bytes))) {
+      transfer->stoppedByReader = true;
+      return 0;
+    }
+    return bytes;
+  }
   if (transfer->body.size() + bytes > transfer->maxBodyBytes) {
     transfer->bodyTooLarge = true;
     return 0;  // anything but `bytes` makes libcurl abort with CURLE_WRITE_ERROR
   }
   transfer->body.append(data, bytes);
   return bytes;
+}
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* transfer = static_cast<const Transfer*>(user);
+  return transfer->cancelled != nullptr && (*transfer->cancelled)() ? 1 : 0;
 }
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
@@ -163,8 +178,15 @@ CURLcode configure(CURL* handle, const HttpRequest& request, const Routing& rout
   step(curl_easy_setopt(handle, CURLOPT_WRITEDATA, &transfer));
   step(curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header));
   step(curl_easy_setopt(handle, CURLOPT_HEADERDATA, &transfer));
-  step(curl_easy_setopt(handle, CURLOPT_MAXFILESIZE_LARGE,
-                        static_cast<curl_off_t>(request.maxBodyBytes)));
+  if (!request.onBody) {
+    step(curl_easy_setopt(handle, CURLOPT_MAXFILESIZE_LARGE,
+                          static_cast<curl_off_t>(request.maxBodyBytes)));
+  }
+  if (request.cancelled) {
+    step(curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, on_progress));
+    step(curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &transfer));
+    step(curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L));
+  }
   if (request.method == "HEAD") {
     step(curl_easy_setopt(handle, CURLOPT_NOBODY, 1L));
   } else if (request.method != "GET") {
@@ -223,6 +245,8 @@ TransportError classify_curl_code(int curlCode) {
       return TransportError::tlsHandshake;
     case CURLE_FILESIZE_EXCEEDED:
       return TransportError::tooLarge;
+    case CURLE_ABORTED_BY_CALLBACK:
+      return TransportError::cancelled;
     default:
       return TransportError::other;
   }
@@ -384,6 +408,8 @@ void prepare(Pending& p) {
     p.headers.reset(head);
   }
   p.transfer.maxBodyBytes = p.request->maxBodyBytes;
+  p.transfer.onBody = p.request->onBody ? &p.request->onBody : nullptr;
+  p.transfer.cancelled = p.request->cancelled ? &p.request->cancelled : nullptr;
   CURLcode setup =
       configure(p.easy.get(), *p.request, p.routing, p.transfer, p.headers.get(), p.errorBuffer);
   if (setup == CURLE_OK) {
@@ -413,7 +439,8 @@ HttpResult finish(Pending& p) {
   // body; libcurl then fails the transfer, but the status it received is the evidence.
   const bool answeredEarly =
       response.status > 0 &&
-      (code == CURLE_PARTIAL_FILE || code == CURLE_HTTP2_STREAM || code == CURLE_SEND_ERROR);
+      (code == CURLE_PARTIAL_FILE || code == CURLE_HTTP2_STREAM || code == CURLE_SEND_ERROR ||
+       (code == CURLE_WRITE_ERROR && p.transfer.stoppedByReader));
   if (code != CURLE_OK && !answeredEarly) {
     HttpError error = curl_error(code, p.errorBuffer);
     error.timings = timings;

@@ -39,6 +39,12 @@ struct HttpRequest {
   std::string proxyUrl;  // empty: libcurl's environment handling (https_proxy, no_proxy)
   std::chrono::milliseconds timeout{5000};
   std::size_t maxBodyBytes = kMaxBodyBytes;
+  // Streaming (a watch): when set, body bytes go here as they arrive instead of into
+  // HttpResponse::body (maxBodyBytes does not apply); returning false ends the transfer, which
+  // then counts as a success.
+  std::function<bool(std::string_view)> onBody;
+  // Polled about every 100 ms while the transfer runs; true aborts it (TransportError::cancelled).
+  std::function<bool()> cancelled;
 };
 
 // Per-phase durations (a waterfall), not cumulative offsets; a phase that did not happen is 0.
@@ -73,6 +79,7 @@ enum class TransportError {
   tlsCa,         // our CA bundle could not be loaded
   tlsHandshake,  // any other TLS failure (not TLS on the port, client cert rejected, ...)
   tooLarge,      // the body exceeded HttpRequest::maxBodyBytes
+  cancelled,     // HttpRequest::cancelled said so
   other,         // reset, empty reply, ...
 };
 

@@ -3,6 +3,9 @@
 #include <array>
 #include <iostream>
 
+#include "netdebug/local.h"
+#include "netdebug/run.h"
+
 namespace kp::netdebug {
 namespace {
 
@@ -12,11 +15,10 @@ constexpr std::string_view kDescription =
     "every API-server endpoint, routes and resolv.conf.";
 
 const std::array<core::Subcommand, 4> kCommands{{
-    {"run", "Run the in-cluster checks from a netshoot pod on one node or every node",
-     core::not_implemented_yet},
-    {"shell", "Open an interactive netshoot shell on a node", core::not_implemented_yet},
-    {"local", "Run the node-local checks on this machine", core::not_implemented_yet},
-    {"cleanup", "Delete pods left behind by earlier runs", core::not_implemented_yet},
+    {"run", "Run the in-cluster checks from a netshoot pod on one node or every node", run_command},
+    {"shell", "Open an interactive netshoot shell on a node", shell_command},
+    {"local", "Run the node-local checks on this machine", local_command},
+    {"cleanup", "Delete pods left behind by earlier runs", cleanup_command},
 }};
 
 }  // namespace

@@ -1,5 +1,5 @@
 // kubectl-netdebug: checks the path to the API server from inside the cluster with netshoot
-// pods, plus node-local checks. This version has the command table only.
+// pods (run, shell, cleanup: run.h), plus node-local checks (local.h).
 #pragma once
 
 #include <span>

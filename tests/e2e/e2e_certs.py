@@ -6,12 +6,15 @@ openssl as oracles.
     e2e_certs.py CASE | --list
 """
 
+import base64
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -163,6 +166,264 @@ def pki_agrees_with_kubeadm():
             if cert.get("caName"):
                 expect(mine["details"].get("ca") == cert["caName"],
                        f"{cert['name']}: CA {cert['caName']} as kubeadm says", mine["details"])
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def openssl_issue(tmp, name, cn, issuer=None, days=(-1, 365), ca=False, sans=(), rsa=False):
+    """tmp/NAME.crt and tmp/NAME.key: self-signed when issuer is None, else signed by
+    issuer=(crt, key) with `openssl ca`, which accepts past dates (`x509 -days` cannot)."""
+    crt, key = tmp / f"{name}.crt", tmp / f"{name}.key"
+    alg = ["-newkey", "rsa:2048"]
+    if not rsa:
+        alg = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    ext = ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"] if ca \
+        else ["basicConstraints=critical,CA:FALSE",
+              "keyUsage=critical,digitalSignature,keyEncipherment",
+              "extendedKeyUsage=serverAuth"]
+    if sans:
+        ext.append("subjectAltName=" + ",".join(f"DNS:{n}" for n in sans))
+    if issuer is None:
+        subprocess.run(["openssl", "req", "-x509", *alg, "-nodes", "-days", str(days[1]),
+                        "-subj", f"/CN={cn}", "-keyout", str(key), "-out", str(crt),
+                        *[a for e in ext for a in ("-addext", e)]],
+                       check=True, capture_output=True)
+        return crt, key
+    csr, work = tmp / f"{name}.csr", tmp / f"{name}.ca"
+    subprocess.run(["openssl", "req", "-new", *alg, "-nodes", "-subj", f"/CN={cn}",
+                    "-keyout", str(key), "-out", str(csr)], check=True, capture_output=True)
+    work.mkdir()
+    (work / "index.txt").touch()
+    (work / "serial").write_text("01\n")
+    (work / "ext").write_text("[v3]\n" + "\n".join(ext) + "\n")
+    (work / "ca.cnf").write_text(f"""[ca]
+default_ca = kpt
+[kpt]
+database = {work}/index.txt
+new_certs_dir = {work}
+serial = {work}/serial
+default_md = sha256
+policy = anything
+unique_subject = no
+[anything]
+commonName = supplied
+""")
+
+    def utc(offset_days):
+        return datetime.fromtimestamp(time.time() + offset_days * 86400, timezone.utc) \
+            .strftime("%Y%m%d%H%M%SZ")
+    subprocess.run(["openssl", "ca", "-batch", "-config", str(work / "ca.cnf"), "-cert",
+                    str(issuer[0]), "-keyfile", str(issuer[1]), "-in", str(csr), "-out", str(crt),
+                    "-notext", "-rand_serial", "-startdate", utc(days[0]), "-enddate",
+                    utc(days[1]), "-extfile", str(work / "ext"), "-extensions", "v3"],
+                   check=True, capture_output=True)
+    shutil.rmtree(work)
+    csr.unlink()
+    return crt, key
+
+
+def secret_manifest(ns, name, data, type_="kubernetes.io/tls", labels=None, annotations=None):
+    meta = {"namespace": ns, "name": name, "labels": labels or {},
+            "annotations": annotations or {}}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": type_,
+            "data": {k: base64.b64encode(v if isinstance(v, bytes) else v.encode()).decode()
+                     for k, v in data.items()}}
+
+
+def labkubectl(kubeconfig, *args, stdin=None):
+    """The lab's own kubectl (no plugins involved) as `kubeconfig`'s user."""
+    return sh([str(Path(lab("bin")) / "kubectl"), "--kubeconfig", kubeconfig, *args],
+              stdin=stdin)
+
+
+@contextlib.contextmanager
+def lab_namespace(suffix, manifests=()):
+    """A kpt-h2-* namespace holding `manifests` (applied in one kubectl call as a List),
+    deleted on the way out."""
+    admin = lab("kubeconfig", "admin")
+    ns = f"kpt-h2-{suffix}-{os.getpid()}"
+    code, out = labkubectl(admin, "create", "namespace", ns)
+    expect(code == 0, f"namespace {ns} created", out)
+    try:
+        if manifests:
+            items = [dict(m, metadata=dict(m["metadata"], namespace=ns)) for m in manifests]
+            code, out = labkubectl(admin, "apply", "-f", "-", stdin=json.dumps(
+                {"apiVersion": "v1", "kind": "List", "items": items}))
+            expect(code == 0, f"{len(items)} secrets created with kubectl apply", out)
+        yield ns, admin
+    finally:
+        drop_namespace(admin, ns)
+
+
+def drop_namespace(admin, ns):
+    """Deletes the namespace's secrets and the namespace, then finalizes it: the lab runs no
+    kube-controller-manager, so nothing else would empty it and it would stay Terminating."""
+    labkubectl(admin, "delete", "secrets", "--all", "-n", ns, "--wait=false")
+    labkubectl(admin, "delete", "namespace", ns, "--wait=false")
+    code, out = labkubectl(admin, "get", "namespace", ns, "-o", "json")
+    try:
+        spec = json.loads(out) if code == 0 else None
+    except ValueError:
+        spec = None
+    if spec:
+        spec["spec"]["finalizers"] = []
+        labkubectl(admin, "replace", "--raw", f"/api/v1/namespaces/{ns}/finalize", "-f", "-",
+                   stdin=json.dumps(spec))
+
+
+def certs_secrets(*args):
+    """kubectl certs secrets ARGS -o json through kubectl's plugin dispatch: (code, report,
+    stdout + stderr)."""
+    return certs_json("secrets", *args)
+
+
+@case
+def secrets_check_every_kind():
+    """Healthy (made by openssl now), expired chain, garbage, Opaque bundle, mismatched key and
+    cert-manager secrets in one namespace: each source's status, message and hint; openssl
+    agrees on the healthy one; -A finds it, -l selects it alone, the context's namespace is the
+    default, and no output ever holds the private key."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        root = openssl_issue(tmp, "root", "kpt-root", days=(0, 3650), ca=True)
+        other = openssl_issue(tmp, "other", "kpt-other-root", days=(0, 3650), ca=True)
+        healthy = openssl_issue(tmp, "healthy", "healthy.kpt.test", root, days=(-1, 200),
+                                sans=["healthy.kpt.test"], rsa=True)
+        inter = openssl_issue(tmp, "inter", "kpt-old-intermediate", root, days=(-400, -2),
+                              ca=True)
+        old = openssl_issue(tmp, "old", "old.kpt.test", inter, days=(-300, -5))
+        stranger = openssl_issue(tmp, "stranger", "stranger", days=(0, 30))
+        read = lambda p: Path(p).read_bytes()  # noqa: E731
+        key_pem = read(healthy[1]).decode()
+        secret_bytes = [key_pem.splitlines()[5],
+                        base64.b64encode(read(healthy[1])).decode()[80:140],
+                        read(stranger[1]).decode().splitlines()[1]]
+        manifests = [
+            secret_manifest("", "healthy", {"tls.crt": read(healthy[0]),
+                                            "tls.key": read(healthy[1]),
+                                            "ca.crt": read(root[0])},
+                            labels={"kpt-h2": "selected"}),
+            secret_manifest("", "expired", {"tls.crt": read(old[0]) + read(inter[0]),
+                                            "tls.key": read(old[1]), "ca.crt": read(root[0])}),
+            secret_manifest("", "garbage", {"tls.crt": "hello, I am not a certificate",
+                                            "tls.key": "hunter2-not-a-key"}),
+            secret_manifest("", "bundle", {"ca-bundle.pem": read(root[0]) + read(other[0]),
+                                           "password": "hunter2-password"}, type_="Opaque"),
+            secret_manifest("", "mismatch", {"tls.crt": read(healthy[0]),
+                                             "tls.key": read(stranger[1])}),
+            secret_manifest("", "managed", {"tls.crt": read(old[0]), "tls.key": read(old[1])},
+                            annotations={"cert-manager.io/certificate-name": "web"}),
+        ]
+        with lab_namespace("secrets", manifests) as (ns, admin):
+            code, report, out = certs_secrets("--kubeconfig", admin, "-n", ns)
+            expect(code == 1 and report, "kubectl certs secrets -n NS -o json: exit 1 (fails)",
+                   out)
+            checks = by_source(report)
+            mine = sorted(s for s in checks if s.startswith(f"secret/{ns}/"))
+            base = f"secret/{ns}"
+            expected = sorted([f"{base}/healthy#tls.crt", f"{base}/healthy#ca.crt",
+                               f"{base}/expired#tls.crt[0]", f"{base}/expired#tls.crt[1]",
+                               f"{base}/expired#ca.crt", f"{base}/garbage#tls.crt",
+                               f"{base}/bundle#ca-bundle.pem[0]", f"{base}/bundle#ca-bundle.pem[1]",
+                               f"{base}/mismatch#tls.crt", f"{base}/managed#tls.crt"])
+            expect(mine == expected, "one check per certificate, none for keys or passwords",
+                   mine)
+
+            h = checks[f"{base}/healthy#tls.crt"]
+            expect(h["status"] == "ok" and h["layer"] == "cert" and not h.get("hint"),
+                   "healthy: ok", h)
+            subject = openssl("x509", "-in", str(healthy[0]), "-noout", "-subject", "-nameopt",
+                              "RFC2253").split("=", 1)[1].strip()
+            not_after = rfc3339_from_openssl(openssl("x509", "-in", str(healthy[0]), "-noout",
+                                                     "-enddate"))
+            d = h["details"]
+            expect(d["subject"] == subject and d["notAfter"] == not_after,
+                   f"healthy: subject {subject} and notAfter {not_after} as openssl says", d)
+            expect(d["keyType"] == "RSA" and d["keyBits"] == 2048 and d["sans"] == [
+                "healthy.kpt.test"] and d["privateKey"] == "tls.key" and
+                d["verifiedAgainstCaCrt"] is True and d["daysLeft"] in (198, 199),
+                "healthy: key, SANs, paired with tls.key, verified against ca.crt", d)
+            for field in ("issuer", "serial", "notBefore", "isCA", "signatureAlgorithm"):
+                expect(field in d, f"healthy: details.{field}", d)
+
+            e0, e1 = checks[f"{base}/expired#tls.crt[0]"], checks[f"{base}/expired#tls.crt[1]"]
+            expect(e0["status"] == "fail" and e0["message"].startswith("expired 5 days ago")
+                   and f"kubectl create secret tls expired --cert=tls.crt --key=tls.key -n {ns}"
+                   in e0["hint"], "expired leaf: fail, with the kubectl create secret hint", e0)
+            expect(e1["status"] == "fail" and e1["message"].startswith("expired 2 days ago")
+                   and e1["details"]["isCA"], "expired intermediate: fail", e1)
+            expect(checks[f"{base}/expired#ca.crt"]["status"] == "ok", "its root: ok")
+
+            g = checks[f"{base}/garbage#tls.crt"]
+            expect(g["status"] == "fail" and g["message"] ==
+                   "tls.crt: not PEM or DER: 29 bytes of text" and g["hint"],
+                   "garbage: fail, saying what the bytes were without quoting them", g)
+
+            for i in (0, 1):
+                b = checks[f"{base}/bundle#ca-bundle.pem[{i}]"]
+                expect(b["status"] == "ok" and b["details"]["isCA"],
+                       f"Opaque bundle member {i}: ok", b)
+
+            m = checks[f"{base}/mismatch#tls.crt"]
+            expect(m["status"] == "fail" and m["message"].startswith(
+                "tls.key does not match tls.crt") and "put the key that belongs to tls.crt"
+                in m["hint"], "mismatched key: fail", m)
+
+            c = checks[f"{base}/managed#tls.crt"]
+            expect(c["status"] == "fail" and c["hint"] ==
+                   f"managed by cert-manager (Certificate web): cmctl renew web -n {ns}",
+                   "cert-manager secret: the cmctl renew hint", c)
+
+            code, report, out = certs_secrets("--kubeconfig", admin, "-n", ns, "-l",
+                                              "kpt-h2=selected")
+            expect(code == 0 and report and sorted(
+                s for s in by_source(report) if "#" in s) == sorted(
+                [f"{base}/healthy#tls.crt", f"{base}/healthy#ca.crt"]),
+                "-l kpt-h2=selected: only the labelled secret, exit 0", out)
+
+            code, report, out = certs_secrets("--kubeconfig", admin, "-A")
+            found = by_source(report or {"checks": []})
+            expect(code == 1 and found.get(f"{base}/healthy#tls.crt", {}).get("status") == "ok"
+                   and f"{base}/garbage#tls.crt" in found, "-A finds them too", out[-2000:])
+
+            kc = tmp / "kubeconfig"
+            shutil.copy(admin, kc)
+            code, out = labkubectl(str(kc), "config", "set-context", "--current",
+                                   f"--namespace={ns}")
+            expect(code == 0, "a kubeconfig whose context namespace is NS", out)
+            code, report, out = certs_secrets("--kubeconfig", str(kc))
+            expect(code == 1 and f"{base}/healthy#tls.crt" in by_source(report or {"checks": []}),
+                   "without -n: the context's namespace, as kubectl", out)
+
+            for fmt in ("text", "json", "yaml", "prometheus"):
+                for verbosity in ("0", "10"):
+                    code, out = kubectl("certs", "secrets", "--kubeconfig", admin, "-n", ns,
+                                        "-o", fmt, "-v", verbosity)
+                    expect(code == 1 and len(out) > 200, f"-o {fmt} -v {verbosity}: exit 1",
+                           out)
+                    leaked = [b for b in secret_bytes + ["hunter2", "PRIVATE KEY"] if b in out]
+                    expect(not leaked, f"-o {fmt} -v {verbosity}: no key or secret bytes in "
+                           "stdout or stderr", leaked)
+
+
+@case
+def secrets_forbidden_explains_rbac():
+    """The limited user (a pod reader) may not list secrets: exit 1, and a check that says so
+    and names `kubectl auth can-i list secrets`."""
+    limited = lab("kubeconfig", "limited")
+    code, report, out = certs_secrets("--kubeconfig", limited)
+    expect(code == 1 and report, "kubectl certs secrets as the limited user: exit 1", out)
+    check = report["checks"][-1]
+    expect(check["status"] == "fail" and check["layer"] == "auth" and report["failedLayer"] ==
+           "auth", "a failed auth check", check)
+    expect("cannot list secrets in namespace \"default\"" in check["message"] and "forbidden"
+           in check["message"], "the message says the list was forbidden", check)
+    expect("kubectl auth can-i list secrets -n default" in check["hint"],
+           "the hint names kubectl auth can-i", check)
+    code, out = kubectl("certs", "secrets", "--kubeconfig", limited, "-A")
+    expect(code == 1 and "kubectl auth can-i list secrets --all-namespaces" in out,
+           "-A: the same, cluster-wide, in text", out)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,49 @@
+# Shell integration and release packaging (FEATURES S1-S5): the completion helpers beside the
+# binaries (in the build tree as after an install), their install rules, the `release` target
+# (scripts/release.sh), and KP_STATIC, the link of the release archives: everything but glibc
+# statically, so the binaries run on a stock Debian or Ubuntu without any -dev package.
+# Included before the find_package() calls, because KP_STATIC changes what they find.
+option(KP_STATIC "Link everything but glibc statically (the release archives)" OFF)
+set(KP_STATIC_CURL "" CACHE PATH "Prefix of a static libcurl (scripts/release.sh builds one)")
+
+if(KP_STATIC)
+  if(NOT EXISTS "${KP_STATIC_CURL}/lib/libcurl.a")
+    message(FATAL_ERROR "KP_STATIC needs -DKP_STATIC_CURL=<prefix with lib/libcurl.a>: "
+                        "scripts/release.sh builds one (Debian's libcurl.a needs libraries Debian "
+                        "ships only as shared objects: gssapi, ldap, rtmp, ssh2, psl)")
+  endif()
+  set(OPENSSL_USE_STATIC_LIBS ON)
+  set(Boost_USE_STATIC_LIBS ON)
+  set(CURL_INCLUDE_DIR "${KP_STATIC_CURL}/include" CACHE PATH "libcurl headers" FORCE)
+  set(CURL_LIBRARY "${KP_STATIC_CURL}/lib/libcurl.a" CACHE FILEPATH "libcurl" FORCE)
+  find_library(KP_NGHTTP2_STATIC NAMES libnghttp2.a REQUIRED) # Debian: libnghttp2-dev
+  find_library(KP_ZLIB_STATIC NAMES libz.a REQUIRED)
+  find_library(KP_YAML_CPP_STATIC NAMES libyaml-cpp.a REQUIRED)
+  # Defined before find_package(): FindCURL and yaml-cpp's package then keep these targets
+  # instead of creating their shared ones.
+  add_library(CURL::libcurl STATIC IMPORTED)
+  set_target_properties(CURL::libcurl PROPERTIES
+    IMPORTED_LOCATION "${CURL_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${CURL_INCLUDE_DIR}"
+    INTERFACE_COMPILE_DEFINITIONS CURL_STATICLIB
+    INTERFACE_LINK_LIBRARIES
+      "${KP_NGHTTP2_STATIC};OpenSSL::SSL;OpenSSL::Crypto;${KP_ZLIB_STATIC};Threads::Threads")
+  add_library(yaml-cpp STATIC IMPORTED)
+  set_target_properties(yaml-cpp PROPERTIES IMPORTED_LOCATION "${KP_YAML_CPP_STATIC}")
+  # --as-needed drops libpthread/libdl, empty since glibc 2.34, from the NEEDED list.
+  add_link_options(-static-libstdc++ -static-libgcc LINKER:--as-needed)
+endif()
+
+foreach(tool apicheck certs netdebug)
+  # Beside the binaries, so a build directory on PATH completes like an installation.
+  configure_file(${PROJECT_SOURCE_DIR}/completions/kubectl_complete-${tool}
+                 ${PROJECT_BINARY_DIR}/kubectl_complete-${tool} COPYONLY)
+  install(PROGRAMS completions/kubectl_complete-${tool} DESTINATION bin)
+endforeach()
+
+# `cmake --build build --target release`: the archives, their sha256 and the filled krew
+# manifests in build/dist (a static build of its own in build/release).
+add_custom_target(release
+  COMMAND ${PROJECT_SOURCE_DIR}/scripts/release.sh --build ${PROJECT_BINARY_DIR}/release
+          --out ${PROJECT_BINARY_DIR}/dist
+  USES_TERMINAL VERBATIM)

@@ -1,0 +1,779 @@
+#include "netdebug/run.h"
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <boost/process.hpp>
+
+#include "core/apiclient.h"
+#include "core/complete.h"
+#include "core/kube.h"
+#include "core/text.h"
+#include "netdebug/suite_script.h"
+
+namespace kp::netdebug {
+namespace {
+
+namespace bp = boost::process;
+using core::Check;
+using core::CheckStatus;
+
+constexpr std::string_view kTool = "netdebug";
+
+// The flags every netdebug command that talks to the cluster shares.
+struct Common {
+  std::string usage;
+  cxxopts::ParseResult parsed;
+  core::KubeFlags kube;
+  std::chrono::milliseconds requestTimeout{10000};
+  int verbosity = 0;
+};
+
+// Adds -h, -v and the kubectl flags, parses (or completes), reads the kubectl flags. An int
+// is the exit code when the command ends here.
+core::Result<Common, int> parse(const core::Invocation& invocation, cxxopts::Options& cli) {
+  Common common;
+  common.usage = invocation.program + " " + invocation.command;
+  cli.add_options("")  //
+      ("v", "Log level: 1 prints progress and API request counts, 6+ the requests",
+       cxxopts::value<int>()->default_value("0"), "LEVEL")  //
+      ("h,help", "Show this help");
+  core::KubeFlags::add_to(cli);
+  const core::ArgvView argv(common.usage, invocation.args);
+  common.parsed = core::parse_or_complete(cli, argv.argc(), argv.argv(), core::Positionals::none);
+  if (common.parsed.count("help") > 0) {
+    invocation.out << cli.help({"", "kubectl"});
+    return 0;
+  }
+  if (!common.parsed.unmatched().empty()) {
+    return core::print_error(invocation.err, kTool,
+                             "unexpected argument \"" + common.parsed.unmatched().front() +
+                                 "\"; see " + common.usage + " --help");
+  }
+  core::Result<core::KubeFlags> kube = core::KubeFlags::read_from(common.parsed);
+  if (!kube) {
+    return core::print_error(invocation.err, kTool, kube.error().message);
+  }
+  common.kube = std::move(*kube);
+  if (!common.kube.requestTimeout.empty() && common.kube.requestTimeout != "0") {
+    common.requestTimeout = *core::parse_duration(common.kube.requestTimeout);
+  }
+  common.verbosity = common.parsed["v"].as<int>();
+  return common;
+}
+
+core::Result<core::ApiClient, int> connect(const Common& common, std::ostream& err) {
+  core::Result<core::ApiClient> client =
+      core::connect(common.kube.loading_rules(), common.kube.overrides, common.requestTimeout,
+                    common.verbosity >= 6 ? common.verbosity : 0);
+  if (!client) {
+    return core::print_error(err, kTool, client.error().message);
+  }
+  return std::move(*client);
+}
+
+std::string pods_namespace(const Common& common, const core::ApiClient& client) {
+  if (!common.kube.overrides.namespaceName.empty()) {
+    return common.kube.overrides.namespaceName;
+  }
+  return client.config().namespaceName.empty() ? "default" : client.config().namespaceName;
+}
+
+// The pod flags `run` and `shell` share.
+void add_pod_flags(cxxopts::Options& cli, const std::string& nodeHelp,
+                   const std::string& defaultProfile) {
+  cli.add_options("")                                            //
+      ("node", nodeHelp, cxxopts::value<std::string>(), "NAME")  //
+      ("image", "The debug image (needs sh; netshoot's tools for every check)",
+       cxxopts::value<std::string>()->default_value(std::string(kDefaultImage)), "IMAGE")  //
+      ("image-pull-secret", "A secret in the namespace for pulling the image (repeatable)",
+       cxxopts::value<std::vector<std::string>>(), "NAME")             //
+      ("host-network", "Run the pod in the node's network namespace")  //
+      ("profile", "Pod security profile: default, restricted or netadmin",
+       cxxopts::value<std::string>()->default_value(defaultProfile), "PROFILE")  //
+      ("timeout", "How long a pod may take to start (e.g. 2m)",
+       cxxopts::value<std::string>()->default_value("2m"), "DURATION");
+}
+
+struct PodFlags {
+  core::DebugPodSpec spec;  // without namespace and node
+  std::chrono::milliseconds startTimeout{120000};
+};
+
+core::Result<PodFlags> read_pod_flags(const cxxopts::ParseResult& p) {
+  PodFlags flags;
+  flags.spec.tool = std::string(kTool);
+  flags.spec.runId = core::new_run_id();
+  flags.spec.image = p["image"].as<std::string>();
+  if (flags.spec.image.empty()) {
+    return core::Error{"--image: must not be empty"};
+  }
+  if (p.count("image-pull-secret") > 0) {
+    flags.spec.imagePullSecrets = p["image-pull-secret"].as<std::vector<std::string>>();
+  }
+  flags.spec.hostNetwork = p.count("host-network") > 0;
+  core::Result<core::PodProfile> profile = core::parse_profile(p["profile"].as<std::string>());
+  if (!profile) {
+    return profile.error();
+  }
+  flags.spec.profile = *profile;
+  core::Result<std::chrono::milliseconds> timeout =
+      core::parse_duration(p["timeout"].as<std::string>());
+  if (!timeout) {
+    return timeout.error().prefixed("--timeout");
+  }
+  flags.startTimeout = *timeout;
+  return flags;
+}
+
+std::string str(const nlohmann::json& object, const char* key) {
+  return object.is_object() && object.contains(key) && object[key].is_string()
+             ? object[key].get<std::string>()
+             : std::string();
+}
+
+struct NodeInfo {
+  std::string name;
+  bool ready = false;
+  bool unschedulable = false;
+};
+
+core::Result<std::vector<NodeInfo>, core::ApiError> list_nodes(const core::ApiClient& client) {
+  std::vector<NodeInfo> nodes;
+  std::string next;
+  do {
+    core::ApiResult page = client.get("/api/v1/nodes?limit=500" +
+                                      (next.empty() ? "" : "&continue=" + core::url_escape(next)));
+    if (!page) {
+      return page.error();
+    }
+    for (const nlohmann::json& item : page->value("items", nlohmann::json::array())) {
+      NodeInfo node;
+      node.name = str(item.value("metadata", nlohmann::json::object()), "name");
+      const nlohmann::json spec = item.value("spec", nlohmann::json::object());
+      node.unschedulable = spec.value("unschedulable", false);
+      const nlohmann::json status = item.value("status", nlohmann::json::object());
+      for (const nlohmann::json& c : status.value("conditions", nlohmann::json::array())) {
+        if (str(c, "type") == "Ready") {
+          node.ready = str(c, "status") == "True";
+        }
+      }
+      nodes.push_back(std::move(node));
+    }
+    next = str(page->value("metadata", nlohmann::json::object()), "continue");
+  } while (!next.empty());
+  std::sort(nodes.begin(), nodes.end(),
+            [](const NodeInfo& a, const NodeInfo& b) { return a.name < b.name; });
+  return nodes;
+}
+
+// The API server's endpoints as the suite dials them (ip:port), from default/kubernetes.
+core::Result<std::vector<std::string>, std::string> api_endpoints(const core::ApiClient& client) {
+  core::ApiResult slices =
+      client.get("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=" +
+                 core::url_escape("kubernetes.io/service-name=kubernetes"));
+  if (!slices) {
+    return slices.error().message;
+  }
+  core::Result<std::vector<core::ApiEndpoint>> parsed =
+      core::parse_kubernetes_endpoint_slices(slices->dump());
+  if (!parsed) {
+    return parsed.error().message;
+  }
+  std::vector<std::string> out;
+  for (const core::ApiEndpoint& e : *parsed) {
+    const bool v6 = e.address.find(':') != std::string::npos;
+    out.push_back((v6 ? "[" + e.address + "]" : e.address) + ":" + std::to_string(e.port));
+  }
+  return out;
+}
+
+Check make(std::string id, CheckStatus status, std::string message, std::string hint,
+           std::string node) {
+  Check c;
+  c.id = std::move(id);
+  c.layer = core::Layer::incluster;
+  c.status = status;
+  c.message = std::move(message);
+  c.hint = std::move(hint);
+  c.endpoint = std::move(node);
+  return c;
+}
+
+std::string printable(std::string_view text, std::size_t limit) {
+  std::string out(text.substr(0, limit));
+  for (char& ch : out) {
+    const auto byte = static_cast<unsigned char>(ch);
+    if (byte < 0x20 || byte == 0x7f) {
+      ch = '?';
+    }
+  }
+  return out + (text.size() > limit ? "..." : "");
+}
+
+std::optional<CheckStatus> parse_status(const std::string& text) {
+  if (text == "ok") {
+    return CheckStatus::ok;
+  }
+  if (text == "warn") {
+    return CheckStatus::warn;
+  }
+  if (text == "fail") {
+    return CheckStatus::fail;
+  }
+  if (text == "skip") {
+    return CheckStatus::skip;
+  }
+  return std::nullopt;
+}
+
+// The checks of one node's run, from the pod's fate and the suite's output.
+std::vector<Check> node_checks(const core::DebugPodRun& run, const core::DebugPodSpec& spec) {
+  std::vector<Check> checks;
+  if (!run.started || !run.failure.empty()) {
+    Check c = make("incluster.pod", CheckStatus::fail, run.failure, run.failureHint, run.nodeName);
+    c.details = {{"pod", run.podName}, {"namespace", spec.namespaceName}};
+    checks.push_back(std::move(c));
+    return checks;
+  }
+  Check pod = make("incluster.pod", CheckStatus::ok,
+                   "pod " + run.podName + " ran the suite (" +
+                       std::to_string(static_cast<long>(run.startMs)) + " ms to start, " +
+                       std::to_string(static_cast<long>(run.execMs)) + " ms to run)",
+                   {}, run.nodeName);
+  pod.durationMs = run.startMs + run.execMs;
+  pod.details = {{"pod", run.podName},
+                 {"namespace", spec.namespaceName},
+                 {"image", spec.image},
+                 {"profile", core::to_string(spec.profile)},
+                 {"hostNetwork", spec.hostNetwork}};
+  checks.push_back(std::move(pod));
+  std::vector<Check> suite = parse_suite_output(run.exec.out, run.nodeName);
+  if (run.exec.exitCode != 0 && suite.size() <= 1) {
+    checks.push_back(make("incluster.suite", CheckStatus::fail,
+                          "the check script exited with code " + std::to_string(run.exec.exitCode) +
+                              ": " + printable(core::trim(run.exec.err), 300),
+                          "the image needs a POSIX sh; with --image, use one based on netshoot",
+                          run.nodeName));
+    return checks;
+  }
+  checks.insert(checks.end(), suite.begin(), suite.end());
+  return checks;
+}
+
+std::string cell(const Check* check) {
+  if (check == nullptr) {
+    return "-";
+  }
+  switch (check->status) {
+    case CheckStatus::ok:
+      return "ok";
+    case CheckStatus::warn:
+      return "WARN";
+    case CheckStatus::fail:
+      return "FAIL";
+    case CheckStatus::skip:
+      break;
+  }
+  return "skip";
+}
+
+// The column a check belongs to: its id, plus the API-server endpoint it dialled.
+std::string column_of(const Check& check) {
+  std::string column = check.id;
+  if (column.starts_with("incluster.")) {
+    column.erase(0, 10);
+  }
+  if (check.details.is_object() && check.details.contains("endpoint") &&
+      check.details["endpoint"].is_string()) {
+    column += "@" + check.details["endpoint"].get<std::string>();
+  }
+  return column;
+}
+
+std::atomic<bool> g_alarm{false};
+
+}  // namespace
+
+std::vector<Check> parse_suite_output(std::string_view stdoutText, const std::string& node) {
+  std::vector<Check> checks;
+  std::size_t start = 0;
+  while (start < stdoutText.size()) {
+    std::size_t end = stdoutText.find('\n', start);
+    if (end == std::string_view::npos) {
+      end = stdoutText.size();
+    }
+    const std::string_view line = core::trim(stdoutText.substr(start, end - start));
+    start = end + 1;
+    if (line.empty()) {
+      continue;
+    }
+    core::Result<nlohmann::json> json = core::parse_json(line, 16);
+    const std::optional<CheckStatus> status =
+        json && json->is_object() ? parse_status(str(*json, "status")) : std::nullopt;
+    if (!status || str(*json, "id").empty()) {
+      checks.push_back(
+          make("incluster.suite", CheckStatus::warn,
+               "the check script printed a line that is not a check: " + printable(line, 160),
+               "run the pod with --keep and run the script by hand", node));
+      continue;
+    }
+    Check c = make(str(*json, "id"), *status, str(*json, "message"), str(*json, "hint"), node);
+    if (!c.id.starts_with("incluster.")) {
+      c.id = "incluster." + c.id;
+    }
+    if ((c.status == CheckStatus::warn || c.status == CheckStatus::fail) && c.hint.empty()) {
+      c.hint = "see the details";
+    }
+    if (json->contains("durationMs") && (*json)["durationMs"].is_number()) {
+      c.durationMs = (*json)["durationMs"].get<double>();
+    }
+    if (json->contains("details") && (*json)["details"].is_object()) {
+      c.details = nlohmann::ordered_json::parse((*json)["details"].dump());
+    }
+    const std::string endpoint = str(*json, "endpoint");
+    if (!endpoint.empty()) {
+      if (!c.details.is_object()) {
+        c.details = nlohmann::ordered_json::object();
+      }
+      c.details["endpoint"] = endpoint;
+    }
+    checks.push_back(std::move(c));
+  }
+  if (checks.empty()) {
+    checks.push_back(make("incluster.suite", CheckStatus::fail, "the check script printed nothing",
+                          "run the pod with --keep and run the script by hand", node));
+  }
+  return checks;
+}
+
+std::vector<std::string> suite_command(std::string_view script,
+                                       const std::vector<std::string>& endpoints,
+                                       core::PodProfile profile, int timeoutSeconds,
+                                       const std::string& clusterDomain) {
+  return {"env",
+          "KP_ENDPOINTS=" + core::join(endpoints, " "),
+          "KP_PROFILE=" + std::string(core::to_string(profile)),
+          "KP_TIMEOUT=" + std::to_string(timeoutSeconds),
+          "KP_CLUSTER_DOMAIN=" + clusterDomain,
+          "sh",
+          "-c",
+          std::string(script),
+          "kubectl-netdebug-suite"};
+}
+
+void render_matrix(std::ostream& out, const core::Report& report,
+                   const std::vector<std::string>& nodes) {
+  std::vector<std::string> columns;
+  std::map<std::pair<std::string, std::string>, const Check*> cells;
+  for (const Check& c : report.checks) {
+    const std::string column = column_of(c);
+    if (std::find(columns.begin(), columns.end(), column) == columns.end()) {
+      columns.push_back(column);
+    }
+    cells[{c.endpoint, column}] = &c;
+  }
+  std::size_t nodeWidth = 4;
+  for (const std::string& n : nodes) {
+    nodeWidth = std::max(nodeWidth, n.size());
+  }
+  std::string header = "NODE";
+  header.resize(nodeWidth + 2, ' ');
+  for (const std::string& column : columns) {
+    header += column + "  ";
+  }
+  out << core::trim(header) << '\n';
+  for (const std::string& node : nodes) {
+    std::string row = node;
+    row.resize(nodeWidth + 2, ' ');
+    for (const std::string& column : columns) {
+      auto found = cells.find({node, column});
+      std::string text = cell(found == cells.end() ? nullptr : found->second);
+      text.resize(column.size() + 2, ' ');
+      row += text;
+    }
+    out << core::trim(row) << '\n';
+  }
+  bool first = true;
+  for (const Check& c : report.checks) {
+    if (c.status != CheckStatus::fail && c.status != CheckStatus::warn) {
+      continue;
+    }
+    if (first) {
+      out << '\n';
+      first = false;
+    }
+    out << (c.status == CheckStatus::fail ? "FAIL " : "WARN ") << c.endpoint << ' ' << column_of(c)
+        << ": " << c.message << '\n';
+    if (!c.hint.empty()) {
+      out << "     fix: " << c.hint << '\n';
+    }
+  }
+  const CheckStatus verdict = core::verdict(report);
+  std::size_t failedNodes = 0;
+  for (const std::string& node : nodes) {
+    failedNodes += std::any_of(report.checks.begin(), report.checks.end(), [&](const Check& c) {
+      return c.endpoint == node && c.status == CheckStatus::fail;
+    });
+  }
+  out << '\n'
+      << "verdict: " << core::to_string(verdict) << " (" << nodes.size() << " nodes, "
+      << failedNodes << " with failures)\n";
+}
+
+int run_command(const core::Invocation& invocation) {
+  cxxopts::Options cli = core::command_options(
+      invocation,
+      ": creates a netshoot pod on the node (or one per node), runs the in-cluster checks in it "
+      "(resolv.conf, cluster DNS, the kubernetes service and every API-server endpoint with the "
+      "pod's service account, default route, MTU) and deletes it.",
+      "[--node NAME | --all-nodes] [flags]");
+  add_pod_flags(cli, "The node to check from (default: the first Ready node)", "default");
+  cli.add_options("")                                           //
+      ("all-nodes", "Check from every node, one pod per node")  //
+      ("concurrency", "Pods alive at once with --all-nodes",
+       cxxopts::value<int>()->default_value("10"), "N")  //
+      ("check-timeout", "The time each in-pod check may take",
+       cxxopts::value<std::string>()->default_value("5s"), "DURATION")  //
+      ("cluster-domain", "The cluster's DNS domain",
+       cxxopts::value<std::string>()->default_value("cluster.local"), "DOMAIN")  //
+      ("keep", "Keep the pods (delete them later with cleanup)")                 //
+      ("o,output", "Output format: text, json or yaml",
+       cxxopts::value<std::string>()->default_value("text"), "FORMAT")  //
+      ("fail-on", "Exit 1 on: fail, or warn", cxxopts::value<std::string>()->default_value("fail"),
+       "STATUS");
+  core::Result<Common, int> common = parse(invocation, cli);
+  if (!common) {
+    return common.error();
+  }
+  const cxxopts::ParseResult& p = common->parsed;
+  std::ostream& err = invocation.err;
+  const core::Result<core::OutputFormat> output =
+      core::parse_output_format(p["output"].as<std::string>());
+  const core::Result<core::FailOn> failOn = core::parse_fail_on(p["fail-on"].as<std::string>());
+  const core::Result<PodFlags> pod = read_pod_flags(p);
+  const core::Result<std::chrono::milliseconds> checkTimeout =
+      core::parse_duration(p["check-timeout"].as<std::string>());
+  for (const core::Error* e :
+       {output ? nullptr : &output.error(), failOn ? nullptr : &failOn.error(),
+        pod ? nullptr : &pod.error(), checkTimeout ? nullptr : &checkTimeout.error()}) {
+    if (e != nullptr) {
+      return core::print_error(err, kTool, e->message);
+    }
+  }
+  const bool allNodes = p.count("all-nodes") > 0;
+  const int concurrency = p["concurrency"].as<int>();
+  if (concurrency < 1 || concurrency > 500) {
+    return core::print_error(err, kTool, "--concurrency: must be between 1 and 500");
+  }
+  if (allNodes && p.count("node") > 0) {
+    return core::print_error(err, kTool, "--node and --all-nodes exclude each other");
+  }
+  core::Result<core::ApiClient, int> connected = connect(*common, err);
+  if (!connected) {
+    return connected.error();
+  }
+  core::ApiClient& client = *connected;
+  core::StopSignals::install();
+  client.set_cancel([] { return core::StopSignals::raised(); });
+  const auto log = [&](const std::string& line) {
+    if (common->verbosity >= 1) {
+      err << "netdebug: " << line << '\n';
+    }
+  };
+
+  std::vector<std::string> nodes;
+  if (p.count("node") > 0) {
+    nodes.push_back(p["node"].as<std::string>());
+    core::ApiResult node = client.get("/api/v1/nodes/" + core::url_escape(nodes.front()));
+    if (!node && node.error().status == 404) {
+      return core::print_error(
+          err, kTool,
+          "--node: node \"" + nodes.front() + "\" not found (kubectl get nodes lists them)");
+    }
+  } else {
+    auto listed = list_nodes(client);
+    if (!listed) {
+      err << "kubectl-netdebug: error: cannot list nodes: " << listed.error().message << '\n';
+      return 1;
+    }
+    for (const NodeInfo& n : *listed) {
+      if (allNodes || (n.ready && !n.unschedulable)) {
+        nodes.push_back(n.name);
+      }
+      if (!allNodes && !nodes.empty()) {
+        break;
+      }
+    }
+    if (nodes.empty()) {
+      err << "kubectl-netdebug: error: no Ready node to run on; pass --node\n";
+      return 1;
+    }
+  }
+
+  core::Report report;
+  report.tool = std::string(kTool);
+  report.target = {client.config().contextName, client.config().clusterName,
+                   client.config().server};
+  std::vector<std::string> endpoints;
+  if (auto listed = api_endpoints(client); listed) {
+    endpoints = *listed;
+  } else {
+    report.checks.push_back(make("incluster.endpoints", CheckStatus::warn,
+                                 "cannot list the API server's endpoints: " + listed.error(),
+                                 "grant get on endpointslices in default, or check the "
+                                 "kubernetes service; only the service IP is checked",
+                                 ""));
+  }
+
+  core::DebugPodSpec base = pod->spec;
+  base.namespaceName = pods_namespace(*common, client);
+  const int checkSeconds = std::max<int>(1, static_cast<int>(checkTimeout->count() / 1000));
+  core::DebugPodTimeouts timeouts;
+  timeouts.start = pod->startTimeout;
+  // The suite runs a dozen checks plus a few per endpoint, each bounded by its timeout.
+  timeouts.exec = std::chrono::milliseconds(
+      (15 + 4 * static_cast<long>(endpoints.size())) * checkSeconds * 1000 + 10000);
+  base.activeDeadlineSeconds =
+      static_cast<std::int64_t>((timeouts.start + timeouts.exec).count() / 1000) + 60;
+  const std::vector<std::string> command = suite_command(
+      kSuiteScript, endpoints, base.profile, checkSeconds, p["cluster-domain"].as<std::string>());
+  const bool keep = p.count("keep") > 0;
+
+  log("checking from " + std::to_string(nodes.size()) + " node(s) in namespace " +
+      base.namespaceName + ", " + std::to_string(std::min<std::size_t>(nodes.size(), concurrency)) +
+      " at a time");
+  core::PodRegistry registry;
+  std::vector<std::vector<Check>> perNode(nodes.size());
+  std::atomic<std::size_t> nextNode{0};
+  std::mutex logMutex;
+  const auto worker = [&] {
+    const core::ApiClient mine = client.clone();
+    for (std::size_t i = nextNode++; i < nodes.size() && !core::StopSignals::raised();
+         i = nextNode++) {
+      core::DebugPodSpec spec = base;
+      spec.nodeName = nodes[i];
+      const core::DebugPodRun run =
+          core::run_debug_pod(mine, spec, command, "", timeouts, registry, keep);
+      perNode[i] = node_checks(run, spec);
+      std::lock_guard lock(logMutex);
+      log(nodes[i] + ": " + (run.failure.empty() ? "done" : run.failure));
+    }
+  };
+  const std::size_t threads = std::min<std::size_t>(nodes.size(), concurrency);
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) {
+    pool.emplace_back(worker);
+  }
+  worker();
+  for (std::thread& t : pool) {
+    t.join();
+  }
+  // Whatever a worker could not delete (the API server hiccuped), once more.
+  for (const std::string& left : core::delete_all(client, registry)) {
+    err << "kubectl-netdebug: warning: " << left << '\n';
+  }
+  for (std::vector<Check>& checks : perNode) {
+    report.checks.insert(report.checks.end(), checks.begin(), checks.end());
+  }
+  log(std::to_string(client.requests()) + " API requests for " + std::to_string(nodes.size()) +
+      " node(s), at most " + std::to_string(registry.peak()) + " pod(s) alive at once");
+  if (core::StopSignals::raised()) {
+    err << "kubectl-netdebug: interrupted (signal " << core::StopSignals::signal()
+        << "); the debug pods were deleted\n";
+    return 128 + core::StopSignals::signal();
+  }
+  if (*output == core::OutputFormat::text && nodes.size() > 1) {
+    render_matrix(invocation.out, report, nodes);
+  } else {
+    core::render(invocation.out, report, *output, core::colour_enabled(STDOUT_FILENO));
+  }
+  return core::exit_code(report, *failOn);
+}
+
+int shell_command(const core::Invocation& invocation) {
+  cxxopts::Options cli = core::command_options(
+      invocation,
+      ": an interactive shell in a netshoot pod on the node (kubectl exec -it); the pod is "
+      "deleted when the shell ends.",
+      "[--node NAME] [flags]");
+  add_pod_flags(cli, "The node to open the shell on (default: the first Ready node)", "netadmin");
+  core::Result<Common, int> common = parse(invocation, cli);
+  if (!common) {
+    return common.error();
+  }
+  const cxxopts::ParseResult& p = common->parsed;
+  std::ostream& err = invocation.err;
+  const core::Result<PodFlags> pod = read_pod_flags(p);
+  if (!pod) {
+    return core::print_error(err, kTool, pod.error().message);
+  }
+  core::Result<core::ApiClient, int> connected = connect(*common, err);
+  if (!connected) {
+    return connected.error();
+  }
+  core::ApiClient& client = *connected;
+  core::StopSignals::install();
+  client.set_cancel([] { return core::StopSignals::raised(); });
+
+  core::DebugPodSpec spec = pod->spec;
+  spec.namespaceName = pods_namespace(*common, client);
+  spec.activeDeadlineSeconds = 4 * 3600;  // a long session, but not forever
+  if (p.count("node") > 0) {
+    spec.nodeName = p["node"].as<std::string>();
+  } else {
+    auto listed = list_nodes(client);
+    if (!listed) {
+      err << "kubectl-netdebug: error: cannot list nodes: " << listed.error().message << '\n';
+      return 1;
+    }
+    for (const NodeInfo& n : *listed) {
+      if (n.ready && !n.unschedulable) {
+        spec.nodeName = n.name;
+        break;
+      }
+    }
+  }
+
+  // kubectl beside us (KUBECTL_PATH when kubectl dispatched us), with the same kubectl flags.
+  const char* kubectlPath = std::getenv("KUBECTL_PATH");
+  const boost::filesystem::path kubectl = kubectlPath != nullptr && *kubectlPath != '\0'
+                                              ? boost::filesystem::path(kubectlPath)
+                                              : bp::search_path("kubectl");
+  if (kubectl.empty()) {
+    return core::print_error(err, kTool, "kubectl not found on PATH: the shell runs kubectl exec");
+  }
+  const core::ConfigOverrides& o = common->kube.overrides;
+  std::vector<std::string> args;
+  const std::pair<const char*, const std::string*> passed[] = {
+      {"--kubeconfig", &common->kube.kubeconfig},
+      {"--context", &o.context},
+      {"--cluster", &o.cluster},
+      {"--user", &o.user},
+      {"--server", &o.server},
+      {"--tls-server-name", &o.tlsServerName},
+      {"--certificate-authority", &o.certificateAuthority},
+      {"--client-certificate", &o.clientCertificate},
+      {"--client-key", &o.clientKey},
+      {"--token", &o.token},
+      {"--as", &o.impersonate}};
+  for (const auto& [flag, value] : passed) {
+    if (!value->empty()) {
+      args.push_back(std::string(flag) + "=" + *value);
+    }
+  }
+  int shellExit = 0;
+  core::PodRegistry registry;
+  err << "kubectl-netdebug: starting a debug pod on node " << spec.nodeName << "...\n";
+  const core::DebugPodRun run = core::with_debug_pod(
+      client, spec, pod->startTimeout, registry, false, [&](core::DebugPodRun& started) {
+        std::vector<std::string> exec = args;
+        const std::vector<std::string> tail{
+            "exec",
+            "-it",
+            "-n",
+            spec.namespaceName,
+            started.podName,
+            "-c",
+            std::string(core::kDebugContainer),
+            "--",
+            "sh",
+            "-c",
+            "if command -v zsh >/dev/null; then exec zsh; elif command -v bash >/dev/null; then "
+            "exec bash; else exec sh; fi"};
+        exec.insert(exec.end(), tail.begin(), tail.end());
+        std::error_code ec;
+        bp::child child(kubectl, bp::args(exec), ec);
+        if (ec) {
+          started.failure = "cannot run " + kubectl.string() + ": " + ec.message();
+          return;
+        }
+        child.wait(ec);
+        shellExit = child.exit_code();
+      });
+  for (const std::string& left : core::delete_all(client, registry)) {
+    err << "kubectl-netdebug: warning: " << left << '\n';
+  }
+  if (!run.failure.empty()) {
+    err << "kubectl-netdebug: error: " << run.failure << '\n';
+    if (!run.failureHint.empty()) {
+      err << "  fix: " << run.failureHint << '\n';
+    }
+    return 1;
+  }
+  err << "kubectl-netdebug: pod " << run.podName << " deleted\n";
+  return shellExit;
+}
+
+int cleanup_command(const core::Invocation& invocation) {
+  cxxopts::Options cli = core::command_options(
+      invocation,
+      ": deletes the debug pods earlier runs left behind (interrupted with SIGKILL, or --keep), "
+      "found by their app.kubernetes.io/managed-by=kplugins label in every namespace (or -n).",
+      "[--older-than DURATION] [flags]");
+  cli.add_options("")  //
+      ("older-than", "Only pods created at least this long ago (e.g. 1h)",
+       cxxopts::value<std::string>()->default_value("0"), "DURATION")  //
+      ("dry-run", "List the pods without deleting them");
+  core::Result<Common, int> common = parse(invocation, cli);
+  if (!common) {
+    return common.error();
+  }
+  const cxxopts::ParseResult& p = common->parsed;
+  const core::Result<std::chrono::milliseconds> olderThan =
+      core::parse_duration(p["older-than"].as<std::string>());
+  if (!olderThan) {
+    return core::print_error(invocation.err, kTool,
+                             olderThan.error().prefixed("--older-than").message);
+  }
+  core::Result<core::ApiClient, int> connected = connect(*common, invocation.err);
+  if (!connected) {
+    return connected.error();
+  }
+  const core::ApiClient& client = *connected;
+  auto pods = core::list_debug_pods(client, common->kube.overrides.namespaceName, "");
+  if (!pods) {
+    invocation.err << "kubectl-netdebug: error: cannot list debug pods: " << pods.error().message
+                   << '\n';
+    return 1;
+  }
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  const std::int64_t minAge = olderThan->count() / 1000;
+  const bool dryRun = p.count("dry-run") > 0;
+  int failed = 0;
+  std::size_t matched = 0;
+  for (const core::LeftoverPod& pod : *pods) {
+    const std::int64_t age = now - pod.createdUnix;
+    if (age < minAge) {
+      continue;
+    }
+    ++matched;
+    const std::string what = "pod/" + pod.name + " -n " + pod.namespaceName + " (node " +
+                             (pod.node.empty() ? std::string("none") : pod.node) + ", " +
+                             pod.phase + ", " + std::to_string(age / 60) + " min old)";
+    if (dryRun) {
+      invocation.out << "would delete " << what << '\n';
+      continue;
+    }
+    core::Status deleted = core::delete_pod(client, pod.namespaceName, pod.name);
+    if (deleted) {
+      invocation.out << "deleted " << what << '\n';
+    } else {
+      ++failed;
+      invocation.err << "kubectl-netdebug: error: " << deleted.error().message << '\n';
+    }
+  }
+  invocation.out << (dryRun ? "found " : "deleted ") << matched - failed << " debug pod(s)"
+                 << (failed > 0 ? ", " + std::to_string(failed) + " could not be deleted" : "")
+                 << '\n';
+  return failed > 0 ? 1 : 0;
+}
+
+}  // namespace kp::netdebug

@@ -1,0 +1,42 @@
+// `kubectl netdebug run`, `shell` and `cleanup`: the in-cluster checks through netshoot debug
+// pods (core/debugpod.h), one node or all of them, and the pods' lifecycle.
+#pragma once
+
+#include <chrono>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/cli.h"
+#include "core/debugpod.h"
+#include "core/report.h"
+
+namespace kp::netdebug {
+
+inline constexpr std::string_view kDefaultImage = core::kDebugImage;
+
+// The suite's stdout, one JSON object per line, as checks of layer incluster with `endpoint`
+// set to the node. A line that is not a check object becomes a warn check quoting it (cut,
+// control characters replaced); an empty output is a fail.
+std::vector<core::Check> parse_suite_output(std::string_view stdoutText, const std::string& node);
+
+// The environment the suite reads (KP_ENDPOINTS, KP_PROFILE, KP_TIMEOUT, KP_CLUSTER_DOMAIN) as
+// the `env` command's arguments, then `sh -c SCRIPT`.
+std::vector<std::string> suite_command(std::string_view script,
+                                       const std::vector<std::string>& endpoints,
+                                       core::PodProfile profile, int timeoutSeconds,
+                                       const std::string& clusterDomain);
+
+// For many nodes: a node x check matrix (ok, WARN, FAIL, skip, - when absent), then every
+// failing or warning cell explained, then the verdict line.
+void render_matrix(std::ostream& out, const core::Report& report,
+                   const std::vector<std::string>& nodes);
+
+int run_command(const core::Invocation& invocation);
+int shell_command(const core::Invocation& invocation);
+int cleanup_command(const core::Invocation& invocation);
+
+}  // namespace kp::netdebug
