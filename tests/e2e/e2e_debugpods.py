@@ -318,6 +318,40 @@ def bad_flags_exit_2():
     expect_no_pods("bad flags")
 
 
+@case
+def shell_round_trip():
+    """`shell` on a pseudo-terminal: kubectl exec -it into the pod, a command typed and its
+    answer seen, and the pod deleted when the shell exits."""
+    import pty
+    import select
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.update(env())
+        os.execvp("kubectl", ["kubectl", "netdebug", "shell", "--node", "kwok-node-1"])
+    out, sent, t0 = b"", False, time.monotonic()
+    while time.monotonic() - t0 < 60:
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        if not sent and debug_pods() and time.monotonic() - t0 > 2:
+            time.sleep(2)  # the shell's prompt
+            os.write(fd, b"echo kp-$((40+2))\nexit 7\n")
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    expect("kp-42" in text, "the typed command ran in the pod's shell", text[-2000:])
+    # A real kubelet passes the shell's exit code 7 on; kwok reports it as an internal error.
+    code = os.waitstatus_to_exitcode(status)
+    expect(code in (7, 1), "the shell's exit ends the command", (code, text[-500:]))
+    expect("deleted" in text, "it says the pod was deleted", text[-500:])
+    expect_no_pods("the shell")
+
+
 def certs_report(*args):
     code, report, out = kubectl_json("certs", *args)
     expect(report is not None, f"kubectl certs {' '.join(args)} -o json answers", out)
