@@ -76,6 +76,9 @@ core::Result<core::ApiClient, int> connect(const Common& common, std::ostream& e
   if (!client) {
     return core::print_error(err, kTool, client.error().message);
   }
+  // From here on, Ctrl-C and SIGTERM cancel the requests, and the pods are deleted.
+  core::StopSignals::install();
+  client->set_cancel([] { return core::StopSignals::raised(); });
   return std::move(*client);
 }
 
@@ -481,8 +484,6 @@ int run_command(const core::Invocation& invocation) {
     return connected.error();
   }
   core::ApiClient& client = *connected;
-  core::StopSignals::install();
-  client.set_cancel([] { return core::StopSignals::raised(); });
   const auto log = [&](const std::string& line) {
     if (common->verbosity >= 1) {
       err << "netdebug: " << line << '\n';
@@ -560,8 +561,14 @@ int run_command(const core::Invocation& invocation) {
          i = nextNode++) {
       core::DebugPodSpec spec = base;
       spec.nodeName = nodes[i];
-      const core::DebugPodRun run =
-          core::run_debug_pod(mine, spec, command, "", timeouts, registry, keep);
+      core::DebugPodRun run;
+      run.nodeName = nodes[i];
+      try {  // an exception must not end the process (std::terminate) with pods alive
+        run = core::run_debug_pod(mine, spec, command, "", timeouts, registry, keep);
+      } catch (const std::exception& e) {
+        run.failure = std::string("internal error: ") + e.what();
+        run.failureHint = "please report it; cleanup deletes any pod left behind";
+      }
       perNode[i] = node_checks(run, spec);
       std::lock_guard lock(logMutex);
       log(nodes[i] + ": " + (run.failure.empty() ? "done" : run.failure));
@@ -620,8 +627,6 @@ int shell_command(const core::Invocation& invocation) {
     return connected.error();
   }
   core::ApiClient& client = *connected;
-  core::StopSignals::install();
-  client.set_cancel([] { return core::StopSignals::raised(); });
 
   core::DebugPodSpec spec = pod->spec;
   spec.namespaceName = pods_namespace(*common, client);
