@@ -177,6 +177,41 @@ core::Result<std::vector<NodeInfo>, core::ApiError> list_nodes(const core::ApiCl
   return nodes;
 }
 
+// The nodes to run on: `requested` (which must exist; exit 2 otherwise), every node with
+// `allNodes`, else the first Ready, schedulable node. An int is the exit code, the error printed.
+core::Result<std::vector<std::string>, int> choose_nodes(const core::ApiClient& client,
+                                                         const std::string& requested,
+                                                         bool allNodes, std::ostream& err) {
+  if (!requested.empty()) {
+    core::ApiResult node = client.get("/api/v1/nodes/" + core::url_escape(requested));
+    if (!node && node.error().status == 404) {
+      return core::print_error(
+          err, kTool,
+          "--node: node \"" + requested + "\" not found (kubectl get nodes lists them)");
+    }
+    return std::vector<std::string>{requested};
+  }
+  auto listed = list_nodes(client);
+  if (!listed) {
+    err << "kubectl-netdebug: error: cannot list nodes: " << listed.error().message << '\n';
+    return 1;
+  }
+  std::vector<std::string> nodes;
+  for (const NodeInfo& n : *listed) {
+    if (allNodes || (n.ready && !n.unschedulable)) {
+      nodes.push_back(n.name);
+    }
+    if (!allNodes && !nodes.empty()) {
+      break;
+    }
+  }
+  if (nodes.empty()) {
+    err << "kubectl-netdebug: error: no Ready node to run on; pass --node\n";
+    return 1;
+  }
+  return nodes;
+}
+
 // The API server's endpoints as the suite dials them (ip:port), from default/kubernetes.
 core::Result<std::vector<std::string>, std::string> api_endpoints(const core::ApiClient& client) {
   core::ApiResult slices =
@@ -490,34 +525,12 @@ int run_command(const core::Invocation& invocation) {
     }
   };
 
-  std::vector<std::string> nodes;
-  if (p.count("node") > 0) {
-    nodes.push_back(p["node"].as<std::string>());
-    core::ApiResult node = client.get("/api/v1/nodes/" + core::url_escape(nodes.front()));
-    if (!node && node.error().status == 404) {
-      return core::print_error(
-          err, kTool,
-          "--node: node \"" + nodes.front() + "\" not found (kubectl get nodes lists them)");
-    }
-  } else {
-    auto listed = list_nodes(client);
-    if (!listed) {
-      err << "kubectl-netdebug: error: cannot list nodes: " << listed.error().message << '\n';
-      return 1;
-    }
-    for (const NodeInfo& n : *listed) {
-      if (allNodes || (n.ready && !n.unschedulable)) {
-        nodes.push_back(n.name);
-      }
-      if (!allNodes && !nodes.empty()) {
-        break;
-      }
-    }
-    if (nodes.empty()) {
-      err << "kubectl-netdebug: error: no Ready node to run on; pass --node\n";
-      return 1;
-    }
+  core::Result<std::vector<std::string>, int> chosen =
+      choose_nodes(client, p.count("node") > 0 ? p["node"].as<std::string>() : "", allNodes, err);
+  if (!chosen) {
+    return chosen.error();
   }
+  const std::vector<std::string>& nodes = *chosen;
 
   core::Report report;
   report.tool = std::string(kTool);
@@ -631,21 +644,12 @@ int shell_command(const core::Invocation& invocation) {
   core::DebugPodSpec spec = pod->spec;
   spec.namespaceName = pods_namespace(*common, client);
   spec.activeDeadlineSeconds = 4 * 3600;  // a long session, but not forever
-  if (p.count("node") > 0) {
-    spec.nodeName = p["node"].as<std::string>();
-  } else {
-    auto listed = list_nodes(client);
-    if (!listed) {
-      err << "kubectl-netdebug: error: cannot list nodes: " << listed.error().message << '\n';
-      return 1;
-    }
-    for (const NodeInfo& n : *listed) {
-      if (n.ready && !n.unschedulable) {
-        spec.nodeName = n.name;
-        break;
-      }
-    }
+  core::Result<std::vector<std::string>, int> chosen =
+      choose_nodes(client, p.count("node") > 0 ? p["node"].as<std::string>() : "", false, err);
+  if (!chosen) {
+    return chosen.error();
   }
+  spec.nodeName = chosen->front();
 
   // kubectl beside us (KUBECTL_PATH when kubectl dispatched us), with the same kubectl flags.
   const char* kubectlPath = std::getenv("KUBECTL_PATH");
