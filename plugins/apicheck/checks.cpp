@@ -16,6 +16,7 @@
 #include "core/base64.h"
 #include "core/kube.h"
 #include "core/metrics.h"
+#include "core/signals.h"
 #include "core/text.h"
 #include "core/tls.h"
 #include "core/url.h"
@@ -561,6 +562,9 @@ core::HttpRequest request_to(const Run& run, std::string path) {
   r.tlsServerName = run.client.tlsServerName;
   r.proxyUrl = run.client.proxyUrl;
   r.timeout = run.options.timeout;
+  // --watch installs the stop signals: Ctrl-C then ends a request in flight at once (the
+  // flag stays down otherwise, and without --watch a signal ends the process anyway).
+  r.cancelled = [] { return core::StopSignals::raised(); };
   return r;
 }
 
@@ -648,12 +652,31 @@ void health_layer(Run& run, core::HttpClient& http) {
                                                            {"health.readyz", "/readyz?verbose"},
                                                            {"health.healthz", "/healthz"},
                                                            {"health.version", "/version"}};
-  // One batch on one connection (the client decides whether the requests run side by side).
+  // /livez first: a server that lets it time out (accepts, then answers nothing, or one byte a
+  // second) would make each of the others wait out the deadline too, so they are skipped.
+  // The rest go as one batch on the same connection.
   std::vector<core::HttpRequest> requests;
   for (const auto& [id, path] : endpoints) {
     requests.push_back(request_to(run, path));
   }
-  const std::vector<core::HttpResult> results = http.send_batch(requests);
+  core::HttpResult first = http.send(requests.front());
+  if (!first && (first.error().kind == core::TransportError::timeout ||
+                 first.error().kind == core::TransportError::cancelled)) {
+    run.add(health_check(run, first, endpoints[0].first, endpoints[0].second, true));
+    for (std::size_t i = 1; i < std::size(endpoints); ++i) {
+      run.add(make(endpoints[i].first, Layer::health, CheckStatus::skip,
+                   "not checked: /livez got no answer within the deadline", {},
+                   run.timing.endpoint));
+    }
+    run.serverBroken = true;
+    return;
+  }
+  std::vector<core::HttpResult> results;
+  results.push_back(std::move(first));
+  for (core::HttpResult& result :
+       http.send_batch(std::vector<core::HttpRequest>(requests.begin() + 1, requests.end()))) {
+    results.push_back(std::move(result));
+  }
   for (std::size_t i = 0; i + 1 < results.size(); ++i) {
     run.add(health_check(run, results[i], endpoints[i].first, endpoints[i].second, i == 0));
   }

@@ -48,6 +48,9 @@ int watch(const Options& options, std::ostream& out, const std::function<bool()>
   while (!stop()) {
     const auto started = std::chrono::steady_clock::now();
     const core::Report report = options.check();
+    if (stop()) {
+      break;  // Ctrl-C cut this round short: its failures are ours, not the server's
+    }
     ++rounds;
     exitCode = core::exit_code(report, options.failOn);
     const core::CheckStatus worst = core::verdict(report);

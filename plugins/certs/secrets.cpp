@@ -117,7 +117,23 @@ std::string source_of(const std::string& base, const std::string& key, std::size
   return base + "#" + key + (count > 1 ? "[" + std::to_string(index) + "]" : std::string());
 }
 
-core::Layer layer_of(core::TransportError kind) {
+core::Layer layer_of(core::TransportError kind, core::TransferPhase phase) {
+  // Where the transfer broke decides: a server that accepts TCP and never finishes TLS is a
+  // TLS problem (libcurl calls it a connection timeout), one that connects and then answers
+  // garbage, too slowly or not at all is the API server's. A bad URL or proxy is what it is.
+  const bool own = kind == core::TransportError::badUrl || kind == core::TransportError::proxy;
+  switch (own ? core::TransferPhase::unknown : phase) {
+    case core::TransferPhase::dns:
+      return core::Layer::dns;
+    case core::TransferPhase::connect:
+      return core::Layer::tcp;
+    case core::TransferPhase::tls:
+      return core::Layer::tls;
+    case core::TransferPhase::response:
+      return core::Layer::health;
+    case core::TransferPhase::unknown:
+      break;
+  }
   switch (kind) {
     case core::TransportError::badUrl:
       return core::Layer::config;
@@ -178,7 +194,7 @@ core::Check list_failure(const core::ApiError& error, const SecretsOptions& opti
         "the kubeconfig's credential is not accepted (expired or unknown): "
         "kubectl apicheck explains the auth layer";
   } else if (error.status == 0) {
-    check.layer = layer_of(error.transport);
+    check.layer = layer_of(error.transport, error.phase);
     check.message = "cannot list secrets " + scope_text(options) + ": " + error.message;
     check.hint = "the API server could not be reached: kubectl apicheck shows which layer breaks";
   } else {
@@ -291,7 +307,10 @@ std::vector<core::Check> check_secret(const nlohmann::json& secret, std::int64_t
   }
 
   std::vector<Member> members;
-  for (const auto& [key, bytes] : data) {
+  for (const auto& keyValue : data) {
+    // Named, not a structured binding: clang before 16 cannot capture bindings in lambdas.
+    const std::string& key = keyValue.first;
+    const std::string& bytes = keyValue.second;
     if (classify_secret_key(key, bytes, type) != KeyKind::certificates) {
       continue;
     }

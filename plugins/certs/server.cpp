@@ -20,6 +20,19 @@ std::string endpoint(const std::string& host, int port) {
          std::to_string(port);
 }
 
+// The layer a probe failure broke in, from how probe_server words it: "resolve HOST: ...",
+// "TLS handshake with HOST:PORT: ...", else the TCP connect. A timeout during the handshake
+// is TLS even though TCP connected fine.
+core::Layer probe_failure_layer(std::string_view message) {
+  if (message.starts_with("resolve ")) {
+    return core::Layer::dns;
+  }
+  if (message.starts_with("TLS handshake with ")) {
+    return core::Layer::tls;
+  }
+  return core::Layer::tcp;
+}
+
 }  // namespace
 
 core::Result<std::pair<std::string, int>> parse_host_port(std::string_view text) {
@@ -84,7 +97,7 @@ core::Report check_server(const ServerOptions& options) {
   if (!result || result->chain.empty()) {
     core::Check check;
     check.id = std::string(kCheckId);
-    check.layer = core::Layer::cert;
+    check.layer = result ? core::Layer::tls : probe_failure_layer(result.error().message);
     check.endpoint = where;
     check.status = core::CheckStatus::fail;
     check.message = result ? "the server sent no certificate" : result.error().message;

@@ -84,7 +84,7 @@ HttpRequest api_request(const ClientConfig& config, const Credentials& credentia
 namespace {
 
 ApiError transport_error(const std::string& what, const HttpError& e) {
-  return ApiError{0, e.kind, {}, what + ": " + e.message};
+  return ApiError{0, e.kind, {}, what + ": " + e.message, e.phase};
 }
 
 // The Status message of an error answer, else the status line and the first bytes.

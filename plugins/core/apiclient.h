@@ -57,6 +57,7 @@ struct ApiError {
   TransportError transport = TransportError::other;
   std::string reason;   // Status reason ("NotFound", "Forbidden", "AlreadyExists"), or ""
   std::string message;  // says what failed, including the method and path
+  TransferPhase phase = TransferPhase::unknown;  // how far a transport failure got
 };
 
 // The JSON answer of a successful (2xx) call.

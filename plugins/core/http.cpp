@@ -1,6 +1,7 @@
 #include "core/http.h"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cctype>
 #include <cstdio>
 #include <memory>
@@ -8,6 +9,8 @@
 #include <optional>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "core/text.h"
 #include "core/url.h"
@@ -25,6 +28,11 @@ struct CurlSlistDeleter {
 using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
 using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 
+// Connecting (TCP and the TLS handshake) gets at most this much of a request's deadline, as
+// client-go's TLSHandshakeTimeout: a long --timeout for a big list must not let a server that
+// accepts and never finishes TLS hold a run for 30 s.
+constexpr long kMaxConnectTimeoutMs = 10000;
+
 // State the libcurl callbacks write into while one transfer runs.
 struct Transfer {
   std::string body;
@@ -34,6 +42,9 @@ struct Transfer {
   const std::function<bool(std::string_view)>* onBody = nullptr;
   const std::function<bool()>* cancelled = nullptr;
   bool stoppedByReader = false;
+  std::size_t headerBytes = 0;
+  bool headersTooLarge = false;
+  bool connected = false;  // CURLOPT_PREREQFUNCTION ran: TCP and TLS are done
 };
 
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
@@ -59,9 +70,21 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return transfer->cancelled != nullptr && (*transfer->cancelled)() ? 1 : 0;
 }
 
+int on_prereq(void* user, char*, char*, int, int) {
+  static_cast<Transfer*>(user)->connected = true;
+  return CURL_PREREQFUNC_OK;
+}
+
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const std::size_t bytes = size * count;
+  // All responses of the transfer (1xx, a proxy's CONNECT answer) count: a server that sends
+  // header lines forever is cut off here instead of filling memory until the deadline.
+  transfer->headerBytes += bytes;
+  if (transfer->headerBytes > kMaxHeaderBytes) {
+    transfer->headersTooLarge = true;
+    return 0;  // libcurl aborts with CURLE_WRITE_ERROR
+  }
   const std::string_view line(data, bytes);
   // Each status line starts a new response (1xx, proxy CONNECT); keep only the last one's.
   if (line.starts_with("HTTP/")) {
@@ -122,6 +145,7 @@ struct Routing {
   std::string url;
   CurlSlist connectTo;
   std::string hostHeader;  // the original authority, when the URL's host was replaced
+  std::string verifyName;  // the name the server's certificate must carry
 };
 
 std::string bracket(const std::string& host) {
@@ -129,7 +153,7 @@ std::string bracket(const std::string& host) {
 }
 
 Routing route(const HttpRequest& request) {
-  Routing r{request.url, nullptr, {}};
+  Routing r{request.url, nullptr, {}, {}};
   const UrlParts parts = split_url(request.url);
   std::string nameHost = parts.host;
   if (!request.tlsServerName.empty() && request.tlsServerName != parts.host) {
@@ -149,7 +173,36 @@ Routing route(const HttpRequest& request) {
     const std::string rule = bracket(nameHost) + ":" + parts.port + ":" + target;
     r.connectTo.reset(curl_slist_append(nullptr, rule.c_str()));
   }
+  r.verifyName = nameHost;
   return r;
+}
+
+// libcurl's OpenSSL backend checks the server's name only after the handshake, when the client
+// certificate has already gone to a server whose certificate names someone else (verified chain,
+// wrong name: any certificate the cluster CA ever signed). Go checks the name while verifying the
+// chain, before it answers the server's CertificateRequest; so does this: the name (IP SANs for
+// an address, DNS SANs without CN fallback or partial wildcards for a name, as Go) goes into the
+// handshake's own verification. CURLOPT_SSL_CTX_DATA points at Routing::verifyName.
+CURLcode verify_name_in_handshake(CURL* /*handle*/, void* sslCtx, void* name) {
+  X509_VERIFY_PARAM* param = SSL_CTX_get0_param(static_cast<SSL_CTX*>(sslCtx));
+  std::string host = *static_cast<const std::string*>(name);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned char address[16];
+  int ok = 0;
+  if (inet_pton(AF_INET, host.c_str(), address) == 1 ||
+      inet_pton(AF_INET6, host.c_str(), address) == 1) {
+    ok = X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+  } else {
+    if (host.size() > 1 && host.back() == '.') {
+      host.pop_back();  // as Go's matchHostnames: "api.example." is api.example
+    }
+    X509_VERIFY_PARAM_set_hostflags(
+        param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+    ok = X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+  }
+  return ok == 1 ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
 }
 
 CURLcode configure(CURL* handle, const HttpRequest& request, const Routing& routing,
@@ -172,12 +225,15 @@ CURLcode configure(CURL* handle, const HttpRequest& request, const Routing& rout
   step(curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L));  // signals break multi-threaded use
   step(curl_easy_setopt(handle, CURLOPT_USERAGENT, userAgent.c_str()));
   step(curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, timeoutMs));
-  step(curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, timeoutMs));
+  step(curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
+                        std::min(timeoutMs, kMaxConnectTimeoutMs)));
   step(curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers));
   step(curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_body));
   step(curl_easy_setopt(handle, CURLOPT_WRITEDATA, &transfer));
   step(curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header));
   step(curl_easy_setopt(handle, CURLOPT_HEADERDATA, &transfer));
+  step(curl_easy_setopt(handle, CURLOPT_PREREQFUNCTION, on_prereq));
+  step(curl_easy_setopt(handle, CURLOPT_PREREQDATA, &transfer));
   if (!request.onBody) {
     step(curl_easy_setopt(handle, CURLOPT_MAXFILESIZE_LARGE,
                           static_cast<curl_off_t>(request.maxBodyBytes)));
@@ -203,8 +259,13 @@ CURLcode configure(CURL* handle, const HttpRequest& request, const Routing& rout
   if (request.insecure) {
     step(curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 0L));
     step(curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 0L));
-  } else if (!request.caPem.empty()) {
-    step(set_blob(handle, CURLOPT_CAINFO_BLOB, request.caPem));
+  } else {
+    if (!request.caPem.empty()) {
+      step(set_blob(handle, CURLOPT_CAINFO_BLOB, request.caPem));
+    }
+    step(curl_easy_setopt(handle, CURLOPT_SSL_CTX_FUNCTION, verify_name_in_handshake));
+    step(curl_easy_setopt(handle, CURLOPT_SSL_CTX_DATA,
+                          static_cast<void*>(const_cast<std::string*>(&routing.verifyName))));
   }
   if (!request.clientCertPem.empty()) {
     step(curl_easy_setopt(handle, CURLOPT_SSLCERTTYPE, "PEM"));
@@ -217,7 +278,63 @@ CURLcode configure(CURL* handle, const HttpRequest& request, const Routing& rout
   return rc;
 }
 
+// How far the transfer got: the request about to go out (PREREQFUNCTION), the TLS handshake
+// done, TCP connected, the name resolved.
+TransferPhase phase_of(CURL* handle, const Transfer& transfer, CURLcode code, bool https) {
+  if (code == CURLE_COULDNT_RESOLVE_HOST) {
+    return TransferPhase::dns;
+  }
+  if (code == CURLE_COULDNT_CONNECT) {
+    return TransferPhase::connect;
+  }
+  if (transfer.connected || info_ms(handle, CURLINFO_APPCONNECT_TIME_T) > 0) {
+    return TransferPhase::response;
+  }
+  // libcurl 7.88 sets the connect time only once TLS is done too; the local port is known
+  // once TCP connected (0 after a refused or dropped SYN).
+  long localPort = 0;
+  curl_easy_getinfo(handle, CURLINFO_LOCAL_PORT, &localPort);
+  if (localPort > 0 || info_ms(handle, CURLINFO_CONNECT_TIME_T) > 0) {
+    return https ? TransferPhase::tls : TransferPhase::response;
+  }
+  return info_ms(handle, CURLINFO_NAMELOOKUP_TIME_T) > 0 ? TransferPhase::connect
+                                                         : TransferPhase::dns;
+}
+
+// What the phase adds to libcurl's message where that message does not say it.
+std::string phase_note(TransferPhase phase) {
+  switch (phase) {
+    case TransferPhase::dns:
+      return " (resolving the host name)";
+    case TransferPhase::connect:
+      return " (TCP connect)";
+    case TransferPhase::tls:
+      return " (TCP connected; the TLS handshake did not finish)";
+    case TransferPhase::response:
+      return " (connected; the HTTP response did not complete)";
+    case TransferPhase::unknown:
+      break;
+  }
+  return {};
+}
+
 }  // namespace
+
+std::string_view phase_name(TransferPhase phase) {
+  switch (phase) {
+    case TransferPhase::dns:
+      return "dns";
+    case TransferPhase::connect:
+      return "tcp";
+    case TransferPhase::tls:
+      return "tls";
+    case TransferPhase::response:
+      return "http";
+    case TransferPhase::unknown:
+      break;
+  }
+  return {};
+}
 
 TransportError classify_curl_code(int curlCode) {
   switch (static_cast<CURLcode>(curlCode)) {
@@ -431,7 +548,12 @@ HttpResult finish(Pending& p) {
   if (p.transfer.bodyTooLarge || code == CURLE_FILESIZE_EXCEEDED) {
     return HttpError{TransportError::tooLarge, static_cast<int>(code),
                      "response body exceeds " + std::to_string(p.request->maxBodyBytes) + " bytes",
-                     timings};
+                     timings, TransferPhase::response};
+  }
+  if (p.transfer.headersTooLarge) {
+    return HttpError{TransportError::tooLarge, static_cast<int>(code),
+                     "response headers exceed " + std::to_string(kMaxHeaderBytes) + " bytes",
+                     timings, TransferPhase::response};
   }
   HttpResponse response;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
@@ -444,6 +566,14 @@ HttpResult finish(Pending& p) {
   if (code != CURLE_OK && !answeredEarly) {
     HttpError error = curl_error(code, p.errorBuffer);
     error.timings = timings;
+    error.phase = phase_of(easy, p.transfer, code, p.routing.url.starts_with("https://"));
+    if (error.phase == TransferPhase::response && error.kind == TransportError::badUrl) {
+      // "Received HTTP/0.9 when not allowed": the answer was not HTTP, the URL was fine.
+      error.kind = TransportError::other;
+    }
+    if (error.kind == TransportError::timeout || error.kind == TransportError::other) {
+      error.message += phase_note(error.phase);
+    }
     return error;
   }
   long version = 0;

@@ -86,12 +86,29 @@ enum class TransportError {
 // Maps a CURLcode to its kind.
 TransportError classify_curl_code(int curlCode);
 
+// How far a failed transfer got, so a caller can name the layer that broke: libcurl says
+// "Connection timed out" for a server that accepted TCP and then never finished TLS.
+enum class TransferPhase {
+  unknown,   // not measured (a fake client)
+  dns,       // resolving the host name
+  connect,   // the TCP connection
+  tls,       // TCP connected, the TLS handshake did not finish
+  response,  // the request could go out; the answer broke, was refused or did not come
+};
+
+// "tcp", "tls", ... as the report's layers are named ("" for unknown; "http" for response).
+std::string_view phase_name(TransferPhase phase);
+
+// The response headers a client keeps (a hostile server can send header lines forever).
+inline constexpr std::size_t kMaxHeaderBytes = 256 * 1024;
+
 // A transport failure: libcurl's code (CURLcode) and a message with curl's details.
 struct HttpError {
   TransportError kind = TransportError::other;
   int curlCode = 0;
   std::string message;
   HttpTimings timings;  // how far it got before failing
+  TransferPhase phase = TransferPhase::unknown;
 };
 
 using HttpResult = Result<HttpResponse, HttpError>;

@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "core/http.h"
 #include "core/tls.h"
 #include "core/x509.h"
 #include "test_support_certs.h"
@@ -102,6 +103,8 @@ class LoopbackServer {
       thread_.join();
     }
   }
+
+  int port() const { return port_; }
 
   // A connected, blocking client socket; the caller closes it.
   int connect_client() const {
@@ -535,5 +538,53 @@ TEST_CASE("core::probe_tls reports a server that closes during the handshake", "
     REQUIRE_FALSE(result);
     CHECK(result.error().kind == TlsFailure::closed);
     CHECK(result.error().message == "the server closed the connection during the handshake");
+  }
+}
+
+// Found by tests/e2e/e2e_secrets.py: libcurl checked the name only after the handshake, so the
+// client certificate went to any server with a certificate from the cluster CA, whatever name
+// it carried. Go (and now CurlHttpClient) checks the name before answering CertificateRequest.
+TEST_CASE("core::CurlHttpClient presents no client certificate to a server of another name",
+          "[tls][http]") {
+  const auto& p = tls_pki();
+  CertSpec clientSpec;
+  clientSpec.commonName = "kp-test-client";
+  clientSpec.extKeyUsage = {"clientAuth"};
+  const Issued client = issue(clientSpec, &p.clientCa);
+  const int version = GENERATE(TLS1_3_VERSION, TLS1_2_VERSION);
+  CAPTURE(version);
+  struct Case {
+    const Issued* leaf;
+    std::string tlsServerName;
+    bool presents;
+  };
+  // p.apiserver names kubernetes, kubernetes.default and 10.96.0.1; goodLeaf 127.0.0.1.
+  const Case c = GENERATE(values<Case>({{&tls_pki().apiserver, "", false},
+                                        {&tls_pki().apiserver, "api.lab.test", false},
+                                        {&tls_pki().apiserver, "kubernetes", true},
+                                        {&tls_pki().goodLeaf, "", true}}));
+  CAPTURE(c.tlsServerName, c.presents);
+  ServerConfig config;
+  config.leaf = c.leaf;
+  config.extraChain = {p.intermediate.cert};
+  config.maxVersion = version;
+  config.clientCas = {p.clientCa.cert};
+  ServerSeen seen;
+  LoopbackServer server([&](int fd) { serve_tls(fd, config, "", seen); });
+  kp::core::HttpRequest request;
+  request.url = "https://127.0.0.1:" + std::to_string(server.port()) + "/livez";
+  request.tlsServerName = c.tlsServerName;
+  request.caPem = p.root.certPem();
+  request.clientCertPem = client.certPem();
+  request.clientKeyPem = kp::testcerts::key_pem_pkcs8(client.key);
+  request.headers = {{"Authorization", "Bearer kp-test-token"}};
+  request.timeout = std::chrono::milliseconds(3000);
+  kp::core::CurlHttpClient http;
+  const kp::core::HttpResult result = http.send(request);
+  server.join();
+  CHECK(seen.gotClientCert == c.presents);
+  if (!c.presents) {
+    REQUIRE_FALSE(result);
+    CHECK(result.error().message.find("certificate") != std::string::npos);
   }
 }
