@@ -7,6 +7,7 @@
 #include <ostream>
 #include <set>
 #include <streambuf>
+#include <utility>
 
 #include "core/apiclient.h"
 
@@ -17,6 +18,7 @@ namespace {
 constexpr std::chrono::milliseconds kApiDeadline{2000};
 
 const CompletionRequest* g_request = nullptr;
+std::function<CompletionSources()> g_sources_override;
 
 // A stream buffer that drops everything: help and errors printed by the commands while they are
 // being completed must not end up among the candidates (kubectl shows the plugin's stderr).
@@ -491,11 +493,15 @@ bool is_completion_entry(std::string_view arg) {
   return arg == "__complete" || arg == "__completeNoDesc";
 }
 
+void set_completion_sources_override(std::function<CompletionSources()> make) {
+  g_sources_override = std::move(make);
+}
+
 int run_completion(int argc, char** argv, const std::function<int(int, char**)>& body) {
   CompletionRequest request;
   request.descriptions = argc < 2 || std::string_view(argv[1]) != "__completeNoDesc";
   request.word = argc > 2 ? argv[argc - 1] : "";
-  request.sources = CompletionSources::system();
+  request.sources = g_sources_override ? g_sources_override() : CompletionSources::system();
   // {program, ARGS...}: what the command would have been run with, without the word.
   std::vector<char*> args{argc > 0 ? argv[0] : nullptr};
   for (int i = 2; i < argc - 1; ++i) {

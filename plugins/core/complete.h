@@ -125,6 +125,11 @@ bool is_completion_entry(std::string_view arg);
 // {program, ARGS...} in completion mode, prints the answer to std::cout and returns 0.
 int run_completion(int argc, char** argv, const std::function<int(int, char**)>& body);
 
+// The seam for the fuzz targets (and tests) that run `__complete` through a plugin's main():
+// while set, run_completion() asks these sources instead of CompletionSources::system(), so no
+// kubeconfig is read and no API server is asked. An empty function restores the real sources.
+void set_completion_sources_override(std::function<CompletionSources()> make);
+
 // `kubectl-<tool> completion bash|zsh|fish`: prints the script to `out` (0), or an error (2).
 int completion_command(std::string_view tool, const std::vector<std::string>& args,
                        std::ostream& out, std::ostream& err);

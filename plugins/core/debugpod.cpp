@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "core/exec_credential.h"
@@ -302,7 +303,9 @@ DebugPodRun with_debug_pod(const ApiClient& client, const DebugPodSpec& spec,
   run.nodeName = spec.nodeName;
   const auto started = deps.clock();
   const std::string podsPath = "/api/v1/namespaces/" + url_escape(spec.namespaceName) + "/pods";
-  ApiResult created = client.post(podsPath, debug_pod_manifest(spec, false));
+  // Not cancelled by a signal: the server may already have made the pod (its name is
+  // generated), and only the answer names it for the cleanup below.
+  ApiResult created = client.clone(false).post(podsPath, debug_pod_manifest(spec, false));
   if (!created) {
     const ApiError& e = created.error();
     run.failure =
@@ -451,6 +454,9 @@ Result<std::vector<LeftoverPod>, ApiError> list_debug_pods(const ApiClient& clie
       ns.empty() ? "/api/v1/pods" : "/api/v1/namespaces/" + url_escape(ns) + "/pods";
   std::vector<LeftoverPod> pods;
   std::string next;
+  // A server (or a proxy in front of it) that ignores `continue` hands the same token back:
+  // without this, the listing never ends.
+  std::set<std::string> seenTokens;
   do {
     ApiResult page = client.get(base + "?limit=500&labelSelector=" + url_escape(selector) +
                                 (next.empty() ? "" : "&continue=" + url_escape(next)));
@@ -469,6 +475,12 @@ Result<std::vector<LeftoverPod>, ApiError> list_debug_pods(const ApiClient& clie
       pods.push_back(std::move(pod));
     }
     next = str(member(*page, "metadata"), "continue");
+    if (!next.empty() && !seenTokens.insert(next).second) {
+      ApiError error;
+      error.status = 200;
+      error.message = "GET " + base + ": the API server returned the same continue token twice";
+      return error;
+    }
   } while (!next.empty());
   return pods;
 }

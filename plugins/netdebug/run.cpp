@@ -8,6 +8,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <boost/process.hpp>
@@ -142,40 +143,51 @@ std::string str(const nlohmann::json& object, const char* key) {
              : std::string();
 }
 
-struct NodeInfo {
-  std::string name;
-  bool ready = false;
-  bool unschedulable = false;
-};
+}  // namespace
 
 core::Result<std::vector<NodeInfo>, core::ApiError> list_nodes(const core::ApiClient& client) {
+  // Whatever the server answers, nothing here throws: a member of the wrong type reads as absent.
+  const auto member = [](const nlohmann::json& object, const char* key) -> const nlohmann::json& {
+    static const nlohmann::json none;
+    return object.is_object() && object.contains(key) ? object[key] : none;
+  };
   std::vector<NodeInfo> nodes;
   std::string next;
+  std::set<std::string> seenTokens;  // a server that ignores `continue` repeats its token
   do {
     core::ApiResult page = client.get("/api/v1/nodes?limit=500" +
                                       (next.empty() ? "" : "&continue=" + core::url_escape(next)));
     if (!page) {
       return page.error();
     }
-    for (const nlohmann::json& item : page->value("items", nlohmann::json::array())) {
+    const nlohmann::json& items = member(*page, "items");
+    for (const nlohmann::json& item : items.is_array() ? items : nlohmann::json::array()) {
       NodeInfo node;
-      node.name = str(item.value("metadata", nlohmann::json::object()), "name");
-      const nlohmann::json spec = item.value("spec", nlohmann::json::object());
-      node.unschedulable = spec.value("unschedulable", false);
-      const nlohmann::json status = item.value("status", nlohmann::json::object());
-      for (const nlohmann::json& c : status.value("conditions", nlohmann::json::array())) {
+      node.name = str(member(item, "metadata"), "name");
+      const nlohmann::json& unschedulable = member(member(item, "spec"), "unschedulable");
+      node.unschedulable = unschedulable.is_boolean() && unschedulable.get<bool>();
+      const nlohmann::json& conditions = member(member(item, "status"), "conditions");
+      for (const nlohmann::json& c : conditions.is_array() ? conditions : nlohmann::json::array()) {
         if (str(c, "type") == "Ready") {
           node.ready = str(c, "status") == "True";
         }
       }
       nodes.push_back(std::move(node));
     }
-    next = str(page->value("metadata", nlohmann::json::object()), "continue");
+    next = str(member(*page, "metadata"), "continue");
+    if (!next.empty() && !seenTokens.insert(next).second) {
+      core::ApiError error;
+      error.status = 200;
+      error.message = "GET /api/v1/nodes: the API server returned the same continue token twice";
+      return error;
+    }
   } while (!next.empty());
   std::sort(nodes.begin(), nodes.end(),
             [](const NodeInfo& a, const NodeInfo& b) { return a.name < b.name; });
   return nodes;
 }
+
+namespace {
 
 // The nodes to run on: `requested` (which must exist; exit 2 otherwise), every node with
 // `allNodes`, else the first Ready, schedulable node. An int is the exit code, the error printed.
@@ -188,6 +200,13 @@ core::Result<std::vector<std::string>, int> choose_nodes(const core::ApiClient& 
       return core::print_error(
           err, kTool,
           "--node: node \"" + requested + "\" not found (kubectl get nodes lists them)");
+    }
+    // No answer at all: every later request would wait out its deadline the same way, so stop
+    // here (a 403 is fine: the user may create pods without reading nodes).
+    if (!node && node.error().status == 0) {
+      err << "kubectl-netdebug: error: cannot reach the API server: " << node.error().message
+          << '\n';
+      return 1;
     }
     return std::vector<std::string>{requested};
   }
@@ -335,8 +354,6 @@ std::string column_of(const Check& check) {
   }
   return column;
 }
-
-std::atomic<bool> g_alarm{false};
 
 }  // namespace
 

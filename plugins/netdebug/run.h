@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/apiclient.h"
 #include "core/cli.h"
 #include "core/debugpod.h"
 #include "core/report.h"
@@ -34,6 +35,16 @@ std::vector<std::string> suite_command(std::string_view script,
 // failing or warning cell explained, then the verdict line.
 void render_matrix(std::ostream& out, const core::Report& report,
                    const std::vector<std::string>& nodes);
+
+// A node as `run` picks them: its name, the Ready condition and spec.unschedulable.
+struct NodeInfo {
+  std::string name;
+  bool ready = false;
+  bool unschedulable = false;
+};
+
+// Every node, page by page, sorted by name (what `run` without --node runs on).
+core::Result<std::vector<NodeInfo>, core::ApiError> list_nodes(const core::ApiClient& client);
 
 int run_command(const core::Invocation& invocation);
 int shell_command(const core::Invocation& invocation);

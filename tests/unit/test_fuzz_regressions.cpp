@@ -1,0 +1,163 @@
+// Inputs the libFuzzer targets in fuzz/ found (each also in fuzz/corpus/<target>/), and the seam
+// the `complete` target uses. One TEST_CASE per finding, named after the function it broke.
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "certs/certs.h"
+#include "core/apiclient.h"
+#include "core/complete.h"
+#include "core/debugpod.h"
+#include "netdebug/run.h"
+
+using namespace kp::core;
+
+namespace {
+
+// Runs a plugin's main() and captures stdout.
+std::string run_stdout(int (*main)(int, char**), std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (std::string& arg : args) {
+    argv.push_back(arg.data());
+  }
+  argv.push_back(nullptr);
+  std::ostringstream out;
+  std::streambuf* saved = std::cout.rdbuf(out.rdbuf());
+  main(static_cast<int>(args.size()), argv.data());
+  std::cout.rdbuf(saved);
+  return out.str();
+}
+
+// An API server that answers every request with the next of `bodies` (then the last again) and
+// gives up after 50 requests, so a pager that never stops fails the test instead of hanging it.
+struct RepeatingServer {
+  std::vector<std::string> bodies;
+  std::size_t requests = 0;
+};
+
+struct RepeatingHttp : HttpClient {
+  explicit RepeatingHttp(RepeatingServer& server) : server(server) {}
+  RepeatingServer& server;
+
+  HttpResult send(const HttpRequest&) override {
+    if (++server.requests > 50) {
+      return HttpError{TransportError::other, 0, "the test's fake gave up after 50 requests", {}};
+    }
+    HttpResponse response;
+    response.status = 200;
+    response.body = server.bodies[std::min(server.requests, server.bodies.size()) - 1];
+    return response;
+  }
+};
+
+ApiClient repeating_client(RepeatingServer& server) {
+  ClientConfig config;
+  config.server = "https://198.18.0.2:6443";
+  return ApiClient(
+      config, {}, [&server] { return std::make_unique<RepeatingHttp>(server); },
+      std::chrono::milliseconds(1000));
+}
+
+}  // namespace
+
+// fuzz/corpus/api_lists/regress-pods-continue-loop: a server (or proxy) that ignores `continue`
+// and returns the same token made `netdebug cleanup` list forever.
+TEST_CASE("core::list_debug_pods stops when the continue token repeats") {
+  RepeatingServer server;
+  SECTION("the same token twice in a row") {
+    server.bodies = {R"({"items":[],"metadata":{"continue":"t"}})"};
+  }
+  SECTION("a cycle of two tokens") {
+    server.bodies = {R"({"items":[],"metadata":{"continue":"a"}})",
+                     R"({"items":[],"metadata":{"continue":"b"}})",
+                     R"({"items":[],"metadata":{"continue":"a"}})"};
+  }
+  const auto pods = list_debug_pods(repeating_client(server), "", "netdebug");
+  REQUIRE_FALSE(pods);
+  CHECK(pods.error().message ==
+        "GET /api/v1/pods: the API server returned the same continue token twice");
+  CHECK(server.requests <= 3);
+}
+
+TEST_CASE("core::list_debug_pods pages with distinct tokens") {
+  RepeatingServer server;
+  server.bodies = {
+      R"({"items":[{"metadata":{"name":"p1","namespace":"a"}}],"metadata":{"continue":"x"}})",
+      R"({"items":[{"metadata":{"name":"p2","namespace":"b"}}],"metadata":{}})"};
+  const auto pods = list_debug_pods(repeating_client(server), "", "");
+  REQUIRE(pods);
+  REQUIRE(pods->size() == 2);
+  CHECK((*pods)[1].name == "p2");
+  CHECK(server.requests == 2);
+}
+
+// fuzz/corpus/api_lists/regress-nodes-*: `netdebug run` without --node threw nlohmann's
+// type_error 306/302 out of list_nodes on a node list with a member of the wrong type (exit 2,
+// "[json.exception.type_error.306] cannot use value() with number"), and looped forever on a
+// repeated continue token.
+TEST_CASE("netdebug::list_nodes reads malformed node lists without throwing") {
+  RepeatingServer server;
+  server.bodies = {R"({"items":[1,"x",null,{"metadata":5,"spec":[],"status":{"conditions":7}},)"
+                   R"({"metadata":{"name":"n2"},"spec":{"unschedulable":"yes"},)"
+                   R"("status":{"conditions":[3,{"type":"Ready","status":"True"}]}},)"
+                   R"({"metadata":{"name":"n1"},"spec":{"unschedulable":true}}],"metadata":[]})"};
+  const auto nodes = kp::netdebug::list_nodes(repeating_client(server));
+  REQUIRE(nodes);
+  REQUIRE(nodes->size() == 6);
+  // Sorted by name: the four nameless items first.
+  CHECK((*nodes)[4].name == "n1");
+  CHECK((*nodes)[4].unschedulable);
+  CHECK_FALSE((*nodes)[4].ready);
+  CHECK((*nodes)[5].name == "n2");
+  CHECK_FALSE((*nodes)[5].unschedulable);
+  CHECK((*nodes)[5].ready);
+}
+
+TEST_CASE("netdebug::list_nodes answers that are not node lists") {
+  RepeatingServer server;
+  SECTION("an array") {
+    server.bodies = {"[1,2]"};
+  }
+  SECTION("a number") {
+    server.bodies = {"42"};
+  }
+  const auto nodes = kp::netdebug::list_nodes(repeating_client(server));
+  REQUIRE(nodes);
+  CHECK(nodes->empty());
+}
+
+TEST_CASE("netdebug::list_nodes stops when the continue token repeats") {
+  RepeatingServer server;
+  server.bodies = {R"({"items":[{"metadata":{"name":"n"}}],"metadata":{"continue":"t"}})"};
+  const auto nodes = kp::netdebug::list_nodes(repeating_client(server));
+  REQUIRE_FALSE(nodes);
+  CHECK(nodes.error().message ==
+        "GET /api/v1/nodes: the API server returned the same continue token twice");
+  CHECK(server.requests == 2);
+}
+
+TEST_CASE("core::set_completion_sources_override") {
+  std::vector<std::string> asked;
+  set_completion_sources_override([&asked] {
+    CompletionSources sources;
+    sources.kubeconfig = [](const LoadingRules&) -> Result<Kubeconfig> {
+      return Error{"not read"};
+    };
+    sources.apiNames = [&asked](const LoadingRules&, const ConfigOverrides&,
+                                std::string_view resource) -> Result<std::vector<std::string>> {
+      asked.emplace_back(resource);
+      return std::vector<std::string>{"fake-a", "fake-b"};
+    };
+    return sources;
+  });
+  const std::string out =
+      run_stdout(kp::certs::main, {"kubectl-certs", "__complete", "secrets", "-n", "fake-"});
+  set_completion_sources_override({});
+  CHECK(out == "fake-a\nfake-b\n:4\n");
+  CHECK(asked == std::vector<std::string>{"namespaces"});
+}
