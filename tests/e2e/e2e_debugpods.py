@@ -9,6 +9,7 @@ run (with the lab's service-account directory and node root, see `pod_view` in t
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -43,8 +44,9 @@ def kubectl_json(*args, timeout=180):
         return code, None, out
 
 
-def debug_pods():
-    code, out = kubectl("get", "pods", "-A", "-l", SELECTOR, "-o", "name")
+def debug_pods(namespace=None):
+    where = ["-n", namespace] if namespace else ["-A"]
+    code, out = kubectl("get", "pods", *where, "-l", SELECTOR, "-o", "name")
     expect(code == 0, "kubectl get pods answers", out)
     return out.split()
 
@@ -66,9 +68,10 @@ def by_id(report, node=None):
 class PodWatcher:
     """Counts the debug pods alive at once from the API's own watch events."""
 
-    def __init__(self):
+    def __init__(self, namespace=None):
+        where = ["-n", namespace] if namespace else ["-A"]
         self.proc = subprocess.Popen(
-            ["kubectl", "get", "pods", "-A", "-l", SELECTOR, "--watch", "--output-watch-events",
+            ["kubectl", "get", "pods", *where, "-l", SELECTOR, "--watch", "--output-watch-events",
              "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env=dict(os.environ, **env()))
         self.alive, self.peak, self.added = set(), 0, 0
@@ -250,6 +253,93 @@ def sigint_leaves_no_pod():
 def sigterm_leaves_no_pod():
     """SIGTERM likewise."""
     interrupted(signal.SIGTERM)
+
+
+def alive_now(watcher):
+    """The pods the watcher has seen added and not yet deleted (its thread may be adding)."""
+    while True:
+        try:
+            return sorted(name for _, name in watcher.alive)
+        except RuntimeError:  # the set changed while it was copied
+            continue
+
+
+@case
+def interrupted_twenty_times():
+    """--all-nodes over 8 nodes interrupted twenty times at random moments (between 0 and the
+    time an uninterrupted run takes), 15 times by SIGINT and 5 by SIGTERM: after each, no pod
+    with the managed-by label is left (listed through the API at once), and the exit code says
+    which signal, or 0/1 when the run finished first. KP_SEED=N replays the same delays. The
+    pods go to a namespace of the case's own, so nobody else's debug pods are counted."""
+    seed = int(os.environ.get("KP_SEED") or random.SystemRandom().randrange(2**32))
+    rng = random.Random(seed)
+    print(f"seed {seed} (KP_SEED={seed} replays these delays)")
+    ns = f"kpt-intr-{os.getpid()}"
+    argv = ["kubectl", "netdebug", "run", "-n", ns, "--all-nodes", "--concurrency", "3"]
+    lab("nodes", "8")
+    code, out = kubectl("create", "namespace", ns)
+    expect(code == 0, f"namespace {ns} created", out)
+    watcher = None
+    try:
+        t0 = time.monotonic()
+        code, out = kubectl(*argv[1:])
+        typical = time.monotonic() - t0
+        expect(code in (0, 1), f"an uninterrupted run ends by itself ({typical:.1f} s)",
+               out[-2000:])
+        expect(not debug_pods(ns), "no pod is left after an uninterrupted run", debug_pods(ns))
+        watcher = PodWatcher(ns)
+        outcomes = {}
+        for i in range(20):
+            sig = signal.SIGTERM if i % 4 == 3 else signal.SIGINT
+            delay = rng.uniform(0, typical)
+            added = watcher.added
+            p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, env=dict(os.environ, **env()))
+            try:
+                time.sleep(delay)
+                alive = alive_now(watcher)
+                p.send_signal(sig)  # nothing happens if it has already ended
+                _, err = p.communicate(timeout=60)
+            finally:
+                p.kill()
+            left = debug_pods(ns)  # at once: the plugin deleted its pods before exiting
+            code = p.returncode
+            created = watcher.added - added
+            # Before the plugin installs its handler (kubectl is still exec'ing it, or the
+            # plugin is reading its kubeconfig) the signal's default action ends the process:
+            # the shell's 128 + signal too, and allowed only if no pod had been created yet.
+            how = ("finished first" if code in (0, 1) else "handled" if code == 128 + sig
+                   else "killed before its handler" if code == -sig else "unexpected")
+            outcomes[how] = outcomes.get(how, 0) + 1
+            print(f"  run {i + 1:2}: {sig.name} after {delay:5.2f} s, {len(alive)} pod(s) alive "
+                  f"at the signal {alive}, {created} created; exit {code} ({how}); "
+                  f"left {left}")
+            expect(not left, f"run {i + 1}: no debug pod is left after {sig.name}", left)
+            expect(how in ("finished first", "handled") or
+                   (how == "killed before its handler" and created == 0),
+                   f"run {i + 1}: exit {128 + sig} after {sig.name} (or 0/1 if it finished)",
+                   (code, created, err[-2000:]))
+            if how == "handled":
+                expect(f"interrupted (signal {int(sig)})" in err and
+                       "the debug pods were deleted" in err, f"run {i + 1}: it says so", err)
+        print(f"seed {seed}, uninterrupted run {typical:.1f} s, outcomes {outcomes}")
+        expect(outcomes.get("handled", 0) >= 1, "at least one run was interrupted mid-way",
+               outcomes)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        kubectl("delete", "pods", "-n", ns, "--all", "--grace-period=0", "--force")
+        kubectl("delete", "namespace", ns, "--wait=false")
+        # The lab runs no controller-manager, whose namespace controller ends the deletion once
+        # the namespace is empty: its last step (the finalizer removed) by hand, if it is empty
+        # (finalizing it with pods inside would leave them in etcd, out of sight).
+        code, out = kubectl("get", "pods", "-n", ns, "-o", "name")
+        if code == 0 and not out.split():
+            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns},
+                    "spec": {"finalizers": []}}
+            sh(["kubectl", "replace", "--raw", f"/api/v1/namespaces/{ns}/finalize", "-f", "-"],
+               env=env(), stdin=json.dumps(body))
+        lab("nodes", "3")
 
 
 @case
