@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lab"))
-from labtest import CASES, case, expect, lab, main, scenario, sh  # noqa: E402
+from labtest import CASES, case, expect, lab, lab_module, main, scenario, sh  # noqa: E402
+from servers import Server  # noqa: E402
 
 PLUGINS = ("apicheck", "certs", "netdebug")
 
@@ -264,47 +265,6 @@ def watch_reports_rounds_and_summary():
 
 
 # ------------------------------------------------------------------ credential safety
-
-def lab_module():
-    """The lab script as a module, for its certificate helpers."""
-    from importlib.machinery import SourceFileLoader
-    import importlib.util
-    path = str(Path(__file__).resolve().parent.parent / "lab" / "lab")
-    spec = importlib.util.spec_from_loader("labmod", SourceFileLoader("labmod", path))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """tests/e2e/servers.py MODE on a free loopback port, stopped on exit."""
-
-    def __init__(self, mode, cert, key, log=None, client_ca=None):
-        import subprocess
-        self.port = free_port()
-        argv = [sys.executable, str(Path(__file__).with_name("servers.py")), mode, "--cert",
-                str(cert), "--key", str(key), "--port", str(self.port)]
-        if log:
-            argv += ["--log", str(log)]
-        if client_ca:
-            argv += ["--client-ca", str(client_ca)]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-        expect(self.proc.stdout.readline().strip() == "ready", f"{mode} server is ready")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.kill()
-        self.proc.wait()
-
 
 def kubeconfig_for(path, server, user, ca_file):
     labmod = lab_module()

@@ -34,7 +34,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "lab"))
-from labtest import case, expect, lab, main  # noqa: E402
+from labtest import case, expect, lab, lab_module, main  # noqa: E402
+from servers import Server, free_port  # noqa: E402
 
 WINDOW = 16  # any 16 characters of a secret, in any case, in any output, is a leak
 B64_WINDOW = 24  # of its base64 forms (base64 of text repeats itself more): 24, case kept
@@ -47,17 +48,6 @@ NODES = ("kwok-node-0", "kwok-node-1", "kwok-node-2")
 
 def bin_path(plugin):
     return str(Path(os.environ["KP_BIN_DIR"]) / f"kubectl-{plugin}")
-
-
-def lab_module():
-    """The lab script as a module, for its certificate and kubeconfig helpers."""
-    from importlib.machinery import SourceFileLoader
-    import importlib.util
-    path = str(HERE.parent / "lab" / "lab")
-    spec = importlib.util.spec_from_loader("labmod", SourceFileLoader("labmod", path))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def b64(data):
@@ -483,6 +473,11 @@ class Fixture:
         (home / "tmp").mkdir()
         e = {"HOME": str(home), "TMPDIR": str(home / "tmp"), "LANG": "C.UTF-8",
              "PATH": f"{lab_bin()}:/usr/local/bin:/usr/bin:/bin"}
+        # A sanitized build's settings pass through; LeakSanitizer cannot run under ptrace, so a
+        # traced run skips leak checks (the same commands run untraced too).
+        e.update({k: v for k, v in os.environ.items() if k.endswith("SAN_OPTIONS")})
+        if strace:
+            e["ASAN_OPTIONS"] = ":".join(filter(None, [e.get("ASAN_OPTIONS"), "detect_leaks=0"]))
         e.update(env or {})
         trace = self.work / f"{home.name}.strace"
         full = argv
@@ -982,36 +977,6 @@ def debug_pods_leak_nothing():
 
 
 # ------------------------------------------------------------------ error paths
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """tests/e2e/servers.py MODE on a free loopback port, stopped on exit."""
-
-    def __init__(self, mode, cert, key, log=None, client_ca=None):
-        self.port = free_port()
-        argv = [sys.executable, str(HERE / "servers.py"), mode, "--cert", str(cert), "--key",
-                str(key), "--port", str(self.port)]
-        if log:
-            argv += ["--log", str(log)]
-        if client_ca:
-            argv += ["--client-ca", str(client_ca)]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-        if self.proc.stdout.readline().strip() != "ready":
-            self.proc.kill()
-            raise RuntimeError(f"servers.py {mode} did not start")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.kill()
-        self.proc.wait()
-
 
 def exec_user(command, api="client.authentication.k8s.io/v1"):
     return {"exec": {"apiVersion": api, "command": command, "interactiveMode": "Never"}}

@@ -4,9 +4,10 @@
     servers.py MODE --cert C --key K --port P [--client-ca CA] [--log FILE]
 
 MODE:
-  record   answers like a minimal kube-apiserver (`ok`, /version, SelfSubjectReview) and appends to --log one JSON line per TLS
-           connection: whether the client presented a certificate, and each request's line
-           and headers (how tests prove that no credential reached a server)
+  record   answers like a minimal kube-apiserver (`ok`, /version, SelfSubjectReview) and
+           appends to --log one JSON line per TLS connection: whether the client presented a
+           certificate, and each request's line and headers (how tests prove that no
+           credential reached a server)
   garbage  answers every request 200 with bytes that are not what an API server says
   huge     answers with a 64 MiB body
   stall    sends the status line and headers, then never the body
@@ -232,6 +233,39 @@ def serve_hostile(mode, ctx, srv):
     while True:
         raw, _ = srv.accept()
         threading.Thread(target=hostile, args=(mode, ctx, raw), daemon=True).start()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """For the tests: `servers.py MODE` on a free loopback port, killed on exit."""
+
+    def __init__(self, mode, cert, key, log=None, client_ca=None):
+        import subprocess
+        self.mode = mode
+        self.port = free_port()
+        argv = [sys.executable, os.path.abspath(__file__), mode, "--cert", str(cert), "--key",
+                str(key), "--port", str(self.port)]
+        if log:
+            argv += ["--log", str(log)]
+        if client_ca:
+            argv += ["--client-ca", str(client_ca)]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError(f"servers.py {mode} did not start")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
 
 
 def main():

@@ -3,6 +3,8 @@ namespace), the lab command, scenarios as context managers, expectations with ev
 case registry whose `main` CTest calls with one case name."""
 
 import contextlib
+import functools
+import importlib.util
 import os
 import subprocess
 import sys
@@ -60,6 +62,16 @@ def scenario(name):
         lab("scenario", name, "--down")
 
 
+@functools.lru_cache(maxsize=None)
+def lab_module():
+    """The lab script as a module, for its certificate, kubeconfig and process helpers."""
+    from importlib.machinery import SourceFileLoader
+    loader = SourceFileLoader("kplab", LAB)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("kplab", loader))
+    loader.exec_module(module)
+    return module
+
+
 def ca_file():
     return str(Path(os.environ.get("LAB_DIR", "/tmp/kplugins-lab")) / "pki" / "ca.crt")
 
@@ -80,5 +92,3 @@ def main(argv):
         print(f"FAIL: {e}", file=sys.stderr)
         return 1
     return 0
-
-

@@ -44,7 +44,6 @@ Exit: 0 every assertion held, 1 one did not, 2 bad usage or the lab is not up, 1
 
 import argparse
 import ctypes
-import importlib.util
 import os
 import re
 import shlex
@@ -57,22 +56,16 @@ import sys
 import tempfile
 import threading
 import time
-from importlib.machinery import SourceFileLoader
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 LAB_SCRIPT = HERE.parent / "lab" / "lab"
 
 
-def load_lab():
-    loader = SourceFileLoader("kplab", str(LAB_SCRIPT))
-    spec = importlib.util.spec_from_loader("kplab", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+sys.path.insert(0, str(LAB_SCRIPT.parent))
+from labtest import lab_module  # noqa: E402
 
-
-lab = load_lab()
+lab = lab_module()
 NS = lab.NS
 PORT = lab.API_PORT
 LB_IP, ETCD_IP = "198.18.0.170", "198.18.0.173"
