@@ -127,8 +127,13 @@ int node_command(const core::Invocation& invocation) {
   if (!kube) {
     return core::print_error(invocation.err, kTool, kube.error().message);
   }
+  // kubectl's --request-timeout bounds each API request (read_from validated it; "0": ours).
+  std::chrono::milliseconds requestTimeout = std::chrono::seconds(10);
+  if (!kube->requestTimeout.empty() && kube->requestTimeout != "0") {
+    requestTimeout = *core::parse_duration(kube->requestTimeout);
+  }
   core::Result<core::ApiClient> client =
-      core::connect(kube->loading_rules(), kube->overrides, std::chrono::seconds(10));
+      core::connect(kube->loading_rules(), kube->overrides, requestTimeout);
   if (!client) {
     return core::print_error(invocation.err, kTool, client.error().message);
   }
@@ -138,6 +143,13 @@ int node_command(const core::Invocation& invocation) {
   if (!found && found.error().status == 404) {
     return core::print_error(invocation.err, kTool,
                              "node \"" + node + "\" not found (kubectl get nodes lists them)");
+  }
+  // No answer at all: the pod's requests would each wait out the deadline the same way (a 403
+  // is fine: the user may create pods without reading nodes). A signal is answered below.
+  if (!found && found.error().status == 0 && !core::StopSignals::raised()) {
+    core::print_error(invocation.err, kTool,
+                      "cannot reach the API server: " + found.error().message);
+    return 1;
   }
 
   core::DebugPodSpec spec;

@@ -189,8 +189,16 @@ core::Result<std::vector<NodeInfo>, core::ApiError> list_nodes(const core::ApiCl
 
 namespace {
 
+// After a signal: what every command says, and 128 + the signal's number.
+int interrupted(std::ostream& err) {
+  err << "kubectl-netdebug: interrupted (signal " << core::StopSignals::signal()
+      << "); the debug pods were deleted\n";
+  return 128 + core::StopSignals::signal();
+}
+
 // The nodes to run on: `requested` (which must exist; exit 2 otherwise), every node with
 // `allNodes`, else the first Ready, schedulable node. An int is the exit code, the error printed.
+
 core::Result<std::vector<std::string>, int> choose_nodes(const core::ApiClient& client,
                                                          const std::string& requested,
                                                          bool allNodes, std::ostream& err) {
@@ -200,6 +208,9 @@ core::Result<std::vector<std::string>, int> choose_nodes(const core::ApiClient& 
       return core::print_error(
           err, kTool,
           "--node: node \"" + requested + "\" not found (kubectl get nodes lists them)");
+    }
+    if (!node && core::StopSignals::raised()) {
+      return interrupted(err);
     }
     // No answer at all: every later request would wait out its deadline the same way, so stop
     // here (a 403 is fine: the user may create pods without reading nodes).
@@ -211,6 +222,9 @@ core::Result<std::vector<std::string>, int> choose_nodes(const core::ApiClient& 
     return std::vector<std::string>{requested};
   }
   auto listed = list_nodes(client);
+  if (!listed && core::StopSignals::raised()) {
+    return interrupted(err);
+  }
   if (!listed) {
     err << "kubectl-netdebug: error: cannot list nodes: " << listed.error().message << '\n';
     return 1;
@@ -623,9 +637,7 @@ int run_command(const core::Invocation& invocation) {
   log(std::to_string(client.requests()) + " API requests for " + std::to_string(nodes.size()) +
       " node(s), at most " + std::to_string(registry.peak()) + " pod(s) alive at once");
   if (core::StopSignals::raised()) {
-    err << "kubectl-netdebug: interrupted (signal " << core::StopSignals::signal()
-        << "); the debug pods were deleted\n";
-    return 128 + core::StopSignals::signal();
+    return interrupted(err);
   }
   if (*output == core::OutputFormat::text && nodes.size() > 1) {
     render_matrix(invocation.out, report, nodes);

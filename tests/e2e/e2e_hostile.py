@@ -15,7 +15,6 @@ run against it side by side and one line per plugin is printed (the matrix):
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lab"))
-from labtest import Failure, case, expect, main  # noqa: E402
+from labtest import Failure, case, expect, lab_module, main  # noqa: E402
+from servers import Server  # noqa: E402
 
 T = 2.0  # the per-step deadline every run is given (--timeout / --request-timeout 2s)
 MARGIN = 2.0  # process start, report rendering, a loaded machine
@@ -33,42 +33,6 @@ ASAN_EXTRA_MIB = 256  # a sanitizer build maps shadow memory and keeps freed blo
 TOKEN = "hostile-e2e-secret-token-0123456789"
 SANITIZER = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "LeakSanitizer", "runtime error:",
              "Segmentation fault", "terminate called", "Assertion")
-
-
-def lab_module():
-    from importlib.machinery import SourceFileLoader
-    import importlib.util
-    path = str(Path(__file__).resolve().parent.parent / "lab" / "lab")
-    spec = importlib.util.spec_from_loader("labmod", SourceFileLoader("labmod", path))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """servers.py MODE on a free loopback port, killed on exit."""
-
-    def __init__(self, mode, cert, key):
-        self.mode = mode
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("servers.py")), mode, "--cert",
-             str(cert), "--key", str(key), "--port", str(self.port)],
-            stdout=subprocess.PIPE, text=True)
-        expect(self.proc.stdout.readline().strip() == "ready", f"{mode} server is ready")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.kill()
-        self.proc.wait()
 
 
 class Pki:
@@ -216,6 +180,9 @@ def invocations(kc, port, ca, mode):
                           "-o", "json", "--request-timeout", ts], T),
         "netdebug cleanup": ([bin_path("netdebug"), "cleanup", "--kubeconfig", kc,
                               "--request-timeout", ts], T),
+        # like netdebug run: the node is read first
+        "certs node": ([bin_path("certs"), "node", "kwok-0", "--kubeconfig", kc, "-o", "json",
+                        "--request-timeout", ts], T),
         # completion: its own 2 s API deadline, quiet on failure
         "complete -n": ([bin_path("certs"), "__complete", "secrets", "-n", ""], 2.0),
         "complete --node": ([bin_path("netdebug"), "__complete", "run", "--node", ""], 2.0),
@@ -329,7 +296,7 @@ def check_mode(mode, layers, message_words=(), certs_server_ok=False):
         elif name == "certs secrets":
             want(r["code"] == 1 and report and report.get("failedLayer") == layers,
                  f"{name}: exit 1, failedLayer {layers} (got {r['code']}, {layer})", r)
-        else:  # netdebug run and cleanup: one error line that names the layer
+        else:  # netdebug run and cleanup, certs node: one error line naming the layer
             want(r["code"] == 1 and layer == ("tls" if layers == "tls" else "http"),
                  f"{name}: exit 1 and an error naming the {layers} layer (got {r['code']}, "
                  f"{layer})", r)
@@ -360,6 +327,7 @@ def silent_defaults():
         "certs secrets": (["secrets", "-o", "json"], 10.0),
         "netdebug cleanup": (["cleanup"], 10.0),
         "netdebug run": (["run", "--node", "kwok-0"], 10.0),
+        "certs node": (["node", "kwok-0"], 10.0),
     }
     with tempfile.TemporaryDirectory(prefix="kp-hostile-") as tmp:
         pki = Pki(Path(tmp))
