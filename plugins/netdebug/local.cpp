@@ -813,7 +813,7 @@ RuleView view_nft_rule(const Json& exprs, int port) {
     const std::string kind = statement.begin().key();
     const Json& body = statement.begin().value();
     if (kind == "match" && body.is_object()) {
-      const std::string op = body.value("op", std::string("=="));
+      const std::string op = json_text(body.value("op", Json("==")));
       const bool negate = op == "!=";
       const Json left = body.value("left", Json());
       const Json right = body.value("right", Json());

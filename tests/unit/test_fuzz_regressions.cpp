@@ -13,6 +13,7 @@
 #include "core/apiclient.h"
 #include "core/complete.h"
 #include "core/debugpod.h"
+#include "netdebug/local.h"
 #include "netdebug/run.h"
 
 using namespace kp::core;
@@ -139,6 +140,25 @@ TEST_CASE("netdebug::list_nodes stops when the continue token repeats") {
   CHECK(nodes.error().message ==
         "GET /api/v1/nodes: the API server returned the same continue token twice");
   CHECK(server.requests == 2);
+}
+
+// fuzz/corpus/netdebug_local/regress-nft-op-object (found by CI's fuzz run): `netdebug local`
+// threw nlohmann's type_error 302 ("type must be string, but is object") out of
+// analyze_nft_json when a match's "op" was not a string; json::value(key, std::string) throws
+// on a member of another type instead of returning the default.
+TEST_CASE("netdebug::analyze_nft_json reads a match whose op is not a string") {
+  const std::string json =
+      R"({"nftables":[{"chain":{"family":"inet","table":"t","name":"input","handle":1,)"
+      R"("type":"filter","hook":"input","prio":0,"policy":"accept"}},)"
+      R"({"rule":{"family":"inet","table":"t","chain":"input","handle":2,"expr":[)"
+      R"({"match":{"op":{"x":1},"left":{"payload":{"protocol":"tcp","field":"dport"}},)"
+      R"("right":6443}},{"drop":null}]}}]})";
+  const auto analysis = kp::netdebug::analyze_nft_json(json, 6443, {});
+  REQUIRE(analysis);
+  // An op nft never writes is not "!=": the rule matches the port and drops it.
+  REQUIRE(analysis->hits.size() == 1);
+  CHECK(analysis->hits[0].verdict == "drop");
+  CHECK(analysis->rulesSeen == 1);
 }
 
 TEST_CASE("core::set_completion_sources_override") {
