@@ -448,18 +448,13 @@ std::vector<core::Check> check_secret(const nlohmann::json& secret, std::int64_t
   return checks;
 }
 
-std::string secrets_page_path(const SecretsOptions& options, std::size_t limit,
-                              const std::string& continueToken) {
+std::string secrets_list_path(const SecretsOptions& options) {
   std::string path =
       options.allNamespaces
           ? std::string("/api/v1/secrets")
           : "/api/v1/namespaces/" + core::url_escape(options.namespaceName) + "/secrets";
-  path += "?limit=" + std::to_string(limit);
   if (!options.labelSelector.empty()) {
-    path += "&labelSelector=" + core::url_escape(options.labelSelector);
-  }
-  if (!continueToken.empty()) {
-    path += "&continue=" + core::url_escape(continueToken);
+    path += "?labelSelector=" + core::url_escape(options.labelSelector);
   }
   return path;
 }
@@ -472,54 +467,36 @@ core::Result<core::Report> check_secrets(const core::ApiClient& client,
   report.target.cluster = client.config().clusterName;
   report.target.server = client.config().server;
   const std::int64_t now = options.common.now_unix();
-  std::size_t limit = std::max<std::size_t>(1, options.pageSize);
-  std::string token;
   std::size_t secrets = 0, withCertificates = 0, pages = 0;
   std::optional<core::Check> failure;
   CaCache cache;
-  for (;;) {
-    // One page at a time: its JSON is dropped at the end of the iteration.
-    core::ApiResult page = client.get(secrets_page_path(options, limit, token));
-    if (!page) {
-      const core::ApiError& error = page.error();
-      if (error.status == 0 && error.transport == core::TransportError::tooLarge && limit > 1) {
-        limit = std::max<std::size_t>(1, limit / 10);  // big Secrets: smaller pages
-        continue;
-      }
-      if (error.status == 400 && !options.labelSelector.empty()) {
-        return core::Error{"-l \"" + options.labelSelector + "\": " + error.message};
-      }
-      failure = list_failure(error, options);
-      break;
+  // One page at a time: its JSON is dropped once checked.
+  core::Result<std::size_t, core::ApiError> listed = client.list_pages(
+      secrets_list_path(options), options.pageSize, [&](const nlohmann::json& page) {
+        ++pages;
+        const nlohmann::json& items = field(page, "items");
+        if (!items.is_array()) {
+          core::ApiError error;
+          error.status = 200;
+          error.message = "the answer is not a SecretList (no items)";
+          failure = list_failure(error, options);
+          return false;
+        }
+        for (const nlohmann::json& item : items) {
+          ++secrets;
+          std::vector<core::Check> checks =
+              check_secret(item, now, options.common.warnWithinSeconds, &cache);
+          withCertificates += checks.empty() ? 0 : 1;
+          std::move(checks.begin(), checks.end(), std::back_inserter(report.checks));
+        }
+        return true;
+      });
+  if (!listed) {
+    const core::ApiError& error = listed.error();
+    if (error.status == 400 && !options.labelSelector.empty()) {
+      return core::Error{"-l \"" + options.labelSelector + "\": " + error.message};
     }
-    ++pages;
-    const nlohmann::json& items = field(*page, "items");
-    if (!items.is_array()) {
-      core::ApiError error;
-      error.status = 200;
-      error.message = "the answer is not a SecretList (no items)";
-      failure = list_failure(error, options);
-      break;
-    }
-    for (const nlohmann::json& item : items) {
-      ++secrets;
-      std::vector<core::Check> checks =
-          check_secret(item, now, options.common.warnWithinSeconds, &cache);
-      withCertificates += checks.empty() ? 0 : 1;
-      std::move(checks.begin(), checks.end(), std::back_inserter(report.checks));
-    }
-    std::string next = string_field(field(*page, "metadata"), "continue");
-    if (next.empty()) {
-      break;
-    }
-    if (next == token) {
-      core::ApiError error;
-      error.status = 200;
-      error.message = "the API server returned the same continue token twice";
-      failure = list_failure(error, options);
-      break;
-    }
-    token = std::move(next);
+    failure = list_failure(error, options);
   }
 
   core::Check summary;

@@ -74,10 +74,9 @@ struct SecretsOptions {
   std::size_t pageSize = 500;
 };
 
-// The list path of one page: /api/v1/secrets or /api/v1/namespaces/NS/secrets with limit,
-// labelSelector and continue.
-std::string secrets_page_path(const SecretsOptions& options, std::size_t limit,
-                              const std::string& continueToken);
+// The list path: /api/v1/secrets or /api/v1/namespaces/NS/secrets, with the labelSelector
+// (ApiClient::list_pages adds limit and continue).
+std::string secrets_list_path(const SecretsOptions& options);
 
 // Lists the Secrets page by page (each page checked, then dropped) and checks them. Listing
 // failures become checks (403: the RBAC to ask for; transport: the layer); an error result is

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <iostream>
+#include <set>
 #include <unistd.h>
 
 #include "core/base64.h"
@@ -168,6 +169,55 @@ ApiResult ApiClient::post(std::string_view path, const nlohmann::json& body) con
 
 ApiResult ApiClient::del(std::string_view path, const nlohmann::json& body) const {
   return call("DELETE", path, body);
+}
+
+Result<std::size_t, ApiError> ApiClient::list_pages(
+    std::string_view path, std::size_t limit,
+    const std::function<bool(const nlohmann::json&)>& onPage) const {
+  const std::size_t question = path.find('?');
+  const std::string_view bare = path.substr(0, question);
+  const std::string query = question == std::string_view::npos
+                                ? std::string()
+                                : "&" + std::string(path.substr(question + 1));
+  limit = std::max<std::size_t>(1, limit);
+  std::size_t pages = 0;
+  std::string token;
+  std::set<std::string> seen;
+  for (;;) {
+    const std::string page = std::string(bare) + "?limit=" + std::to_string(limit) + query +
+                             (token.empty() ? "" : "&continue=" + url_escape(token));
+    ApiResult answer = get(page);
+    if (!answer) {
+      if (answer.error().status == 0 && answer.error().transport == TransportError::tooLarge &&
+          limit > 1) {
+        limit = std::max<std::size_t>(1, limit / 10);
+        continue;
+      }
+      return answer.error();
+    }
+    ++pages;
+    if (!onPage(*answer)) {
+      return pages;
+    }
+    std::string next;
+    if (answer->is_object() && answer->contains("metadata") && (*answer)["metadata"].is_object()) {
+      const nlohmann::json& meta = (*answer)["metadata"];
+      if (meta.contains("continue") && meta["continue"].is_string()) {
+        next = meta["continue"].get<std::string>();
+      }
+    }
+    if (next.empty()) {
+      return pages;
+    }
+    if (!seen.insert(next).second) {
+      return ApiError{
+          200,
+          TransportError::other,
+          {},
+          describe("GET", path) + ": the API server returned the same continue token twice"};
+    }
+    token = std::move(next);
+  }
 }
 
 Result<bool, ApiError> ApiClient::watch(std::string_view path,

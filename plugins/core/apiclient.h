@@ -79,6 +79,16 @@ class ApiClient {
   ApiResult post(std::string_view path, const nlohmann::json& body) const;
   ApiResult del(std::string_view path, const nlohmann::json& body = nullptr) const;
 
+  // Lists a collection page by page, as kubectl's --chunk-size does: GET `path` (a query in it
+  // is kept, after limit=) with limit=`limit` and each page's continue token, calling `onPage`
+  // with each page's JSON until a page has no token or `onPage` returns false. The result is
+  // the number of pages read. A page refused as too large for the body cap is asked for again
+  // with a tenth of the limit (down to 1). A token seen before ends the listing with an error
+  // (status 200): a server or proxy that ignores `continue` would be paged for ever.
+  Result<std::size_t, ApiError> list_pages(
+      std::string_view path, std::size_t limit,
+      const std::function<bool(const nlohmann::json&)>& onPage) const;
+
   // GET `path` with watch=1: calls `onEvent` with each event ({"type": ..., "object": ...})
   // until it returns false (result true), the server ends the watch or `deadline` passes
   // (result false). `cancelled` is polled while waiting. An ERROR event is passed on like any

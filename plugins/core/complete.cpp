@@ -232,20 +232,26 @@ Result<std::vector<std::string>> api_names(const LoadingRules& rules,
   if (!client) {
     return client.error();
   }
-  ApiResult list = client->get("/api/v1/" + std::string(resource) + "?limit=500");
-  if (!list) {
-    return Error{list.error().message};
-  }
   std::vector<std::string> names;
-  const nlohmann::json& items = (*list)["items"];
-  if (!items.is_array()) {
-    return Error{"the " + std::string(resource) + " list has no items"};
-  }
-  for (const nlohmann::json& item : items) {
-    const nlohmann::json name = item.value("/metadata/name"_json_pointer, nlohmann::json());
-    if (name.is_string()) {
-      names.push_back(name.get<std::string>());
-    }
+  Result<std::size_t, ApiError> listed = client->list_pages(
+      "/api/v1/" + std::string(resource), 500, [&names](const nlohmann::json& page) {
+        const nlohmann::json* items =
+            page.is_object() && page.contains("items") ? &page["items"] : nullptr;
+        if (items == nullptr || !items->is_array()) {
+          return false;
+        }
+        for (const nlohmann::json& item : *items) {
+          const nlohmann::json name =
+              item.is_object() ? item.value("/metadata/name"_json_pointer, nlohmann::json())
+                               : nlohmann::json();
+          if (name.is_string()) {
+            names.push_back(name.get<std::string>());
+          }
+        }
+        return true;
+      });
+  if (!listed) {
+    return Error{listed.error().message};
   }
   return names;
 }

@@ -450,38 +450,31 @@ Result<std::vector<LeftoverPod>, ApiError> list_debug_pods(const ApiClient& clie
   if (!tool.empty()) {
     selector += "," + std::string(kToolLabel) + "=" + tool;
   }
-  const std::string base =
-      ns.empty() ? "/api/v1/pods" : "/api/v1/namespaces/" + url_escape(ns) + "/pods";
+  const std::string path =
+      (ns.empty() ? "/api/v1/pods" : "/api/v1/namespaces/" + url_escape(ns) + "/pods") +
+      "?labelSelector=" + url_escape(selector);
   std::vector<LeftoverPod> pods;
-  std::string next;
-  // A server (or a proxy in front of it) that ignores `continue` hands the same token back:
-  // without this, the listing never ends.
-  std::set<std::string> seenTokens;
-  do {
-    ApiResult page = client.get(base + "?limit=500&labelSelector=" + url_escape(selector) +
-                                (next.empty() ? "" : "&continue=" + url_escape(next)));
-    if (!page) {
-      return page.error();
-    }
-    for (const nlohmann::json& item :
-         member(*page, "items").is_array() ? (*page)["items"] : nlohmann::json::array()) {
-      const nlohmann::json& meta = member(item, "metadata");
-      LeftoverPod pod;
-      pod.namespaceName = str(meta, "namespace");
-      pod.name = str(meta, "name");
-      pod.node = str(member(item, "spec"), "nodeName");
-      pod.phase = str(member(item, "status"), "phase");
-      pod.createdUnix = parse_rfc3339(str(meta, "creationTimestamp")).value_or(0);
-      pods.push_back(std::move(pod));
-    }
-    next = str(member(*page, "metadata"), "continue");
-    if (!next.empty() && !seenTokens.insert(next).second) {
-      ApiError error;
-      error.status = 200;
-      error.message = "GET " + base + ": the API server returned the same continue token twice";
-      return error;
-    }
-  } while (!next.empty());
+  Result<std::size_t, ApiError> listed =
+      client.list_pages(path, 500, [&pods](const nlohmann::json& page) {
+        const nlohmann::json& items = member(page, "items");
+        if (!items.is_array()) {
+          return true;  // read as an empty page
+        }
+        for (const nlohmann::json& item : items) {
+          const nlohmann::json& meta = member(item, "metadata");
+          LeftoverPod pod;
+          pod.namespaceName = str(meta, "namespace");
+          pod.name = str(meta, "name");
+          pod.node = str(member(item, "spec"), "nodeName");
+          pod.phase = str(member(item, "status"), "phase");
+          pod.createdUnix = parse_rfc3339(str(meta, "creationTimestamp")).value_or(0);
+          pods.push_back(std::move(pod));
+        }
+        return true;
+      });
+  if (!listed) {
+    return listed.error();
+  }
   return pods;
 }
 

@@ -8,7 +8,6 @@
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <set>
 #include <thread>
 
 #include <boost/process.hpp>
@@ -152,36 +151,32 @@ core::Result<std::vector<NodeInfo>, core::ApiError> list_nodes(const core::ApiCl
     return object.is_object() && object.contains(key) ? object[key] : none;
   };
   std::vector<NodeInfo> nodes;
-  std::string next;
-  std::set<std::string> seenTokens;  // a server that ignores `continue` repeats its token
-  do {
-    core::ApiResult page = client.get("/api/v1/nodes?limit=500" +
-                                      (next.empty() ? "" : "&continue=" + core::url_escape(next)));
-    if (!page) {
-      return page.error();
-    }
-    const nlohmann::json& items = member(*page, "items");
-    for (const nlohmann::json& item : items.is_array() ? items : nlohmann::json::array()) {
-      NodeInfo node;
-      node.name = str(member(item, "metadata"), "name");
-      const nlohmann::json& unschedulable = member(member(item, "spec"), "unschedulable");
-      node.unschedulable = unschedulable.is_boolean() && unschedulable.get<bool>();
-      const nlohmann::json& conditions = member(member(item, "status"), "conditions");
-      for (const nlohmann::json& c : conditions.is_array() ? conditions : nlohmann::json::array()) {
-        if (str(c, "type") == "Ready") {
-          node.ready = str(c, "status") == "True";
+  core::Result<std::size_t, core::ApiError> listed =
+      client.list_pages("/api/v1/nodes", 500, [&](const nlohmann::json& page) {
+        const nlohmann::json& items = member(page, "items");
+        if (!items.is_array()) {
+          return true;  // read as an empty page
         }
-      }
-      nodes.push_back(std::move(node));
-    }
-    next = str(member(*page, "metadata"), "continue");
-    if (!next.empty() && !seenTokens.insert(next).second) {
-      core::ApiError error;
-      error.status = 200;
-      error.message = "GET /api/v1/nodes: the API server returned the same continue token twice";
-      return error;
-    }
-  } while (!next.empty());
+        for (const nlohmann::json& item : items) {
+          NodeInfo node;
+          node.name = str(member(item, "metadata"), "name");
+          const nlohmann::json& unschedulable = member(member(item, "spec"), "unschedulable");
+          node.unschedulable = unschedulable.is_boolean() && unschedulable.get<bool>();
+          const nlohmann::json& conditions = member(member(item, "status"), "conditions");
+          if (conditions.is_array()) {
+            for (const nlohmann::json& c : conditions) {
+              if (str(c, "type") == "Ready") {
+                node.ready = str(c, "status") == "True";
+              }
+            }
+          }
+          nodes.push_back(std::move(node));
+        }
+        return true;
+      });
+  if (!listed) {
+    return listed.error();
+  }
   std::sort(nodes.begin(), nodes.end(),
             [](const NodeInfo& a, const NodeInfo& b) { return a.name < b.name; });
   return nodes;

@@ -1,0 +1,209 @@
+// core::ApiClient::list_pages: the one pager behind `netdebug cleanup`, netdebug's node list,
+// `certs secrets` and completion, against a fake API server that records each path.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "core/apiclient.h"
+
+using namespace kp::core;
+
+namespace {
+
+struct PagedServer {
+  std::vector<std::string> paths;
+  // Answers the n-th request (0-based) with its path; gives up after 50 requests, so a pager
+  // that never stops fails the test instead of hanging it.
+  std::function<HttpResult(std::size_t, const std::string&)> answer;
+};
+
+struct PagedHttp : HttpClient {
+  explicit PagedHttp(PagedServer& server) : server(server) {}
+  PagedServer& server;
+  HttpResult send(const HttpRequest& request) override {
+    const std::string path = request.url.substr(request.url.find('/', 8));
+    server.paths.push_back(path);
+    if (server.paths.size() > 50) {
+      return HttpError{TransportError::other, 0, "the test's fake gave up after 50 requests", {}};
+    }
+    return server.answer(server.paths.size() - 1, path);
+  }
+};
+
+ApiClient paged_client(PagedServer& server) {
+  ClientConfig config;
+  config.server = "https://198.18.0.2:6443";
+  return ApiClient(
+      config, {}, [&server] { return std::make_unique<PagedHttp>(server); },
+      std::chrono::milliseconds(1000));
+}
+
+HttpResponse ok(std::string body) {
+  HttpResponse response;
+  response.status = 200;
+  response.body = std::move(body);
+  return response;
+}
+
+// A page with `items` (names) and, unless empty, a continue token.
+HttpResponse page(const std::vector<std::string>& names, const std::string& token) {
+  nlohmann::json list = {{"kind", "List"}, {"items", nlohmann::json::array()}};
+  for (const std::string& name : names) {
+    list["items"].push_back({{"metadata", {{"name", name}}}});
+  }
+  list["metadata"] = nlohmann::json::object();
+  if (!token.empty()) {
+    list["metadata"]["continue"] = token;
+  }
+  return ok(list.dump());
+}
+
+std::vector<std::string> names_of(const nlohmann::json& page) {
+  std::vector<std::string> names;
+  for (const nlohmann::json& item : page["items"]) {
+    names.push_back(item["metadata"]["name"].get<std::string>());
+  }
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("core::ApiClient::list_pages follows continue tokens, limit first, query kept") {
+  PagedServer server;
+  server.answer = [](std::size_t n, const std::string&) -> HttpResult {
+    if (n == 0) {
+      return page({"a", "b"}, "tok/1+");
+    }
+    if (n == 1) {
+      return page({"c"}, "t2");
+    }
+    return page({"d"}, "");
+  };
+  std::vector<std::string> seen;
+  const auto pages = paged_client(server).list_pages("/api/v1/pods?labelSelector=app%3Dweb", 2,
+                                                     [&seen](const nlohmann::json& p) {
+                                                       for (const std::string& name : names_of(p)) {
+                                                         seen.push_back(name);
+                                                       }
+                                                       return true;
+                                                     });
+  REQUIRE(pages);
+  CHECK(*pages == 3);
+  CHECK(seen == std::vector<std::string>{"a", "b", "c", "d"});
+  CHECK(server.paths ==
+        std::vector<std::string>{"/api/v1/pods?limit=2&labelSelector=app%3Dweb",
+                                 "/api/v1/pods?limit=2&labelSelector=app%3Dweb&continue=tok%2F1%2B",
+                                 "/api/v1/pods?limit=2&labelSelector=app%3Dweb&continue=t2"});
+}
+
+TEST_CASE("core::ApiClient::list_pages stops when the page callback says so") {
+  PagedServer server;
+  server.answer = [](std::size_t, const std::string&) -> HttpResult { return page({"a"}, "more"); };
+  const auto pages = paged_client(server).list_pages("/api/v1/nodes", 500,
+                                                     [](const nlohmann::json&) { return false; });
+  REQUIRE(pages);
+  CHECK(*pages == 1);
+  CHECK(server.paths == std::vector<std::string>{"/api/v1/nodes?limit=500"});
+}
+
+TEST_CASE("core::ApiClient::list_pages refuses a continue token it has seen before") {
+  PagedServer server;
+  std::size_t expectedRequests = 0;
+  SECTION("the same token twice in a row") {
+    server.answer = [](std::size_t, const std::string&) -> HttpResult { return page({}, "t"); };
+    expectedRequests = 2;
+  }
+  SECTION("a cycle of two tokens") {
+    server.answer = [](std::size_t n, const std::string&) -> HttpResult {
+      return page({}, n % 2 == 0 ? "a" : "b");
+    };
+    expectedRequests = 3;
+  }
+  const auto pages = paged_client(server).list_pages("/api/v1/secrets?labelSelector=x", 500,
+                                                     [](const nlohmann::json&) { return true; });
+  REQUIRE_FALSE(pages);
+  CHECK(pages.error().status == 200);
+  // The path without its query: the selector is the user's, the token the server's.
+  CHECK(pages.error().message ==
+        "GET /api/v1/secrets: the API server returned the same continue token twice");
+  CHECK(server.paths.size() == expectedRequests);
+}
+
+TEST_CASE("core::ApiClient::list_pages asks again with smaller pages when one is too large") {
+  PagedServer server;
+  server.answer = [](std::size_t, const std::string& path) -> HttpResult {
+    if (path.find("limit=500") != std::string::npos ||
+        path.find("limit=50&") != std::string::npos || path.ends_with("limit=50")) {
+      return HttpError{TransportError::tooLarge, 63, "body over 16777216 bytes", {}};
+    }
+    return path.find("continue=") == std::string::npos ? page({"a"}, "n") : page({"b"}, "");
+  };
+  std::size_t items = 0;
+  const auto pages =
+      paged_client(server).list_pages("/api/v1/nodes", 500, [&items](const nlohmann::json& p) {
+        items += p["items"].size();
+        return true;
+      });
+  REQUIRE(pages);
+  CHECK(*pages == 2);
+  CHECK(items == 2);
+  // The smaller limit is kept for the pages after.
+  CHECK(server.paths == std::vector<std::string>{"/api/v1/nodes?limit=500",
+                                                 "/api/v1/nodes?limit=50", "/api/v1/nodes?limit=5",
+                                                 "/api/v1/nodes?limit=5&continue=n"});
+}
+
+TEST_CASE("core::ApiClient::list_pages: too large at a limit of 1, and other failures") {
+  PagedServer server;
+  SECTION("one object over the cap") {
+    server.answer = [](std::size_t, const std::string&) -> HttpResult {
+      return HttpError{TransportError::tooLarge, 63, "body over 16777216 bytes", {}};
+    };
+    const auto pages = paged_client(server).list_pages("/api/v1/secrets", 10,
+                                                       [](const nlohmann::json&) { return true; });
+    REQUIRE_FALSE(pages);
+    CHECK(pages.error().transport == TransportError::tooLarge);
+    CHECK(server.paths ==
+          std::vector<std::string>{"/api/v1/secrets?limit=10", "/api/v1/secrets?limit=1"});
+  }
+  SECTION("an error on the second page, after the first was read") {
+    server.answer = [](std::size_t n, const std::string&) -> HttpResult {
+      if (n == 0) {
+        return page({"a"}, "n");
+      }
+      HttpResponse gone;
+      gone.status = 410;
+      gone.body =
+          R"({"kind":"Status","status":"Failure","reason":"Expired","message":"the continue token is too old"})";
+      return gone;
+    };
+    std::size_t calls = 0;
+    const auto pages =
+        paged_client(server).list_pages("/api/v1/pods", 500, [&calls](const nlohmann::json&) {
+          ++calls;
+          return true;
+        });
+    REQUIRE_FALSE(pages);
+    CHECK(calls == 1);
+    CHECK(pages.error().status == 410);
+    CHECK(pages.error().reason == "Expired");
+  }
+  SECTION("answers that are not lists end after one page") {
+    server.answer = [](std::size_t n, const std::string&) -> HttpResult {
+      return ok(n == 0 ? R"({"metadata":{"continue":7}})" : "[1,2]");
+    };
+    std::size_t calls = 0;
+    const auto pages =
+        paged_client(server).list_pages("/api/v1/pods", 0, [&calls](const nlohmann::json&) {
+          ++calls;
+          return true;
+        });
+    REQUIRE(pages);
+    CHECK(calls == 1);
+    CHECK(server.paths == std::vector<std::string>{"/api/v1/pods?limit=1"});  // 0: at least 1
+  }
+}
