@@ -12,6 +12,7 @@
 #include "core/files.h"
 #include "core/text.h"
 #include "core/url.h"
+#include "core/yaml.h"
 #include "core/x509.h"
 
 namespace kp::core {
@@ -885,7 +886,7 @@ std::vector<fs::path> LoadingRules::precedence() const {
 Result<Kubeconfig> parse_kubeconfig(std::string_view contents, const fs::path& path) {
   FieldReader reader(path.string(), path.parent_path());
   try {
-    return parse_document(reader, YAML::Load(std::string(contents)));
+    return parse_document(reader, load_yaml(contents));
   } catch (const YAML::Exception& e) {
     // yaml-cpp reports 0-based positions; editors count from 1.
     if (e.mark.is_null()) {

@@ -24,6 +24,7 @@
 #include "core/net.h"
 #include "core/text.h"
 #include "core/url.h"
+#include "core/yaml.h"
 
 extern char** environ;
 
@@ -228,7 +229,7 @@ ApiServerFlags apiserver_flags(const std::vector<std::string>& args) {
 
 core::Result<ApiServerFlags> parse_manifest(std::string_view yaml) {
   try {
-    const YAML::Node doc = YAML::Load(std::string(yaml));
+    const YAML::Node doc = core::load_yaml(yaml);
     if (!doc.IsMap()) {
       return core::Error{"not a Pod manifest (expected a YAML mapping)"};
     }

@@ -9,6 +9,7 @@
 
 #include "core/base64.h"
 #include "core/kubeconfig.h"
+#include "core/yaml.h"
 #include "test_support_certs.h"
 
 using namespace kp::core;
@@ -241,6 +242,48 @@ users:
     CHECK(parse_kubeconfig("- a\n- b\n", "/k/config").error().message ==
           "/k/config: expected a mapping at the top level");
   }
+  SECTION("a quoted token never closed") {
+    // yaml-cpp alone reads the rest of the file into the token and finds no contexts.
+    const auto config = parse_kubeconfig(R"(users:
+- name: u
+  user:
+    token: "abc
+contexts:
+- name: x
+  context: {cluster: c, user: u}
+current-context: x
+)",
+                                         "/k/config");
+    REQUIRE_FALSE(config);
+    CHECK(config.error().message ==
+          "/k/config: line 4, column 12: found unexpected end of stream: the double-quoted "
+          "string opened here is never closed");
+  }
+}
+
+TEST_CASE("core::load_yaml refuses only quoted scalars that are never closed") {
+  const auto refused = [](std::string_view text) {
+    try {
+      (void)load_yaml(text);
+      return std::string();
+    } catch (const YAML::ParserException& e) {
+      return std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + " " +
+             e.msg;
+    }
+  };
+  CHECK(refused("a: 'it''s\n") ==
+        "1:4 found unexpected end of stream: the single-quoted string opened here is never closed");
+  CHECK(refused("a: x\nb: \"c\\\"\n") ==
+        "2:4 found unexpected end of stream: the double-quoted string opened here is never closed");
+  // Closed, with escapes, over lines, in flow, not last, or quotes inside plain scalars.
+  CHECK(refused("a: 'it''s'\n").empty());
+  CHECK(refused("a: \"c\\\\\"\n").empty());
+  CHECK(refused("a: \"x\n  y\"\nb: 1\n").empty());
+  CHECK(refused("a: {b: \"x\", c: 'y'}\n").empty());
+  CHECK(refused("a: \"x\"\nb: it's\n").empty());
+  CHECK(refused("a: it's \"q\n").empty());
+  CHECK(refused("").empty());
+  CHECK(load_yaml("a: \"x\n  y\"\n")["a"].as<std::string>() == "x y");
 }
 
 TEST_CASE("core::merge_kubeconfigs merges by first writer") {
