@@ -48,7 +48,9 @@ bytes=$(cat "$scratch/corpus"/* | wc -c)
 if [ "$status" -ne 0 ]; then
   # The finding: libFuzzer's report and the saved input.
   tail -n 60 "$log"
-  echo "fuzz $name: FAILED (exit $status) after ${runs:-?} executions; input saved under $artifacts/$name-*"
+  seed=$(sed -n 's/^INFO: Seed: *//p' "$log" | head -n 1)
+  echo "fuzz $name: FAILED (exit $status) after ${runs:-?} executions (seed ${seed:-?}); input saved under $artifacts/$name-*"
+  echo "fuzz $name: replay with: $binary $artifacts/$name-<file>"
   exit 1
 fi
 echo "fuzz $name: ${runs:-?} executions in ${took:-$seconds} s, corpus $files files / $bytes bytes (seed $seed_files files), no crash"
