@@ -236,17 +236,21 @@ Result<bool, ApiError> ApiClient::watch(std::string_view path,
   bool stopped = false;
   bool garbage = false;
   r.onBody = [&](std::string_view chunk) {
+    // The bytes already pending hold no newline: only the new ones are searched, and the lines
+    // read are dropped at once, so a long line in many chunks costs linear time.
+    const std::size_t fresh = pending.size();
     pending.append(chunk);
-    for (auto newline = pending.find('\n'); newline != std::string::npos;
-         newline = pending.find('\n')) {
-      const std::string line = pending.substr(0, newline);
-      pending.erase(0, newline + 1);
-      if (line.find_first_not_of(" \r\t") == std::string::npos) {
+    std::size_t start = 0;
+    for (auto newline = pending.find('\n', fresh); newline != std::string::npos;
+         newline = pending.find('\n', start)) {
+      const std::string_view line(pending.data() + start, newline - start);
+      start = newline + 1;
+      if (line.find_first_not_of(" \r\t") == std::string_view::npos) {
         continue;
       }
       Result<nlohmann::json> event = parse_json(line);
       if (!event || !event->is_object() || !event->contains("type")) {
-        errorBody = line;  // an error answer (a Status), or not a watch at all
+        errorBody = std::string(line);  // an error answer (a Status), or not a watch at all
         garbage = true;
         return false;
       }
@@ -255,6 +259,7 @@ Result<bool, ApiError> ApiClient::watch(std::string_view path,
         return false;
       }
     }
+    pending.erase(0, start);
     if (pending.size() > kMaxBodyBytes) {
       garbage = true;
       return false;

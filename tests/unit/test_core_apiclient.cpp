@@ -207,3 +207,88 @@ TEST_CASE("core::ApiClient::list_pages: too large at a limit of 1, and other fai
     CHECK(server.paths == std::vector<std::string>{"/api/v1/pods?limit=1"});  // 0: at least 1
   }
 }
+
+namespace {
+
+// A watch answered with `chunks` through onBody, as libcurl hands them over.
+struct ChunkedHttp : HttpClient {
+  explicit ChunkedHttp(std::vector<std::string> chunks) : chunks(std::move(chunks)) {}
+  std::vector<std::string> chunks;
+  HttpResult send(const HttpRequest& request) override {
+    for (const std::string& chunk : chunks) {
+      if (!request.onBody(chunk)) {
+        break;
+      }
+    }
+    HttpResponse response;
+    response.status = 200;
+    return response;
+  }
+};
+
+ApiClient chunked_client(std::vector<std::string> chunks) {
+  ClientConfig config;
+  config.server = "https://198.18.0.2:6443";
+  return ApiClient(
+      config, {}, [chunks = std::move(chunks)] { return std::make_unique<ChunkedHttp>(chunks); },
+      std::chrono::milliseconds(1000));
+}
+
+}  // namespace
+
+TEST_CASE("core::ApiClient::watch splits the stream into events wherever the chunks end") {
+  const std::string stream =
+      "{\"type\":\"ADDED\",\"object\":{\"n\":1}}\n\r\n"
+      "{\"type\":\"MODIFIED\",\"object\":{\"n\":2}}\r\n"
+      "\n{\"type\":\"DELETED\",\"object\":{\"n\":3}}\n";
+  for (std::size_t size : {std::size_t{1}, std::size_t{2}, std::size_t{7}, stream.size()}) {
+    std::vector<std::string> chunks;
+    for (std::size_t at = 0; at < stream.size(); at += size) {
+      chunks.push_back(stream.substr(at, size));
+    }
+    std::vector<std::string> seen;
+    const auto watched = chunked_client(chunks).watch(
+        "/api/v1/pods",
+        [&seen](const nlohmann::json& event) {
+          seen.push_back(event["type"].get<std::string>() +
+                         std::to_string(event["object"]["n"].get<int>()));
+          return true;
+        },
+        std::chrono::milliseconds(1000));
+    INFO("chunks of " << size << " bytes");
+    REQUIRE(watched);
+    CHECK_FALSE(*watched);  // the server ended the watch
+    CHECK(seen == std::vector<std::string>{"ADDED1", "MODIFIED2", "DELETED3"});
+  }
+}
+
+TEST_CASE("core::ApiClient::watch stops early on request and on bad or endless lines") {
+  SECTION("onEvent stops at the second event of one chunk") {
+    int calls = 0;
+    const auto watched =
+        chunked_client({"{\"type\":\"A\"}\n{\"type\":\"B\"}\n{\"type\":\"C\"}\n"})
+            .watch(
+                "/api/v1/pods", [&calls](const nlohmann::json&) { return ++calls < 2; },
+                std::chrono::milliseconds(1000));
+    REQUIRE(watched);
+    CHECK(*watched);
+    CHECK(calls == 2);
+  }
+  SECTION("a line that is not an event ends the watch with an error") {
+    const auto watched = chunked_client({"{\"type\":\"A\"}\n{\"ty", "pe\":1}x\n"})
+                             .watch(
+                                 "/api/v1/pods", [](const nlohmann::json&) { return true; },
+                                 std::chrono::milliseconds(1000));
+    REQUIRE_FALSE(watched);
+    CHECK(watched.error().message == "WATCH /api/v1/pods: the answer is not a watch stream");
+  }
+  SECTION("one line longer than the body cap, in 64 KiB chunks") {
+    const std::string chunk(64 * 1024, 'x');
+    std::vector<std::string> chunks(16 * 1024 * 1024 / chunk.size() + 2, chunk);
+    const auto watched = chunked_client(chunks).watch(
+        "/api/v1/pods", [](const nlohmann::json&) { return true; },
+        std::chrono::milliseconds(1000));
+    REQUIRE_FALSE(watched);
+    CHECK(watched.error().message == "WATCH /api/v1/pods: the answer is not a watch stream");
+  }
+}
