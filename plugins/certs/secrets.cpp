@@ -117,42 +117,6 @@ std::string source_of(const std::string& base, const std::string& key, std::size
   return base + "#" + key + (count > 1 ? "[" + std::to_string(index) + "]" : std::string());
 }
 
-core::Layer layer_of(core::TransportError kind, core::TransferPhase phase) {
-  // Where the transfer broke decides: a server that accepts TCP and never finishes TLS is a
-  // TLS problem (libcurl calls it a connection timeout), one that connects and then answers
-  // garbage, too slowly or not at all is the API server's. A bad URL or proxy is what it is.
-  const bool own = kind == core::TransportError::badUrl || kind == core::TransportError::proxy;
-  switch (own ? core::TransferPhase::unknown : phase) {
-    case core::TransferPhase::dns:
-      return core::Layer::dns;
-    case core::TransferPhase::connect:
-      return core::Layer::tcp;
-    case core::TransferPhase::tls:
-      return core::Layer::tls;
-    case core::TransferPhase::response:
-      return core::Layer::health;
-    case core::TransferPhase::unknown:
-      break;
-  }
-  switch (kind) {
-    case core::TransportError::badUrl:
-      return core::Layer::config;
-    case core::TransportError::proxy:
-      return core::Layer::proxy;
-    case core::TransportError::dns:
-      return core::Layer::dns;
-    case core::TransportError::connect:
-    case core::TransportError::timeout:
-      return core::Layer::tcp;
-    case core::TransportError::tlsVerify:
-    case core::TransportError::tlsCa:
-    case core::TransportError::tlsHandshake:
-      return core::Layer::tls;
-    default:
-      return core::Layer::cert;
-  }
-}
-
 std::string scope_text(const SecretsOptions& options) {
   std::string text = options.allNamespaces ? std::string("in all namespaces")
                                            : "in namespace \"" + options.namespaceName + "\"";
@@ -194,7 +158,7 @@ core::Check list_failure(const core::ApiError& error, const SecretsOptions& opti
         "the kubeconfig's credential is not accepted (expired or unknown): "
         "kubectl apicheck explains the auth layer";
   } else if (error.status == 0) {
-    check.layer = layer_of(error.transport, error.phase);
+    check.layer = core::transport_layer(error.transport, error.phase, core::Layer::health);
     check.message = "cannot list secrets " + scope_text(options) + ": " + error.message;
     check.hint = "the API server could not be reached: kubectl apicheck shows which layer breaks";
   } else {

@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "core/report.h"
 #include "core/text.h"
 #include "core/url.h"
 #include "core/version.h"
@@ -320,20 +321,40 @@ std::string phase_note(TransferPhase phase) {
 
 }  // namespace
 
-std::string_view phase_name(TransferPhase phase) {
+Layer transport_layer(TransportError kind, TransferPhase phase, Layer answered) {
+  switch (kind) {
+    case TransportError::badUrl:
+      return Layer::config;
+    case TransportError::proxy:
+      return Layer::proxy;
+    default:
+      break;
+  }
   switch (phase) {
     case TransferPhase::dns:
-      return "dns";
+      return Layer::dns;
     case TransferPhase::connect:
-      return "tcp";
+      return Layer::tcp;
     case TransferPhase::tls:
-      return "tls";
+      return Layer::tls;
     case TransferPhase::response:
-      return "http";
+      return answered;
     case TransferPhase::unknown:
       break;
   }
-  return {};
+  switch (kind) {
+    case TransportError::dns:
+      return Layer::dns;
+    case TransportError::connect:
+    case TransportError::timeout:
+      return Layer::tcp;
+    case TransportError::tlsVerify:
+    case TransportError::tlsCa:
+    case TransportError::tlsHandshake:
+      return Layer::tls;
+    default:
+      return answered;
+  }
 }
 
 TransportError classify_curl_code(int curlCode) {

@@ -96,8 +96,14 @@ enum class TransferPhase {
   response,  // the request could go out; the answer broke, was refused or did not come
 };
 
-// "tcp", "tls", ... as the report's layers are named ("" for unknown; "http" for response).
-std::string_view phase_name(TransferPhase phase);
+enum class Layer;  // core/report.h
+
+// The report layer a failed transfer broke at. Where it broke decides: a server that accepts
+// TCP and never finishes TLS is a TLS problem (libcurl calls it a connection timeout), one that
+// connects and then answers garbage, too slowly or not at all is `answered` (health for a
+// health probe, auth for a whoami...). A bad URL or proxy is the config's or the proxy's
+// wherever it is noticed. With no phase measured (a fake client), the kind decides.
+Layer transport_layer(TransportError kind, TransferPhase phase, Layer answered);
 
 // The response headers a client keeps (a hostile server can send header lines forever).
 inline constexpr std::size_t kMaxHeaderBytes = 256 * 1024;
