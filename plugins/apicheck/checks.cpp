@@ -582,15 +582,31 @@ std::string snippet(std::string_view body) {
   return out + (line.size() > 160 ? "..." : "");
 }
 
+// A request that failed on its own connection, made after the diagnostic connection passed
+// TCP and TLS: the layer is where this one broke (`layer` when the server got the request).
 Check transport_failure(std::string id, Layer layer, const core::HttpError& e,
                         const std::string& endpoint) {
-  Check c = make(std::move(id), layer, CheckStatus::fail, e.message,
-                 e.kind == core::TransportError::timeout
-                     ? "the server accepted the connection but did not answer in time: check "
-                       "kube-apiserver load and logs"
-                     : "the request failed after the connection was made: check kube-apiserver "
-                       "and the load balancer",
-                 endpoint);
+  const Layer at = core::transport_layer(e.kind, e.phase, layer);
+  std::string hint;
+  if (at == Layer::tls) {
+    hint =
+        "this connection's TLS handshake failed although the first one passed: behind a load "
+        "balancer, a backend serves another certificate (check each with --all-endpoints), or "
+        "the certificate changed in between";
+  } else if (at == Layer::tcp || at == Layer::dns) {
+    hint =
+        "a new connection failed although the first one worked: the load balancer or a "
+        "backend is flapping (check each with --all-endpoints)";
+  } else if (e.kind == core::TransportError::timeout) {
+    hint =
+        "the server accepted the connection but did not answer in time: check kube-apiserver "
+        "load and logs";
+  } else {
+    hint =
+        "the request failed after the connection was made: check kube-apiserver and the load "
+        "balancer";
+  }
+  Check c = make(std::move(id), at, CheckStatus::fail, e.message, hint, endpoint);
   c.durationMs = e.timings.totalMs;
   return c;
 }
@@ -600,8 +616,11 @@ Check health_check(Run& run, const core::HttpResult& result, const std::string& 
                    const std::string& path, bool first) {
   const std::string endpoint = run.timing.endpoint;
   if (!result) {
-    run.serverBroken = true;
-    return transport_failure(id, Layer::health, result.error(), endpoint);
+    Check c = transport_failure(id, Layer::health, result.error(), endpoint);
+    // A connection that broke before the server had the request (a load balancer flapping
+    // between backends) says nothing about the server: auth is still worth asking.
+    run.serverBroken = run.serverBroken || c.layer == Layer::health;
+    return c;
   }
   const core::HttpResponse& r = *result;
   if (first) {
@@ -682,9 +701,10 @@ void health_layer(Run& run, core::HttpClient& http) {
   }
   const core::HttpResult& result = results.back();
   if (!result) {
-    run.serverBroken = true;
-    run.add(
-        transport_failure("health.version", Layer::health, result.error(), run.timing.endpoint));
+    Check c =
+        transport_failure("health.version", Layer::health, result.error(), run.timing.endpoint);
+    run.serverBroken = run.serverBroken || c.layer == Layer::health;
+    run.add(std::move(c));
     return;
   }
   auto version = core::parse_version(result->body);

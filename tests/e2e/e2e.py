@@ -185,6 +185,31 @@ def scenario_ha_backends_named():
 
 
 @case
+def scenario_ha_split_cert():
+    """A load balancer alternating a valid and an expired certificate (the lab's selftest proves
+    the alternation with openssl): apicheck's diagnostic handshake meets the valid one, libcurl's
+    own connection the expired one. The failure is named tls, with the load balancer in the
+    hint, and auth is still asked on the connection that works."""
+    with scenario("ha-split-cert") as env:
+        code, out = kubectl("apicheck", "-o", "json", "--kubeconfig", env["KUBECONFIG"],
+                            netns=env["NETNS"])
+        report = json.loads(out[out.index("{"):]) if "{" in out else None
+        expect(code == 1 and report, "kubectl apicheck exits 1", out)
+        expect(report["failedLayer"] == "tls", f"failedLayer is tls (got {report['failedLayer']})",
+               out)
+        by = checks_by_id(report)
+        expect(by["tls.verify"][0]["status"] == "ok", "the first handshake verifies", out)
+        livez = by["health.livez"][0]
+        expect(livez["status"] == "fail" and livez["layer"] == "tls"
+               and "certificate has expired" in livez["message"],
+               "/livez's own connection failed TLS: expired", livez)
+        expect("a backend serves another certificate" in livez.get("hint", ""),
+               "the hint names the load balancer's backends", livez)
+        expect(by["auth.whoami"][0]["status"] == "ok",
+               "auth is still checked, on a connection that verified", by["auth.whoami"])
+
+
+@case
 def all_endpoints_from_endpointslice():
     code, report, out = apicheck_json("--kubeconfig", lab("kubeconfig", "admin"),
                                       "--all-endpoints")

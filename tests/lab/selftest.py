@@ -322,6 +322,23 @@ def ha_haproxy():
 
 
 @case
+def ha_split_cert():
+    with scenario("ha-split-cert") as env:
+        ns = env["NETNS"]
+        seen = []
+        for _ in range(4):
+            code, out = sh(["openssl", "s_client", "-connect", "198.18.0.52:6443", "-CAfile",
+                            ca_file(), "-verify_return_error", "-brief"], netns=ns, stdin="")
+            seen.append("ok" if code == 0 and "Verification: OK" in out
+                        else "expired" if "certificate has expired" in out else out)
+        expect(seen == ["ok", "expired", "ok", "expired"],
+               "openssl s_client through the balancer: valid, expired, valid, expired", seen)
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/readyz", netns=ns)
+        expect(code == 0 and out.strip() == "ok",
+               "kubectl's one connection (the valid backend) answers", out)
+
+
+@case
 def proxy_dead():
     with scenario("proxy-dead") as env:
         ns = env["NETNS"]

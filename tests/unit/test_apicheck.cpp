@@ -64,12 +64,16 @@ struct FakeNetwork : kp::core::Network {
 
 struct FakeHttp : kp::core::HttpClient {
   std::map<std::string, kp::core::HttpResponse>* responses;
+  std::map<std::string, kp::core::HttpError>* failures;
   std::vector<kp::core::HttpRequest>* sent;
   std::mutex* mutex;
   kp::core::HttpResult send(const kp::core::HttpRequest& request) override {
     std::lock_guard<std::mutex> lock(*mutex);
     sent->push_back(request);
     const std::string path = request.url.substr(request.url.find('/', 8));
+    if (const auto failed = failures->find(path); failed != failures->end()) {
+      return failed->second;
+    }
     const auto it = responses->find(path);
     if (it == responses->end()) {
       kp::core::HttpResponse notFound;
@@ -92,6 +96,7 @@ kp::core::HttpResponse answer(long status, std::string body) {
 struct World {
   std::shared_ptr<FakeNetwork> net = std::make_shared<FakeNetwork>();
   std::map<std::string, kp::core::HttpResponse> responses;
+  std::map<std::string, kp::core::HttpError> failures;  // by path: the transfer failed
   std::vector<kp::core::HttpRequest> sent;
   std::mutex sentMutex;
   kp::core::TlsProbe tls;
@@ -128,6 +133,7 @@ struct World {
     options.deps.http = [this] {
       auto http = std::make_unique<FakeHttp>();
       http->responses = &responses;
+      http->failures = &failures;
       http->sent = &sent;
       http->mutex = &sentMutex;
       return http;
@@ -254,6 +260,46 @@ TEST_CASE("apicheck::check names the failing readyz checks", "[apicheck]") {
   const kp::core::Report report = w.options.check();
   CHECK(kp::core::failed_layer(report) == Layer::health);
   CHECK(w.find(report, "health.readyz")->message == "/readyz?verbose HTTP 500: etcd failed");
+}
+
+// Behind a load balancer the diagnostic connection and libcurl's may reach different backends:
+// a failure on the request's own connection is named by where it broke, not as health.
+TEST_CASE("apicheck::check names the layer a health request's own connection broke at",
+          "[apicheck]") {
+  World w;
+  SECTION("its TLS handshake") {
+    w.failures["/livez"] = kp::core::HttpError{kp::core::TransportError::tlsVerify,
+                                               60,
+                                               "SSL certificate problem: certificate has expired",
+                                               {},
+                                               kp::core::TransferPhase::tls};
+    const kp::core::Report report = w.options.check();
+    CHECK(kp::core::failed_layer(report) == Layer::tls);
+    const kp::core::Check* livez = w.find(report, "health.livez");
+    REQUIRE(livez != nullptr);
+    CHECK(livez->layer == Layer::tls);
+    CHECK(livez->hint.find("a backend serves another certificate") != std::string::npos);
+    CHECK(w.find(report, "tls.verify")->status == kp::core::CheckStatus::ok);
+  }
+  SECTION("its TCP connection") {
+    w.failures["/livez"] = kp::core::HttpError{kp::core::TransportError::connect,
+                                               7,
+                                               "Failed to connect: Connection refused",
+                                               {},
+                                               kp::core::TransferPhase::connect};
+    const kp::core::Report report = w.options.check();
+    CHECK(kp::core::failed_layer(report) == Layer::tcp);
+    CHECK(w.find(report, "health.livez")->hint.find("flapping") != std::string::npos);
+  }
+  SECTION("the answer: health, as before") {
+    w.failures["/livez"] = kp::core::HttpError{kp::core::TransportError::other,
+                                               52,
+                                               "Empty reply from server",
+                                               {},
+                                               kp::core::TransferPhase::response};
+    const kp::core::Report report = w.options.check();
+    CHECK(kp::core::failed_layer(report) == Layer::health);
+  }
 }
 
 TEST_CASE("apicheck::check blames /etc/hosts when DNS's address works", "[apicheck]") {
