@@ -7,6 +7,7 @@
 
 #include "core/base64.h"
 #include "core/cli.h"
+#include "core/kube.h"
 #include "core/x509.h"
 
 namespace kp::certs {
@@ -23,22 +24,6 @@ constexpr std::size_t kCaCacheEntries = 256;
 constexpr std::string_view kHintSlot = "\x01renew-hint";
 // Request logs above this level print response bodies, which here are Secret data.
 constexpr int kMaxVerbosity = 7;
-
-const nlohmann::json& field(const nlohmann::json& object, const char* key) {
-  static const nlohmann::json kNull;
-  if (object.is_object()) {
-    const auto it = object.find(key);
-    if (it != object.end()) {
-      return *it;
-    }
-  }
-  return kNull;
-}
-
-std::string string_field(const nlohmann::json& object, const char* key) {
-  const nlohmann::json& value = field(object, key);
-  return value.is_string() ? value.get<std::string>() : std::string();
-}
 
 bool ends_with_any(std::string_view text, std::initializer_list<std::string_view> suffixes) {
   return std::any_of(suffixes.begin(), suffixes.end(),
@@ -199,12 +184,12 @@ KeyKind classify_secret_key(std::string_view key, std::string_view data,
 }
 
 std::string renew_hint(const nlohmann::json& secret, std::string_view key) {
-  const nlohmann::json& metadata = field(secret, "metadata");
-  const std::string ns = string_field(metadata, "namespace");
-  const std::string name = string_field(metadata, "name");
-  const std::string type = string_field(secret, "type");
+  const nlohmann::json& metadata = core::json_member(secret, "metadata");
+  const std::string ns = core::json_string(metadata, "namespace");
+  const std::string name = core::json_string(metadata, "name");
+  const std::string type = core::json_string(secret, "type");
   const std::string certificate =
-      string_field(field(metadata, "annotations"), kCertManagerAnnotation.data());
+      core::json_string(core::json_member(metadata, "annotations"), kCertManagerAnnotation.data());
   if (!certificate.empty()) {
     return "managed by cert-manager (Certificate " + certificate + "): cmctl renew " + certificate +
            " -n " + ns;
@@ -239,17 +224,17 @@ void CaCache::add(const std::string& bytes, Entry entry) {
 std::vector<core::Check> check_secret(const nlohmann::json& secret, std::int64_t nowUnix,
                                       std::int64_t warnWithinSeconds, CaCache* cache) {
   std::vector<core::Check> checks;
-  const nlohmann::json& metadata = field(secret, "metadata");
-  const nlohmann::json& rawData = field(secret, "data");
+  const nlohmann::json& metadata = core::json_member(secret, "metadata");
+  const nlohmann::json& rawData = core::json_member(secret, "data");
   if (!rawData.is_object()) {
     return checks;
   }
-  const std::string ns = string_field(metadata, "namespace");
-  const std::string name = string_field(metadata, "name");
-  const std::string type = string_field(secret, "type");
+  const std::string ns = core::json_string(metadata, "namespace");
+  const std::string name = core::json_string(metadata, "name");
+  const std::string type = core::json_string(secret, "type");
   const std::string base = "secret/" + ns + "/" + name;
   const std::string certManager =
-      string_field(field(metadata, "annotations"), kCertManagerAnnotation.data());
+      core::json_string(core::json_member(metadata, "annotations"), kCertManagerAnnotation.data());
 
   // Decoded values, sorted by key. A value that is not base64 (never from a real API server)
   // is unreadable when its name says certificate, and ignored otherwise.
@@ -438,7 +423,7 @@ core::Result<core::Report> check_secrets(const core::ApiClient& client,
   core::Result<std::size_t, core::ApiError> listed = client.list_pages(
       secrets_list_path(options), options.pageSize, [&](const nlohmann::json& page) {
         ++pages;
-        const nlohmann::json& items = field(page, "items");
+        const nlohmann::json& items = core::json_member(page, "items");
         if (!items.is_array()) {
           core::ApiError error;
           error.status = 200;

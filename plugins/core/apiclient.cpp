@@ -199,13 +199,7 @@ Result<std::size_t, ApiError> ApiClient::list_pages(
     if (!onPage(*answer)) {
       return pages;
     }
-    std::string next;
-    if (answer->is_object() && answer->contains("metadata") && (*answer)["metadata"].is_object()) {
-      const nlohmann::json& meta = (*answer)["metadata"];
-      if (meta.contains("continue") && meta["continue"].is_string()) {
-        next = meta["continue"].get<std::string>();
-      }
-    }
+    std::string next = json_string(json_member(*answer, "metadata"), "continue");
     if (next.empty()) {
       return pages;
     }

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/apiclient.h"
+#include "core/kube.h"
 
 namespace kp::core {
 namespace {
@@ -235,17 +236,14 @@ Result<std::vector<std::string>> api_names(const LoadingRules& rules,
   std::vector<std::string> names;
   Result<std::size_t, ApiError> listed = client->list_pages(
       "/api/v1/" + std::string(resource), 500, [&names](const nlohmann::json& page) {
-        const nlohmann::json* items =
-            page.is_object() && page.contains("items") ? &page["items"] : nullptr;
-        if (items == nullptr || !items->is_array()) {
+        const nlohmann::json& items = json_member(page, "items");
+        if (!items.is_array()) {
           return false;
         }
-        for (const nlohmann::json& item : *items) {
-          const nlohmann::json name =
-              item.is_object() ? item.value("/metadata/name"_json_pointer, nlohmann::json())
-                               : nlohmann::json();
-          if (name.is_string()) {
-            names.push_back(name.get<std::string>());
+        for (const nlohmann::json& item : items) {
+          std::string name = json_string(json_member(item, "metadata"), "name");
+          if (!name.empty()) {
+            names.push_back(std::move(name));
           }
         }
         return true;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/exec_credential.h"
+#include "core/kube.h"
 
 namespace kp::core {
 namespace {
@@ -14,21 +15,6 @@ namespace {
 double ms_between(std::chrono::steady_clock::time_point a,
                   std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-std::string str(const nlohmann::json& object, const char* key) {
-  if (object.is_object() && object.contains(key) && object[key].is_string()) {
-    return object[key].get<std::string>();
-  }
-  return {};
-}
-
-const nlohmann::json& member(const nlohmann::json& object, const char* key) {
-  static const nlohmann::json kNull;
-  if (object.is_object() && object.contains(key)) {
-    return object[key];
-  }
-  return kNull;
 }
 
 // What to do about a pod that did not start, by reason.
@@ -194,21 +180,21 @@ std::string new_run_id() {
 }
 
 PodState pod_state(const nlohmann::json& pod) {
-  const nlohmann::json& status = member(pod, "status");
-  const std::string phase = str(status, "phase");
+  const nlohmann::json& status = json_member(pod, "status");
+  const std::string phase = json_string(status, "phase");
   PodState state;
   if (phase == "Failed" || phase == "Succeeded") {
     state.kind = PodState::failed;
-    state.reason = str(status, "reason").empty() ? phase : str(status, "reason");
-    state.message = str(status, "message");
+    state.reason = json_string(status, "reason").empty() ? phase : json_string(status, "reason");
+    state.message = json_string(status, "message");
   }
-  for (const nlohmann::json& c : member(status, "containerStatuses").is_array()
-                                     ? member(status, "containerStatuses")
+  for (const nlohmann::json& c : json_member(status, "containerStatuses").is_array()
+                                     ? json_member(status, "containerStatuses")
                                      : nlohmann::json::array()) {
-    if (str(c, "name") != kDebugContainer) {
+    if (json_string(c, "name") != kDebugContainer) {
       continue;
     }
-    const nlohmann::json& s = member(c, "state");
+    const nlohmann::json& s = json_member(c, "state");
     if (s.contains("running") && phase == "Running") {
       state.kind = PodState::running;
       state.reason.clear();
@@ -216,22 +202,23 @@ PodState pod_state(const nlohmann::json& pod) {
       return state;
     }
     if (s.contains("waiting")) {
-      state.reason = str(s["waiting"], "reason");
-      state.message = str(s["waiting"], "message");
+      state.reason = json_string(s["waiting"], "reason");
+      state.message = json_string(s["waiting"], "message");
     }
     if (s.contains("terminated")) {
       state.kind = PodState::failed;
-      state.reason = str(s["terminated"], "reason");
-      state.message = str(s["terminated"], "message");
+      state.reason = json_string(s["terminated"], "reason");
+      state.message = json_string(s["terminated"], "message");
     }
   }
   if (state.kind == PodState::waiting && state.reason.empty()) {
-    for (const nlohmann::json& condition : member(status, "conditions").is_array()
-                                               ? member(status, "conditions")
+    for (const nlohmann::json& condition : json_member(status, "conditions").is_array()
+                                               ? json_member(status, "conditions")
                                                : nlohmann::json::array()) {
-      if (str(condition, "type") == "PodScheduled" && str(condition, "status") == "False") {
-        state.reason = str(condition, "reason");
-        state.message = str(condition, "message");
+      if (json_string(condition, "type") == "PodScheduled" &&
+          json_string(condition, "status") == "False") {
+        state.reason = json_string(condition, "reason");
+        state.message = json_string(condition, "message");
       }
     }
   }
@@ -327,7 +314,7 @@ DebugPodRun with_debug_pod(const ApiClient& client, const DebugPodSpec& spec,
     }
     return run;
   }
-  run.podName = str(member(*created, "metadata"), "name");
+  run.podName = json_string(json_member(*created, "metadata"), "name");
   registry.add(spec.namespaceName, run.podName);
 
   // From here on, the pod is deleted whatever happens (unless --keep).
@@ -352,7 +339,7 @@ DebugPodRun with_debug_pod(const ApiClient& client, const DebugPodSpec& spec,
   PodState state = pod_state(*created);
   // Each watch resumes after the last version seen; after an ERROR event (the version is too
   // old) it starts over without one, which begins with the pod as it is now.
-  std::string resourceVersion = str(member(*created, "metadata"), "resourceVersion");
+  std::string resourceVersion = json_string(json_member(*created, "metadata"), "resourceVersion");
   const auto deadline = started + startTimeout;
   while (state.kind == PodState::waiting && !StopSignals::raised() && deps.clock() < deadline) {
     const auto left =
@@ -361,7 +348,7 @@ DebugPodRun with_debug_pod(const ApiClient& client, const DebugPodSpec& spec,
         podsPath + "?fieldSelector=" + url_escape("metadata.name=" + run.podName) +
             (resourceVersion.empty() ? "" : "&resourceVersion=" + url_escape(resourceVersion)),
         [&](const nlohmann::json& event) {
-          const std::string type = str(event, "type");
+          const std::string type = json_string(event, "type");
           if (type == "DELETED") {
             state = {PodState::failed, "Deleted", "the pod was deleted by someone else"};
             return false;
@@ -370,8 +357,8 @@ DebugPodRun with_debug_pod(const ApiClient& client, const DebugPodSpec& spec,
             resourceVersion.clear();
             return false;
           }
-          const nlohmann::json& object = member(event, "object");
-          const std::string seen = str(member(object, "metadata"), "resourceVersion");
+          const nlohmann::json& object = json_member(event, "object");
+          const std::string seen = json_string(json_member(object, "metadata"), "resourceVersion");
           if (!seen.empty()) {
             resourceVersion = seen;
           }
@@ -456,18 +443,18 @@ Result<std::vector<LeftoverPod>, ApiError> list_debug_pods(const ApiClient& clie
   std::vector<LeftoverPod> pods;
   Result<std::size_t, ApiError> listed =
       client.list_pages(path, 500, [&pods](const nlohmann::json& page) {
-        const nlohmann::json& items = member(page, "items");
+        const nlohmann::json& items = json_member(page, "items");
         if (!items.is_array()) {
           return true;  // read as an empty page
         }
         for (const nlohmann::json& item : items) {
-          const nlohmann::json& meta = member(item, "metadata");
+          const nlohmann::json& meta = json_member(item, "metadata");
           LeftoverPod pod;
-          pod.namespaceName = str(meta, "namespace");
-          pod.name = str(meta, "name");
-          pod.node = str(member(item, "spec"), "nodeName");
-          pod.phase = str(member(item, "status"), "phase");
-          pod.createdUnix = parse_rfc3339(str(meta, "creationTimestamp")).value_or(0);
+          pod.namespaceName = json_string(meta, "namespace");
+          pod.name = json_string(meta, "name");
+          pod.node = json_string(json_member(item, "spec"), "nodeName");
+          pod.phase = json_string(json_member(item, "status"), "phase");
+          pod.createdUnix = parse_rfc3339(json_string(meta, "creationTimestamp")).value_or(0);
           pods.push_back(std::move(pod));
         }
         return true;

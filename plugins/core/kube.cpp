@@ -216,6 +216,22 @@ Result<Json> parse_json(std::string_view body, std::size_t maxDepth) {
   }
 }
 
+const nlohmann::json& json_member(const nlohmann::json& object, const char* key) {
+  static const nlohmann::json kNull;
+  if (object.is_object()) {
+    const auto it = object.find(key);
+    if (it != object.end()) {
+      return *it;
+    }
+  }
+  return kNull;
+}
+
+std::string json_string(const nlohmann::json& object, const char* key) {
+  const nlohmann::json& value = json_member(object, key);
+  return value.is_string() ? value.get<std::string>() : std::string();
+}
+
 Result<HealthReport> parse_health(std::string_view body) {
   std::vector<std::string_view> lines;
   std::size_t start = 0;

@@ -22,6 +22,12 @@ namespace kp::core {
 // deeper than N levels".
 Result<nlohmann::json> parse_json(std::string_view body, std::size_t maxDepth = 100);
 
+// Reading what a server sent without throwing: `object`'s member `key`, or a null when
+// `object` is not an object or has no such member.
+const nlohmann::json& json_member(const nlohmann::json& object, const char* key);
+// `object`'s member `key` when it is a string, else "".
+std::string json_string(const nlohmann::json& object, const char* key);
+
 // One `[+]name ok` / `[+]name excluded: ok` / `[-]name failed: reason withheld` line.
 struct HealthLine {
   std::string name;

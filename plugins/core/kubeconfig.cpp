@@ -12,8 +12,8 @@
 #include "core/files.h"
 #include "core/text.h"
 #include "core/url.h"
-#include "core/yaml.h"
 #include "core/x509.h"
+#include "core/yaml.h"
 
 namespace kp::core {
 namespace fs = std::filesystem;

@@ -136,37 +136,28 @@ core::Result<PodFlags> read_pod_flags(const cxxopts::ParseResult& p) {
   return flags;
 }
 
-std::string str(const nlohmann::json& object, const char* key) {
-  return object.is_object() && object.contains(key) && object[key].is_string()
-             ? object[key].get<std::string>()
-             : std::string();
-}
-
 }  // namespace
 
 core::Result<std::vector<NodeInfo>, core::ApiError> list_nodes(const core::ApiClient& client) {
-  // Whatever the server answers, nothing here throws: a member of the wrong type reads as absent.
-  const auto member = [](const nlohmann::json& object, const char* key) -> const nlohmann::json& {
-    static const nlohmann::json none;
-    return object.is_object() && object.contains(key) ? object[key] : none;
-  };
   std::vector<NodeInfo> nodes;
   core::Result<std::size_t, core::ApiError> listed =
       client.list_pages("/api/v1/nodes", 500, [&](const nlohmann::json& page) {
-        const nlohmann::json& items = member(page, "items");
+        const nlohmann::json& items = core::json_member(page, "items");
         if (!items.is_array()) {
           return true;  // read as an empty page
         }
         for (const nlohmann::json& item : items) {
           NodeInfo node;
-          node.name = str(member(item, "metadata"), "name");
-          const nlohmann::json& unschedulable = member(member(item, "spec"), "unschedulable");
+          node.name = core::json_string(core::json_member(item, "metadata"), "name");
+          const nlohmann::json& unschedulable =
+              core::json_member(core::json_member(item, "spec"), "unschedulable");
           node.unschedulable = unschedulable.is_boolean() && unschedulable.get<bool>();
-          const nlohmann::json& conditions = member(member(item, "status"), "conditions");
+          const nlohmann::json& conditions =
+              core::json_member(core::json_member(item, "status"), "conditions");
           if (conditions.is_array()) {
             for (const nlohmann::json& c : conditions) {
-              if (str(c, "type") == "Ready") {
-                node.ready = str(c, "status") == "True";
+              if (core::json_string(c, "type") == "Ready") {
+                node.ready = core::json_string(c, "status") == "True";
               }
             }
           }
@@ -381,15 +372,16 @@ std::vector<Check> parse_suite_output(std::string_view stdoutText, const std::st
     }
     core::Result<nlohmann::json> json = core::parse_json(line, 16);
     const std::optional<CheckStatus> status =
-        json && json->is_object() ? parse_status(str(*json, "status")) : std::nullopt;
-    if (!status || str(*json, "id").empty()) {
+        json && json->is_object() ? parse_status(core::json_string(*json, "status")) : std::nullopt;
+    if (!status || core::json_string(*json, "id").empty()) {
       checks.push_back(
           make("incluster.suite", CheckStatus::warn,
                "the check script printed a line that is not a check: " + printable(line, 160),
                "run the pod with --keep and run the script by hand", node));
       continue;
     }
-    Check c = make(str(*json, "id"), *status, str(*json, "message"), str(*json, "hint"), node);
+    Check c = make(core::json_string(*json, "id"), *status, core::json_string(*json, "message"),
+                   core::json_string(*json, "hint"), node);
     if (!c.id.starts_with("incluster.")) {
       c.id = "incluster." + c.id;
     }
@@ -402,7 +394,7 @@ std::vector<Check> parse_suite_output(std::string_view stdoutText, const std::st
     if (json->contains("details") && (*json)["details"].is_object()) {
       c.details = nlohmann::ordered_json::parse((*json)["details"].dump());
     }
-    const std::string endpoint = str(*json, "endpoint");
+    const std::string endpoint = core::json_string(*json, "endpoint");
     if (!endpoint.empty()) {
       if (!c.details.is_object()) {
         c.details = nlohmann::ordered_json::object();
