@@ -90,6 +90,8 @@ struct Run {
   // The health requests broke at the HTTP level (timeouts, oversized or non-Kubernetes
   // answers): the server is the problem, and later requests would only repeat it.
   bool serverBroken = false;
+  // The kubeconfig's client key is not the certificate's: no request can authenticate with it.
+  bool clientKeyMismatch = false;
   // The credential, resolved (and an exec plugin run) at the first authenticated request.
   std::optional<core::Result<core::Credentials, core::ExecError>> credentials;
 
@@ -179,6 +181,19 @@ void config_layer(Run& run) {
         "for kubeadm's admin.conf)";
   } else {
     cert.message += " (in " + days_text(left) + ")";
+  }
+  // client-go refuses a pair whose halves differ before it dials ("tls: private key does not
+  // match public key"); libcurl would fail the handshake with a message about neither.
+  if (core::Result<core::PrivateKey> key = core::parse_private_key(c.clientKeyPem);
+      key && !core::key_matches(certs->certs.front(), *key)) {
+    cert.status = CheckStatus::fail;
+    cert.message +=
+        "; the client key does not match it (it is the private half of another "
+        "certificate)";
+    cert.hint =
+        "put the key issued with this certificate in client-key-data (or client-key); kubectl "
+        "fails with \"tls: private key does not match public key\"";
+    run.clientKeyMismatch = true;
   }
   run.add(std::move(cert));
 }
@@ -870,6 +885,12 @@ Check unauthorized(const Run& run, const core::HttpRequest& r, const core::HttpR
 
 // Who am I: SelfSubjectReview (GA in 1.28), falling back to SelfSubjectAccessReview.
 void auth_layer(Run& run, core::HttpClient& http) {
+  if (run.clientKeyMismatch) {
+    run.add(make("auth.whoami", Layer::auth, CheckStatus::skip,
+                 "not checked: the client key does not match the client certificate (see "
+                 "config.client-cert)"));
+    return;
+  }
   core::HttpRequest r = request_to(run, "/apis/authentication.k8s.io/v1/selfsubjectreviews");
   r.method = "POST";
   r.body = core::self_subject_review_request();

@@ -156,6 +156,14 @@ core::Result<core::Report> check_kubeconfig(const core::Kubeconfig& config,
         "re-issue the kubeconfig's client certificate (kubeadm kubeconfig user --client-name " +
         (cn.empty() ? name : cn) + ")";
     core::Check check = check_certificate(cert, kCheckId, source, now, within, hint);
+    // client-go reads PEM only: DER here is a certificate kubectl cannot load.
+    const auto der = [](const std::string& bytes) {
+      return bytes.find("-----BEGIN ") == std::string::npos;
+    };
+    if (der(*pem)) {
+      add_problem(check, "client-certificate is DER, which kubectl cannot read (PEM only)",
+                  "convert it: openssl x509 -inform DER -in CERT -out CERT.pem");
+    }
     // Its key.
     if (!user.clientKeyData.empty() || !user.clientKey.empty()) {
       core::Result<std::string> keyPem = pem_of(user.clientKeyData, user.clientKey);
@@ -167,6 +175,9 @@ core::Result<core::Report> check_kubeconfig(const core::Kubeconfig& config,
       } else if (!core::key_matches(cert, *key)) {
         add_problem(check, "does not match its client key",
                     "the client certificate and key come from different pairs: " + hint);
+      } else if (der(*keyPem)) {
+        add_problem(check, "client-key is DER, which kubectl cannot read (PEM only)",
+                    "convert it: openssl pkey -inform DER -in KEY -out KEY.pem");
       }
     }
     // The CA of every cluster a context pairs it with.

@@ -618,6 +618,23 @@ Status check_pem(const std::string& pem, const std::string& source, bool key) {
   if (pem.empty()) {
     return {};
   }
+  // client-go reads PEM only (tls.X509KeyPair, CertPool.AppendCertsFromPEM): DER, which our
+  // parsers would take, fails in kubectl with "tls: failed to find any PEM data".
+  if (pem.find("-----BEGIN ") == std::string::npos) {
+    if (key && parse_private_key(pem)) {
+      return Error{source +
+                   ": a DER private key, not PEM (kubectl: \"tls: failed to find any PEM data "
+                   "in key input\"); convert it: openssl pkey -inform DER -in KEY -out KEY.pem"};
+    }
+    if (!key) {
+      Result<ParsedCertificates> der = parse_certificates(pem);
+      if (der && !der->certs.empty()) {
+        return Error{source +
+                     ": a DER certificate, not PEM (kubectl refuses it: \"failed to find any PEM "
+                     "data\"); convert it: openssl x509 -inform DER -in CERT -out CERT.pem"};
+      }
+    }
+  }
   if (key) {
     Result<PrivateKey> parsed = parse_private_key(pem);
     return parsed ? Status{} : Status{parsed.error().prefixed(source)};

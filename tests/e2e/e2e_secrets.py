@@ -1111,9 +1111,7 @@ def error_paths_leak_nothing():
             for name, text in bad_kubeconfigs(fx).items():
                 path = tmp / "kubeconfig" / ("bad-" + re.sub(r"\W+", "-", name))
                 path.write_text(text)
-                kind = {"unterminated quote in token": "eof",
-                        "client-key-data DER, not PEM": "late",
-                        "client key of another certificate": "late"}.get(name, "input")
+                kind = {"client key of another certificate": "late"}.get(name, "input")
                 runs += bad_input_runs(fx, name, str(path), kind)
             # Secrets given as flags that then fail.
             flags = ["--kubeconfig", str(fx.kubeconfigs["token"])]
@@ -1207,12 +1205,11 @@ def names_file(path):
 
 def bad_input_runs(fx, name, kc, kind):
     """Every plugin on one kubeconfig broken next to a secret. kind "input": refused up front,
-    exit 2 naming the file; "late": accepted, the TLS client authentication fails (exit 1; certs
-    server needs no client key: 0); "eof": a quote left open swallows the rest of the file, so the
-    error is only that the context is missing (exit 2, file not named)."""
+    exit 2 naming the file (a quote left open and a DER key included, as kubectl refuses them);
+    "late": accepted, the TLS client authentication fails (exit 1; certs server needs no client
+    key: 0)."""
     runs = []
-    codes, check = {"input": ((2,), names_file(kc)), "late": ((1,), None),
-                    "eof": ((2,), None)}[kind]
+    codes, check = {"input": ((2,), names_file(kc)), "late": ((1,), None)}[kind]
     for v in (0, 10):
         for fmt in API_FORMATS:
             runs.append((f"apicheck [{name}] -v {v} -o {fmt}",

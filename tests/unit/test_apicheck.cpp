@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "apicheck/apicheck.h"
+#include "test_support_certs.h"
 
 namespace {
 
@@ -238,6 +239,37 @@ TEST_CASE("apicheck::check sends nothing to a server that failed TLS verificatio
   CHECK(w.sent.empty());
   CHECK_FALSE(sent_credentials(w.sent));
   CHECK(w.find(report, "auth.whoami")->status == CheckStatus::skip);
+}
+
+TEST_CASE("apicheck::check a client key that is not the certificate's fails config", "[apicheck]") {
+  namespace tc = kp::testcerts;
+  tc::CertSpec spec;
+  spec.commonName = "alice";
+  spec.extKeyUsage = {"clientAuth"};
+  spec.key = tc::make_key(tc::KeyKind::ecdsaP256);
+  const tc::Issued alice = tc::issue(spec);
+  World w;
+  w.options.client.token.clear();
+  w.options.client.authMethod = "client-certificate";
+  w.options.client.clientCertPem = alice.certPem();
+  SECTION("its own key: ok, and whoami asked with it") {
+    w.options.client.clientKeyPem = tc::key_pem_pkcs8(alice.key);
+    const kp::core::Report report = w.options.check();
+    CHECK(w.find(report, "config.client-cert")->status == CheckStatus::ok);
+    CHECK(w.find(report, "auth.whoami")->status == CheckStatus::ok);
+    CHECK(sent_credentials(w.sent));
+  }
+  SECTION("another key: config fails, the pair is never sent") {
+    w.options.client.clientKeyPem = tc::key_pem_pkcs8(tc::make_key(tc::KeyKind::ecdsaP256));
+    const kp::core::Report report = w.options.check();
+    CHECK(kp::core::failed_layer(report) == Layer::config);
+    const kp::core::Check* cert = w.find(report, "config.client-cert");
+    CHECK(cert->status == CheckStatus::fail);
+    CHECK(cert->message.find("the client key does not match it") != std::string::npos);
+    CHECK(cert->hint.find("tls: private key does not match public key") != std::string::npos);
+    CHECK(w.find(report, "auth.whoami")->status == CheckStatus::skip);
+    CHECK_FALSE(sent_credentials(w.sent));
+  }
 }
 
 TEST_CASE("apicheck::check insecure-skip-tls-verify warns and goes on", "[apicheck]") {

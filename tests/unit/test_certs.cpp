@@ -713,6 +713,22 @@ TEST_CASE("certs::kubeconfig checks CAs and client certificates", "[certs]") {
     CHECK(other.status == core::CheckStatus::fail);
     CHECK(other.message.find("certificate-authority: open ") != std::string::npos);
   }
+  SECTION("DER, which kubectl cannot read") {
+    tree.dir.write("dev.key", testcerts::key_der(tree.dev.key));
+    core::Result<core::Report> report = certs::check_kubeconfig(*config, tree.options());
+    REQUIRE(report);
+    const core::Check& dev = find_check(*report, "kubeconfig/user/dev");
+    CHECK(dev.status == core::CheckStatus::fail);
+    CHECK(dev.message.find("client-key is DER, which kubectl cannot read (PEM only)") !=
+          std::string::npos);
+    CHECK(dev.message.find("does not match") == std::string::npos);
+    tree.dir.write("dev.crt", tree.dev.cert.der());
+    report = certs::check_kubeconfig(*config, tree.options());
+    REQUIRE(report);
+    CHECK(find_check(*report, "kubeconfig/user/dev")
+              .message.find("client-certificate is DER, which kubectl cannot read") !=
+          std::string::npos);
+  }
   SECTION("a kubeconfig that does not load is exit 2") {
     certs::KubeconfigOptions options = tree.options();
     options.rules.explicitPath = (tree.dir.path() / "missing").string();

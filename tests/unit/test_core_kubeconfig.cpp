@@ -1153,3 +1153,36 @@ TEST_CASE("core::resolve_client_config refuses PEM that does not parse, naming t
         "/k/config: users[0].user.client-certificate-data: not PEM or DER "
         "(starts with \"hello\")");
 }
+
+TEST_CASE("core::resolve_client_config refuses DER, which kubectl cannot read", "[kubeconfig]") {
+  namespace tc = kp::testcerts;
+  tc::CertSpec spec;
+  spec.commonName = "alice";
+  spec.key = tc::make_key(tc::KeyKind::ecdsaP256);
+  const tc::Issued alice = tc::issue(spec);
+  const std::string certDer = encode_base64(alice.cert.der());
+  const std::string keyDer = encode_base64(tc::key_der(alice.key));
+  const std::string certPem = encode_base64(alice.certPem());
+  const std::string keyPem = encode_base64(tc::key_pem_pkcs8(alice.key));
+  CHECK(resolve_yaml(with_user("    client-certificate-data: " + certPem +
+                               "\n    client-key-data: " + keyPem + "\n")));
+  CHECK(resolve_yaml(with_user("    client-certificate-data: " + certPem +
+                               "\n    client-key-data: " + keyDer + "\n"))
+            .error()
+            .message ==
+        "/k/config: users[0].user.client-key-data: a DER private key, not PEM (kubectl: \"tls: "
+        "failed to find any PEM data in key input\"); convert it: openssl pkey -inform DER -in "
+        "KEY -out KEY.pem");
+  CHECK(resolve_yaml(with_user("    client-certificate-data: " + certDer +
+                               "\n    client-key-data: " + keyPem + "\n"))
+            .error()
+            .message ==
+        "/k/config: users[0].user.client-certificate-data: a DER certificate, not PEM (kubectl "
+        "refuses it: \"failed to find any PEM data\"); convert it: openssl x509 -inform DER -in "
+        "CERT -out CERT.pem");
+  CHECK(resolve_yaml(with_user("    token: t\n",
+                               "server: https://h, certificate-authority-data: " + certDer))
+            .error()
+            .message.starts_with(
+                "/k/config: clusters[0].cluster.certificate-authority-data: a DER certificate"));
+}
