@@ -420,7 +420,9 @@ def shell_round_trip():
     if pid == 0:
         os.environ.update(env())
         os.execvp("kubectl", ["kubectl", "netdebug", "shell", "--node", "kwok-node-1"])
-    out, sent, t0 = b"", False, time.monotonic()
+    # The command is typed again every 2 s until its answer shows (a shell still starting can
+    # drop what was typed ahead), then the shell is left with exit 7.
+    out, typed, left, t0 = b"", None, False, time.monotonic()
     while time.monotonic() - t0 < 60:
         if select.select([fd], [], [], 0.2)[0]:
             try:
@@ -430,10 +432,16 @@ def shell_round_trip():
             if not data:
                 break
             out += data
-        if not sent and debug_pods() and time.monotonic() - t0 > 2:
-            time.sleep(2)  # the shell's prompt
-            os.write(fd, b"echo kp-$((40+2))\nexit 7\n")
-            sent = True
+        now = time.monotonic()
+        if b"kp-42" in out:
+            if not left:
+                os.write(fd, b"exit 7\n")
+                left = True
+        elif now - t0 > 2 and (typed is None or now - typed > 2) and debug_pods():
+            os.write(fd, b"echo kp-$((40+2))\n")
+            typed = now
+    if not left:
+        os.kill(pid, signal.SIGTERM)  # no answer in 60 s: end it (and its pod) rather than hang
     _, status = os.waitpid(pid, 0)
     text = out.decode(errors="replace")
     expect("kp-42" in text, "the typed command ran in the pod's shell", text[-2000:])

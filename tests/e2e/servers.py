@@ -33,7 +33,9 @@ It prints `ready` on stdout once listening and runs until killed.
 import argparse
 import json
 import os
+import signal
 import socket
+import subprocess
 import ssl
 import sys
 import threading
@@ -245,7 +247,6 @@ class Server:
     """For the tests: `servers.py MODE` on a free loopback port, killed on exit."""
 
     def __init__(self, mode, cert, key, log=None, client_ca=None):
-        import subprocess
         self.mode = mode
         self.port = free_port()
         argv = [sys.executable, os.path.abspath(__file__), mode, "--cert", str(cert), "--key",
@@ -264,8 +265,14 @@ class Server:
         return self
 
     def __exit__(self, *exc):
-        self.proc.kill()
-        self.proc.wait()
+        # SIGTERM lets a recording server finish writing the connections its clients just
+        # closed (a kill could beat the thread that logs them); SIGKILL if it does not stop.
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def main():
@@ -290,6 +297,16 @@ def main():
     print("ready", flush=True)
     if a.mode in HOSTILE:
         return serve_hostile(a.mode, ctx, srv)
+    threads = []
+
+    def stop(*_):
+        # Connections whose clients have gone are logged before the process ends; one still
+        # open (a stalled mode) is given up after 5 s.
+        deadline = time.monotonic() + 5
+        for t in threads:
+            t.join(max(0, deadline - time.monotonic()))
+        os._exit(0)
+    signal.signal(signal.SIGTERM, stop)
     while True:
         raw, _ = srv.accept()
         try:
@@ -300,7 +317,9 @@ def main():
                     f.write(json.dumps({"handshakeError": str(e)}) + "\n")
             raw.close()
             continue
-        threading.Thread(target=serve, args=(a.mode, conn, a.log), daemon=True).start()
+        t = threading.Thread(target=serve, args=(a.mode, conn, a.log), daemon=True)
+        threads[:] = [x for x in threads if x.is_alive()] + [t]
+        t.start()
 
 
 if __name__ == "__main__":
