@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "certs/secrets.h"
-#include "core/apiclient.h"
-#include "core/debugpod.h"
+#include "core/kube/apiclient.h"
+#include "core/kube/debugpod.h"
 #include "fuzz/fuzz_util.h"
 #include "netdebug/run.h"
 

@@ -17,7 +17,7 @@
 
 #include "apicheck/apicheck.h"
 #include "certs/certs.h"
-#include "core/complete.h"
+#include "core/cli/complete.h"
 #include "fuzz/fuzz_util.h"
 #include "netdebug/netdebug.h"
 

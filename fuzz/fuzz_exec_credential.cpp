@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "core/exec_credential.h"
+#include "core/kube/exec_credential.h"
 #include "fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

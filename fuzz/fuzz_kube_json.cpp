@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "core/kube.h"
+#include "core/kube/kube.h"
 #include "fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/kubeconfig.h"
+#include "core/kube/kubeconfig.h"
 #include "fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

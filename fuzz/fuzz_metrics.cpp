@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/metrics.h"
+#include "core/kube/metrics.h"
 #include "fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -8,7 +8,7 @@
 
 #include "certs/node.h"
 #include "certs/pki.h"
-#include "core/report.h"
+#include "core/report/report.h"
 #include "fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

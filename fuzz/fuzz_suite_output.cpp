@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/report.h"
+#include "core/report/report.h"
 #include "fuzz/fuzz_util.h"
 #include "netdebug/run.h"
 

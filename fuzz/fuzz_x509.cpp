@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/x509.h"
+#include "core/net/x509.h"
 #include "fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -17,8 +17,8 @@
 #include <boost/process.hpp>
 #include <nlohmann/json.hpp>
 
-#include "core/signals.h"
-#include "core/url.h"
+#include "core/util/signals.h"
+#include "core/util/url.h"
 
 namespace kp::apicheck {
 namespace {

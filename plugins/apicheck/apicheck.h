@@ -11,16 +11,16 @@
 #include <string>
 #include <vector>
 
-#include "core/apiclient.h"
-#include "core/cli.h"
-#include "core/exec_credential.h"
-#include "core/http.h"
-#include "core/kubeconfig.h"
-#include "core/net.h"
-#include "core/proxy.h"
-#include "core/report.h"
-#include "core/result.h"
-#include "core/tls.h"
+#include "core/cli/cli.h"
+#include "core/kube/apiclient.h"
+#include "core/kube/exec_credential.h"
+#include "core/kube/kubeconfig.h"
+#include "core/net/http.h"
+#include "core/net/net.h"
+#include "core/net/proxy.h"
+#include "core/net/tls.h"
+#include "core/report/report.h"
+#include "core/util/result.h"
 
 namespace kp::apicheck {
 

@@ -12,15 +12,16 @@
 #include <openssl/sha.h>
 
 #include "apicheck/apicheck.h"
-#include "core/apiclient.h"
-#include "core/base64.h"
-#include "core/kube.h"
-#include "core/metrics.h"
-#include "core/signals.h"
-#include "core/text.h"
-#include "core/tls.h"
-#include "core/url.h"
-#include "core/x509.h"
+#include "core/kube/apiclient.h"
+#include "core/kube/kube.h"
+#include "core/kube/metrics.h"
+#include "core/net/tls.h"
+#include "core/net/x509.h"
+#include "core/report/transport.h"
+#include "core/util/base64.h"
+#include "core/util/signals.h"
+#include "core/util/text.h"
+#include "core/util/url.h"
 
 namespace kp::apicheck {
 namespace {

@@ -8,8 +8,8 @@
 #include <system_error>
 #include <unistd.h>
 
-#include "core/files.h"
-#include "core/text.h"
+#include "core/util/files.h"
+#include "core/util/text.h"
 
 namespace kp::certs {
 namespace {

@@ -10,10 +10,10 @@
 #include <string_view>
 #include <vector>
 
-#include "core/cli.h"
-#include "core/report.h"
-#include "core/result.h"
-#include "core/x509.h"
+#include "core/cli/cli.h"
+#include "core/net/x509.h"
+#include "core/report/report.h"
+#include "core/util/result.h"
 
 namespace kp::certs {
 

@@ -5,7 +5,7 @@
 
 #include <span>
 
-#include "core/cli.h"
+#include "core/cli/cli.h"
 
 namespace kp::certs {
 

@@ -4,7 +4,7 @@
 #include <ostream>
 #include <set>
 
-#include "core/files.h"
+#include "core/util/files.h"
 
 namespace kp::certs {
 namespace {

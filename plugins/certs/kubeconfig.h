@@ -7,7 +7,7 @@
 #include <string>
 
 #include "certs/certcheck.h"
-#include "core/kubeconfig.h"
+#include "core/kube/kubeconfig.h"
 
 namespace kp::certs {
 

@@ -5,10 +5,10 @@
 #include <optional>
 
 #include "certs/node_script.h"
-#include "core/apiclient.h"
-#include "core/base64.h"
-#include "core/debugpod.h"
-#include "core/text.h"
+#include "core/kube/apiclient.h"
+#include "core/kube/debugpod.h"
+#include "core/util/base64.h"
+#include "core/util/text.h"
 
 namespace kp::certs {
 namespace {

@@ -8,8 +8,8 @@
 #include <string_view>
 
 #include "certs/pki.h"
-#include "core/cli.h"
-#include "core/result.h"
+#include "core/cli/cli.h"
+#include "core/util/result.h"
 
 namespace kp::certs {
 

@@ -7,8 +7,8 @@
 #include <optional>
 #include <ostream>
 
-#include "core/files.h"
-#include "core/kubeconfig.h"
+#include "core/kube/kubeconfig.h"
+#include "core/util/files.h"
 
 namespace kp::certs {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "certs/certcheck.h"
-#include "core/x509.h"
+#include "core/net/x509.h"
 
 namespace kp::certs {
 

@@ -5,10 +5,11 @@
 #include <optional>
 #include <ostream>
 
-#include "core/base64.h"
-#include "core/cli.h"
-#include "core/kube.h"
-#include "core/x509.h"
+#include "core/cli/cli.h"
+#include "core/kube/kube.h"
+#include "core/net/x509.h"
+#include "core/report/transport.h"
+#include "core/util/base64.h"
 
 namespace kp::certs {
 namespace {

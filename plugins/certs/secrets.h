@@ -13,9 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include "certs/certcheck.h"
-#include "core/apiclient.h"
-#include "core/report.h"
-#include "core/result.h"
+#include "core/kube/apiclient.h"
+#include "core/report/report.h"
+#include "core/util/result.h"
 
 namespace kp::certs {
 

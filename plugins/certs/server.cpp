@@ -2,10 +2,10 @@
 
 #include <ostream>
 
-#include "core/cli.h"
-#include "core/files.h"
-#include "core/net.h"
-#include "core/url.h"
+#include "core/cli/cli.h"
+#include "core/net/net.h"
+#include "core/util/files.h"
+#include "core/util/url.h"
 
 namespace kp::certs {
 namespace {

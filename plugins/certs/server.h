@@ -8,7 +8,7 @@
 #include <string>
 
 #include "certs/certcheck.h"
-#include "core/tls.h"
+#include "core/net/tls.h"
 
 namespace kp::certs {
 

@@ -20,11 +20,11 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
-#include "core/files.h"
-#include "core/net.h"
-#include "core/text.h"
-#include "core/url.h"
-#include "core/yaml.h"
+#include "core/net/net.h"
+#include "core/util/files.h"
+#include "core/util/text.h"
+#include "core/util/url.h"
+#include "core/util/yaml.h"
 
 extern char** environ;
 

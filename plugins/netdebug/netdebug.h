@@ -4,7 +4,7 @@
 
 #include <span>
 
-#include "core/cli.h"
+#include "core/cli/cli.h"
 
 namespace kp::netdebug {
 

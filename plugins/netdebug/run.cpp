@@ -12,10 +12,10 @@
 
 #include <boost/process.hpp>
 
-#include "core/apiclient.h"
-#include "core/complete.h"
-#include "core/kube.h"
-#include "core/text.h"
+#include "core/cli/complete.h"
+#include "core/kube/apiclient.h"
+#include "core/kube/kube.h"
+#include "core/util/text.h"
 #include "netdebug/suite_script.h"
 
 namespace kp::netdebug {

@@ -10,10 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/apiclient.h"
-#include "core/cli.h"
-#include "core/debugpod.h"
-#include "core/report.h"
+#include "core/cli/cli.h"
+#include "core/kube/apiclient.h"
+#include "core/kube/debugpod.h"
+#include "core/report/report.h"
 
 namespace kp::netdebug {
 

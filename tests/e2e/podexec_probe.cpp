@@ -15,8 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/apiclient.h"
-#include "core/podexec.h"
+#include "core/kube/apiclient.h"
+#include "core/kube/podexec.h"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include "certs/kubeconfig.h"
 #include "certs/pki.h"
 #include "certs/server.h"
-#include "core/base64.h"
+#include "core/util/base64.h"
 #include "test_support_certs.h"
 
 using namespace kp;

@@ -5,8 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include "certs/secrets.h"
-#include "core/apiclient.h"
-#include "core/base64.h"
+#include "core/kube/apiclient.h"
+#include "core/util/base64.h"
 #include "test_support_certs.h"
 
 using namespace kp;

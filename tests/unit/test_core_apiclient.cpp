@@ -8,7 +8,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/apiclient.h"
+#include "core/kube/apiclient.h"
 
 using namespace kp::core;
 

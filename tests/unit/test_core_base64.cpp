@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "core/base64.h"
+#include "core/util/base64.h"
 
 using kp::core::decode_base64;
 using kp::core::encode_base64;

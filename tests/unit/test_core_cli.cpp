@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "certs/certs.h"
-#include "core/cli.h"
+#include "core/cli/cli.h"
 
 using namespace kp::core;
 

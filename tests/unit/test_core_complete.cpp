@@ -5,7 +5,7 @@
 
 #include "apicheck/apicheck.h"
 #include "certs/certs.h"
-#include "core/complete.h"
+#include "core/cli/complete.h"
 
 using namespace kp::core;
 

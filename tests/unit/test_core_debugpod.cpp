@@ -5,8 +5,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/apiclient.h"
-#include "core/debugpod.h"
+#include "core/kube/apiclient.h"
+#include "core/kube/debugpod.h"
 
 using namespace kp::core;
 using nlohmann::json;

@@ -12,7 +12,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "core/exec_credential.h"
+#include "core/kube/exec_credential.h"
 
 using namespace kp::core;
 namespace fs = std::filesystem;

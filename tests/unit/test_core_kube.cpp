@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "core/kube.h"
+#include "core/kube/kube.h"
 
 using namespace kp::core;
 

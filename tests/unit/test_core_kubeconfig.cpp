@@ -7,9 +7,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/base64.h"
-#include "core/kubeconfig.h"
-#include "core/yaml.h"
+#include "core/kube/kubeconfig.h"
+#include "core/util/base64.h"
+#include "core/util/yaml.h"
 #include "test_support_certs.h"
 
 using namespace kp::core;

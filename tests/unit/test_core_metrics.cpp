@@ -3,7 +3,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/metrics.h"
+#include "core/kube/metrics.h"
 
 using namespace kp::core;
 

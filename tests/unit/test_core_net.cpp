@@ -18,7 +18,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/net.h"
+#include "core/net/net.h"
 
 using namespace std::chrono_literals;
 using kp::core::classify_connect_errno;

@@ -22,9 +22,9 @@
 #include <catch2/catch.hpp>
 #include <openssl/ssl.h>
 
-#include "core/apiclient.h"
-#include "core/podexec.h"
-#include "core/podexec_detail.h"
+#include "core/kube/apiclient.h"
+#include "core/kube/podexec.h"
+#include "core/kube/podexec_detail.h"
 #include "test_support_certs.h"
 
 using kp::core::ApiClient;

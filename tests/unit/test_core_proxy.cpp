@@ -15,8 +15,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/base64.h"
-#include "core/proxy.h"
+#include "core/net/proxy.h"
+#include "core/util/base64.h"
 
 using namespace std::chrono_literals;
 using kp::core::choose_proxy;

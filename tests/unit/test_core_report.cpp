@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <yaml-cpp/yaml.h>
 
-#include "core/report.h"
+#include "core/report/report.h"
 
 using namespace kp::core;
 

@@ -20,9 +20,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "core/http.h"
-#include "core/tls.h"
-#include "core/x509.h"
+#include "core/net/http.h"
+#include "core/net/tls.h"
+#include "core/net/x509.h"
 #include "test_support_certs.h"
 
 using kp::core::Certificate;

@@ -14,8 +14,8 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
-#include "core/base64.h"
-#include "core/x509.h"
+#include "core/net/x509.h"
+#include "core/util/base64.h"
 #include "test_support_certs.h"
 
 using kp::core::Certificate;

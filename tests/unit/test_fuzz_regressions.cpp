@@ -10,9 +10,9 @@
 #include <catch2/catch.hpp>
 
 #include "certs/certs.h"
-#include "core/apiclient.h"
-#include "core/complete.h"
-#include "core/debugpod.h"
+#include "core/cli/complete.h"
+#include "core/kube/apiclient.h"
+#include "core/kube/debugpod.h"
 #include "netdebug/local.h"
 #include "netdebug/run.h"
 

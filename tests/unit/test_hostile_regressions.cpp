@@ -24,11 +24,11 @@
 #include "apicheck/apicheck.h"
 #include "certs/secrets.h"
 #include "certs/server.h"
-#include "core/apiclient.h"
-#include "core/http.h"
-#include "core/net.h"
-#include "core/report.h"
-#include "core/signals.h"
+#include "core/kube/apiclient.h"
+#include "core/net/http.h"
+#include "core/net/net.h"
+#include "core/report/report.h"
+#include "core/util/signals.h"
 
 using namespace kp;
 using Clock = std::chrono::steady_clock;

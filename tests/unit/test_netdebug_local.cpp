@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "core/net.h"
+#include "core/net/net.h"
 #include "netdebug/local.h"
 
 using namespace kp;

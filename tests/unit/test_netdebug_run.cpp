@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "certs/node.h"
-#include "core/base64.h"
+#include "core/util/base64.h"
 #include "netdebug/run.h"
 
 using namespace kp;

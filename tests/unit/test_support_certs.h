@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/x509.h"
+#include "core/net/x509.h"
 
 namespace kp::testcerts {
 

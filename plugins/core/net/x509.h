@@ -1,0 +1,205 @@
+// X.509 certificates and private keys: parsing (PEM bundles, DER), inspection, key pairing,
+// host-name matching as Go does it, and chain verification that explains its failures.
+// Shared by apicheck (the TLS layer) and certs (files, PKI directories, secrets, live chains).
+// OpenSSL stays out of this header: callers see value types and strings, not C handles.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/util/result.h"
+
+// OpenSSL's own struct tags (X509 and EVP_PKEY are typedefs of these), so the header does not
+// have to include <openssl/x509.h>.
+struct x509_st;
+struct evp_pkey_st;
+
+namespace kp::core {
+
+// Shared ownership of an OpenSSL X509: copies are cheap and point at the same certificate.
+// A default-constructed Certificate is empty (operator bool is false); every function below
+// that takes a Certificate expects a non-empty one.
+class Certificate {
+ public:
+  Certificate() = default;
+
+  // Takes over one reference the caller owns (e.g. from d2i_X509 or X509_new).
+  static Certificate adopt(x509_st* cert);
+  // Adds a reference to a certificate someone else owns (e.g. from SSL_get_peer_cert_chain).
+  static Certificate share(x509_st* cert);
+
+  explicit operator bool() const noexcept { return cert_ != nullptr; }
+  const x509_st* get() const noexcept { return cert_.get(); }
+  // For the few OpenSSL 3.0 calls that take a non-const X509* without modifying it
+  // (X509_STORE_CTX_init, sk_X509_push); never use it to change the certificate.
+  x509_st* native() const noexcept { return cert_.get(); }
+
+  std::string pem() const;  // one "CERTIFICATE" block, newline-terminated
+  std::string der() const;
+
+  // Same DER encoding.
+  friend bool operator==(const Certificate& a, const Certificate& b);
+
+ private:
+  std::shared_ptr<x509_st> cert_;
+};
+
+// Shared ownership of an OpenSSL EVP_PKEY (a private key, or only a public key).
+// Deliberately has no pem()/der(): key material never leaves through this type by accident.
+class PrivateKey {
+ public:
+  PrivateKey() = default;
+
+  static PrivateKey adopt(evp_pkey_st* key);
+  static PrivateKey share(evp_pkey_st* key);
+
+  explicit operator bool() const noexcept { return key_ != nullptr; }
+  const evp_pkey_st* get() const noexcept { return key_.get(); }
+  evp_pkey_st* native() const noexcept { return key_.get(); }
+
+ private:
+  std::shared_ptr<evp_pkey_st> key_;
+};
+
+struct CertInfo {
+  int version = 0;         // 1, 2 or 3 as written in certificates, not the 0-based field
+  std::string subject;     // RFC 2253 one-line ("CN=kube-apiserver"), UTF-8 printed as is
+  std::string issuer;      // same format
+  std::string commonName;  // the last CN of the subject, as Go reads it; "" if none
+  std::vector<std::string> organizations;  // subject O values: a Kubernetes client's groups
+  std::string serial;     // lowercase hex, whole bytes ("0a1b"), "-" prefix if negative
+  std::string notBefore;  // RFC 3339 UTC, "2026-11-23T10:00:00Z"
+  std::string notAfter;
+  std::int64_t notBeforeUnix = 0, notAfterUnix = 0;
+  std::vector<std::string> dnsNames, ipAddresses, uris, emails;  // SANs
+  bool hasSanExtension = false;          // even if empty; Go's legacy-CN message depends on it
+  std::vector<std::string> keyUsage;     // RFC 5280 names: "digitalSignature", "keyCertSign", ...
+  std::vector<std::string> extKeyUsage;  // "serverAuth", "clientAuth", ...; dotted OID if unknown
+  bool isCA = false;                     // basicConstraints cA=TRUE (not OpenSSL's v1 guess)
+  int pathLen = -1;                      // basicConstraints pathLenConstraint, -1 if absent
+  std::string keyType;  // "RSA", "RSA-PSS", "ECDSA", "Ed25519", "Ed448", "DSA", other names
+  int keyBits = 0;
+  std::string curve;  // "P-256" etc. for ECDSA (OpenSSL's group name for non-NIST curves)
+  std::string signatureAlgorithm;  // "sha256WithRSAEncryption", "ecdsa-with-SHA256", "ED25519"
+  std::string signatureHash;       // "SHA256", "SHA1", ...; "" when the algorithm has none
+  std::string sha256Fingerprint;   // lowercase hex, no colons
+  // sha256 of the certificate's DER SubjectPublicKeyInfo: pairs certificates with keys, and is
+  // kubeadm's --discovery-token-ca-cert-hash (with a "sha256:" prefix) for a CA.
+  std::string publicKeySha256;
+  std::string authorityKeyId, subjectKeyId;  // lowercase hex, "" if absent
+  bool selfSigned = false;  // issuer == subject and the signature verifies with its own key
+};
+CertInfo inspect(const Certificate& cert);
+
+// What a private key is, for reports that pair keys with certificates.
+struct KeyInfo {
+  std::string keyType;  // as CertInfo::keyType
+  int keyBits = 0;
+  std::string curve;
+  std::string publicKeySha256;  // as CertInfo::publicKeySha256
+};
+KeyInfo inspect_key(const PrivateKey& key);
+
+// Certificates in `bytes`: one or more PEM "CERTIFICATE" blocks (also "X509 CERTIFICATE" and
+// "TRUSTED CERTIFICATE"), with text between blocks ignored and other PEM blocks skipped (noted
+// in `skipped` as "PEM block 2: RSA PRIVATE KEY"), or a single DER certificate.
+// Errors say what the bytes were instead: "empty", "a PEM RSA PRIVATE KEY block, not a
+// certificate", "PEM blocks EC PARAMETERS, EC PRIVATE KEY, not a certificate", "not PEM or DER
+// (starts with \"hello\")", "truncated PEM block CERTIFICATE", "invalid certificate in PEM block
+// 2: <reason>", "invalid DER certificate: <reason>", "a DER private key, not a certificate",
+// "base64-encoded PEM, not PEM (decode it first)" (a Secret's data copied undecoded). The
+// quoted prefix is at most 12 bytes of the first line: a mistaken input may be a token.
+// A truncated or invalid certificate block is an error even when other blocks parse: a bundle
+// that silently loses a CA hides the problem. The message names no file; the caller prefixes it.
+struct ParsedCertificates {
+  std::vector<Certificate> certs;
+  std::vector<std::string> skipped;
+};
+Result<ParsedCertificates> parse_certificates(std::string_view bytes);
+
+// The first private key in `bytes`: PEM ("PRIVATE KEY" PKCS#8, "RSA PRIVATE KEY" PKCS#1,
+// "EC PRIVATE KEY" SEC1; certificates and EC PARAMETERS around it are fine) or DER.
+// Errors never quote the bytes: "empty", "a PEM CERTIFICATE block, not a private key",
+// "encrypted private key in PEM block 1 (passphrases are not supported)", "invalid private key
+// in PEM block 1: <reason>", "truncated PEM block PRIVATE KEY", "OpenSSH private key in PEM
+// block 1 (...)", "a DER certificate, not a private key", "invalid DER private key: <reason>",
+// "not PEM or DER". Several keys: the first wins, as in Go's tls.X509KeyPair.
+Result<PrivateKey> parse_private_key(std::string_view bytes);
+
+// A public key alone, e.g. kubeadm's sa.pub: PEM "PUBLIC KEY" (SubjectPublicKeyInfo) or
+// "RSA PUBLIC KEY" (PKCS#1), or DER SubjectPublicKeyInfo. The result holds no private half; use
+// it with public_key_sha256() to pair it with sa.key. Errors as parse_private_key's.
+Result<PrivateKey> parse_public_key(std::string_view bytes);
+
+// sha256 of the key's DER SubjectPublicKeyInfo, comparable with CertInfo::publicKeySha256
+// (except for the rare certificate that stores a compressed EC point; key_matches() does not
+// have that limitation).
+std::string public_key_sha256(const PrivateKey& key);
+// The certificate's public key is the public half of `key`.
+bool key_matches(const Certificate& cert, const PrivateKey& key);
+
+// `cert` names `issuer` as its issuer and its signature verifies with the issuer's key.
+bool issued_by(const Certificate& cert, const Certificate& issuer);
+
+// Does the certificate name `host`? DNS names match SAN dNSNames case-insensitively with a
+// left-most "*" label wildcard (RFC 6125, exactly Go's crypto/x509 rules); an IP literal (also
+// "[::1]") matches IP SANs only. The subject CN is never used, like Go >= 1.15.
+bool certificate_matches_host(const Certificate& cert, std::string_view host);
+// Go's explanation when it does not, without the "x509: " prefix, except that all SANs are
+// listed (DNS names, then IPs) so the fix is visible in one line:
+// "certificate is valid for kubernetes, kubernetes.default, 10.96.0.1, not 198.18.0.32",
+// "cannot validate certificate for 198.18.0.32 because it doesn't contain any IP SANs",
+// "certificate is not valid for any names, but wanted to match api.lab.test",
+// "certificate relies on legacy Common Name field, use SANs instead". "" when it matches.
+std::string host_mismatch_message(const Certificate& cert, std::string_view host);
+
+enum class VerifyFailure {
+  none,
+  expired,
+  notYetValid,
+  unknownAuthority,
+  selfSigned,
+  badSignature,  // includes SHA-1/MD5 signatures, which Go (and so kubectl) rejects
+  notCA,
+  purpose,
+  other
+};
+
+// One thing wrong with the chain.
+struct VerifyProblem {
+  VerifyFailure failure = VerifyFailure::other;
+  int opensslCode = 0;  // X509_V_ERR_*
+  int depth = 0;        // which certificate in the chain (0 = leaf)
+  std::string reason;
+};
+
+struct VerifyOutcome {
+  bool ok = false;
+  // The primary problem (also problems[0]): time errors first, as Go reports them, then the
+  // rest in OpenSSL's order. none when ok.
+  VerifyFailure failure = VerifyFailure::none;
+  int opensslCode = 0;  // X509_V_ERR_*
+  int depth = 0;        // which certificate in the chain (0 = leaf)
+  // X509_verify_cert_error_string + context, e.g. "certificate has expired (notAfter
+  // 2026-11-23T10:00:00Z)", "unable to get local issuer certificate (issuer CN=etcd-ca)".
+  std::string reason;
+  std::vector<VerifyProblem> problems;  // every problem found, verification goes on past one
+  // leaf..root when ok; otherwise as far as the chain could be built (may be only the leaf).
+  std::vector<Certificate> verifiedChain;
+};
+
+// Verifies leaf + intermediates (any order) against `roots` at `atUnix` (0 = now) for
+// `purpose` "serverAuth", "clientAuth" or "" (none), WITHOUT host-name checking (that is
+// certificate_matches_host). Like Go, every root is a trust anchor even if it is not
+// self-signed (OpenSSL's partial-chain mode). Empty `roots`: the system trust store.
+VerifyOutcome verify_chain(const Certificate& leaf, const std::vector<Certificate>& intermediates,
+                           const std::vector<Certificate>& roots, std::int64_t atUnix,
+                           std::string_view purpose);
+
+// "2026-11-23T10:00:00Z" (UTC, second precision); clamped to years 0001..9999.
+std::string rfc3339(std::int64_t unixSeconds);
+
+}  // namespace kp::core

@@ -1,0 +1,62 @@
+#include "core/util/files.h"
+
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <system_error>
+
+namespace kp::core {
+namespace {
+
+struct FileCloser {
+  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
+
+// strerror() capitalises; Go (and so kubectl) prints the lower-case form users search for.
+std::string describe_errno(int err) {
+  std::string text = std::strerror(err);
+  if (!text.empty()) {
+    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  }
+  return text;
+}
+
+}  // namespace
+
+Result<std::string> read_file(const std::filesystem::path& path, std::size_t maxBytes) {
+  const std::string name = path.string();
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return Error{"read " + name + ": is a directory"};
+  }
+  FilePtr file(std::fopen(name.c_str(), "rb"));
+  if (!file) {
+    return Error{"open " + name + ": " + describe_errno(errno)};
+  }
+  std::string contents;
+  char buffer[64 * 1024];
+  for (;;) {
+    const std::size_t n = std::fread(buffer, 1, sizeof buffer, file.get());
+    contents.append(buffer, n);
+    if (contents.size() > maxBytes) {
+      return Error{"read " + name + ": file is larger than " + std::to_string(maxBytes) + " bytes"};
+    }
+    if (n < sizeof buffer) {
+      break;
+    }
+  }
+  if (std::ferror(file.get()) != 0) {
+    return Error{"read " + name + ": " + describe_errno(errno)};
+  }
+  return contents;
+}
+
+bool path_exists(const std::filesystem::path& path) {
+  std::error_code ec;
+  return std::filesystem::exists(path, ec);
+}
+
+}  // namespace kp::core

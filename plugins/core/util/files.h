@@ -1,0 +1,23 @@
+// The small file-reading layer: every module that reads a file goes through here so errors
+// read the same everywhere ("open /x: no such file or directory").
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+
+#include "core/util/result.h"
+
+namespace kp::core {
+
+// Files we read are configs and PEM bundles; anything bigger is a mistake, not an input.
+inline constexpr std::size_t kMaxFileBytes = 16 * 1024 * 1024;
+
+// Reads the whole file; errors look like Go's: "open <path>: <reason>".
+Result<std::string> read_file(const std::filesystem::path& path,
+                              std::size_t maxBytes = kMaxFileBytes);
+
+// True when `path` names an existing file system entry; false on any error.
+bool path_exists(const std::filesystem::path& path);
+
+}  // namespace kp::core

@@ -1,0 +1,50 @@
+#include "core/util/text.h"
+
+#include <array>
+#include <cstdio>
+
+namespace kp::core {
+
+std::string_view trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (const std::string& part : parts) {
+    if (!out.empty()) {
+      out += separator;
+    }
+    out += part;
+  }
+  return out;
+}
+
+std::string quote_bytes(std::string_view bytes, std::size_t maxBytes) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < bytes.size() && i < maxBytes; ++i) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    if (c == '\n' || c == '\r') {
+      break;
+    }
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      std::array<char, 8> escaped{};
+      std::snprintf(escaped.data(), escaped.size(), "\\x%02x", c);
+      out += escaped.data();
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace kp::core

@@ -1,0 +1,81 @@
+#include "core/util/url.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace kp::core {
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string_view strip_query_and_fragment(std::string_view url) {
+  return url.substr(0, url.find_first_of("?#"));
+}
+
+}  // namespace
+
+UrlParts split_url(std::string_view url) {
+  UrlParts parts;
+  url = strip_query_and_fragment(url);
+  const auto schemeEnd = url.find("://");
+  parts.scheme = schemeEnd == std::string_view::npos ? "https" : lower(url.substr(0, schemeEnd));
+  std::string_view rest = schemeEnd == std::string_view::npos ? url : url.substr(schemeEnd + 3);
+  const auto pathStart = rest.find('/');
+  std::string_view authority = rest.substr(0, pathStart);
+  if (pathStart != std::string_view::npos) {
+    parts.path = std::string(rest.substr(pathStart));
+  }
+  // userinfo@ never belongs in a server address, but it must not be mistaken for the host.
+  const auto at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  std::string_view portText;
+  if (authority.starts_with('[')) {
+    const auto close = authority.find(']');
+    parts.host =
+        std::string(authority.substr(1, close == std::string_view::npos ? close : close - 1));
+    if (close != std::string_view::npos && close + 1 < authority.size() &&
+        authority[close + 1] == ':') {
+      portText = authority.substr(close + 2);
+    }
+  } else {
+    const auto colon = authority.rfind(':');
+    parts.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      portText = authority.substr(colon + 1);
+    }
+  }
+  parts.port = !portText.empty() ? std::string(portText) : parts.scheme == "http" ? "80" : "443";
+  return parts;
+}
+
+std::string normalize_server_url(std::string_view server) {
+  server = strip_query_and_fragment(server);
+  if (server.empty() || server.find("://") != std::string_view::npos) {
+    return std::string(server);
+  }
+  return "https://" + std::string(server);
+}
+
+std::string endpoint_of(std::string_view url) {
+  const UrlParts parts = split_url(url);
+  if (parts.host.find(':') != std::string::npos) {
+    return "[" + parts.host + "]:" + parts.port;
+  }
+  return parts.host + ":" + parts.port;
+}
+
+std::string join_url(std::string_view server, std::string_view path) {
+  while (server.ends_with('/')) {
+    server.remove_suffix(1);
+  }
+  return std::string(server) + std::string(path);
+}
+
+}  // namespace kp::core
