@@ -5,18 +5,17 @@
 #include <cstring>
 #include <ctime>
 #include <elf.h>
-#include <filesystem>
 #include <fstream>
-#include <future>
 #include <iostream>
 #include <iterator>
 #include <sstream>
 #include <unistd.h>
 #include <vector>
 
-#include <boost/process.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/util/json.h"
+#include "core/util/process.h"
 #include "core/util/signals.h"
 #include "core/util/url.h"
 
@@ -35,16 +34,7 @@ std::string find_kubectl(const core::EnvLookup& env) {
   if (auto path = env("KUBECTL_PATH"); path && !path->empty()) {
     return *path;
   }
-  const std::optional<std::string> path = env("PATH");
-  std::istringstream dirs(path.value_or(""));
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const std::filesystem::path candidate =
-        std::filesystem::path(dir.empty() ? "." : dir) / "kubectl";
-    if (::access(candidate.c_str(), X_OK) == 0) {
-      return candidate.string();
-    }
-  }
-  return {};
+  return core::find_executable("kubectl", env("PATH").value_or("")).value_or("");
 }
 
 // The Go build info of an ELF binary (the .go.buildinfo section): the magic, then the Go
@@ -135,29 +125,15 @@ std::string kubectl_version_from_buildinfo(const std::string& path) {
 // `kubectl version --client -o json` -> clientVersion.gitVersion, bounded in time: the fallback
 // for a kubectl whose build info does not carry the version.
 std::string kubectl_version_by_running(const std::string& kubectl) {
-  namespace bp = boost::process;
-  try {
-    bp::ipstream pipe;
-    bp::child child(kubectl, "version", "--client", "-o", "json",
-                    bp::std_in<bp::null, bp::std_out> pipe, bp::std_err > bp::null);
-    // Read on the side so a kubectl that hangs costs the deadline, not the run.
-    auto reader = std::async(std::launch::async, [&pipe] {
-      return std::string(std::istreambuf_iterator<char>(pipe), {});
-    });
-    if (reader.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
-      child.terminate();
-    }
-    const std::string text = reader.get();
-    child.wait();
-    const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
-    if (doc.is_object() && doc.contains("clientVersion") &&
-        doc["clientVersion"].contains("gitVersion")) {
-      return doc["clientVersion"]["gitVersion"].get<std::string>();
-    }
-  } catch (const std::exception&) {
-    // No kubectl version is evidence of nothing: the skew check is skipped.
+  core::ProcessSpec spec;
+  spec.argv = {kubectl, "version", "--client", "-o", "json"};
+  spec.timeout = std::chrono::seconds(5);  // a kubectl that hangs costs this, not the run
+  const core::Result<core::ProcessResult, core::SpawnFailure> ran = core::run_process(spec);
+  if (!ran || ran->timedOut) {
+    return {};  // no kubectl version is evidence of nothing: the skew check is skipped
   }
-  return {};
+  const nlohmann::json doc = nlohmann::json::parse(ran->out, nullptr, false);
+  return core::json_string(core::json_member(doc, "clientVersion"), "gitVersion");
 }
 
 std::string kubectl_client_version(const core::EnvLookup& env) {

@@ -1,0 +1,363 @@
+#include "core/util/process.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <map>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "core/util/fd.h"
+
+extern char** environ;
+
+namespace kp::core {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool is_executable_file(const std::string& path) {
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
+         ::access(path.c_str(), X_OK) == 0;
+}
+
+// NAME=VALUE strings for execve: ours, less `unset`, with `overrides` over them.
+std::vector<std::string> child_environment(
+    const std::vector<std::pair<std::string, std::string>>& overrides,
+    const std::vector<std::string>& unset) {
+  std::map<std::string, std::string> wanted;
+  std::vector<std::string> order;
+  for (const auto& [name, value] : overrides) {
+    if (wanted.insert_or_assign(name, value).second) {
+      order.push_back(name);
+    }
+  }
+  std::vector<std::string> entries;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    const std::string name(text.substr(0, text.find('=')));
+    if (wanted.count(name) == 0 && std::find(unset.begin(), unset.end(), name) == unset.end()) {
+      entries.emplace_back(text);
+    }
+  }
+  for (const std::string& name : order) {
+    entries.push_back(name + "=" + wanted[name]);
+  }
+  return entries;
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> result;
+  for (std::string& s : strings) {
+    result.push_back(s.data());
+  }
+  result.push_back(nullptr);
+  return result;
+}
+
+struct SpawnActions {
+  posix_spawn_file_actions_t actions;
+  SpawnActions() { posix_spawn_file_actions_init(&actions); }
+  ~SpawnActions() { posix_spawn_file_actions_destroy(&actions); }
+  SpawnActions(const SpawnActions&) = delete;
+  SpawnActions& operator=(const SpawnActions&) = delete;
+};
+
+struct SpawnAttributes {
+  posix_spawnattr_t attributes;
+  SpawnAttributes() { posix_spawnattr_init(&attributes); }
+  ~SpawnAttributes() { posix_spawnattr_destroy(&attributes); }
+  SpawnAttributes(const SpawnAttributes&) = delete;
+  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
+};
+
+// Close-on-exec pipe, read end non-blocking: only the write end the child dup2()s survives.
+bool make_pipe(UniqueFd& read, UniqueFd& write) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return false;
+  }
+  read.reset(fds[0]);
+  write.reset(fds[1]);
+  ::fcntl(read.get(), F_SETFL, ::fcntl(read.get(), F_GETFL) | O_NONBLOCK);
+  return true;
+}
+
+// Reads what is there without blocking; closes `fd` at end of file or on an error.
+void drain(UniqueFd& fd, std::string& into) {
+  char buffer[16 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n > 0) {
+      into.append(buffer, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+      fd.reset();
+    }
+    return;
+  }
+}
+
+// A started child; the destructor kills and reaps one still running, so no path leaves a
+// zombie or an orphan behind.
+class Child {
+ public:
+  Child(pid_t pid, bool ownGroup) : pid_(pid), ownGroup_(ownGroup) {}
+  ~Child() { kill(); }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  // True once it has exited (reaped here).
+  bool exited() {
+    if (!reaped_) {
+      const pid_t done = ::waitpid(pid_, &status_, WNOHANG);
+      reaped_ = done == pid_ || (done < 0 && errno == ECHILD);
+    }
+    return reaped_;
+  }
+
+  // Kills one still running (its group too) and reaps it. One that exited is left alone with
+  // whatever it started: a credential helper may leave a caching agent behind on purpose.
+  void kill() {
+    if (exited()) {
+      return;
+    }
+    if (!ownGroup_ || ::kill(-pid_, SIGKILL) != 0) {
+      ::kill(pid_, SIGKILL);
+    }
+    wait();
+  }
+
+  void wait() {
+    while (!reaped_) {
+      const pid_t done = ::waitpid(pid_, &status_, 0);
+      reaped_ = done == pid_ || (done < 0 && errno != EINTR);
+    }
+  }
+
+  int exit_code() const { return reaped_ && WIFEXITED(status_) ? WEXITSTATUS(status_) : -1; }
+
+ private:
+  pid_t pid_;
+  bool ownGroup_;
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+void keep(std::string& sink, std::string_view chunk, std::size_t limit, bool tail) {
+  if (tail) {
+    sink.append(chunk);
+    if (sink.size() > limit) {
+      sink.erase(0, sink.size() - limit);
+    }
+  } else if (sink.size() < limit) {
+    sink.append(chunk.substr(0, limit - sink.size()));
+  }
+}
+
+}  // namespace
+
+std::string describe_errno(int errorNumber) {
+  std::string text = std::strerror(errorNumber);
+  if (!text.empty()) {
+    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  }
+  return text;
+}
+
+std::string process_search_path() {
+  const char* path = std::getenv("PATH");
+  return path != nullptr ? path : "";
+}
+
+std::optional<std::string> find_executable(std::string_view name, std::string_view searchPath,
+                                           const std::vector<std::string>& extraDirs) {
+  if (name.empty()) {
+    return std::nullopt;
+  }
+  if (name.find('/') != std::string_view::npos) {
+    const std::string path(name);
+    return is_executable_file(path) ? std::optional<std::string>(path) : std::nullopt;
+  }
+  std::vector<std::string> dirs;
+  std::size_t start = 0;
+  for (;;) {
+    const auto end = searchPath.find(':', start);
+    dirs.emplace_back(searchPath.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) {
+      break;
+    }
+    start = end + 1;
+  }
+  dirs.insert(dirs.end(), extraDirs.begin(), extraDirs.end());
+  for (const std::string& dir : dirs) {
+    const std::string candidate = (dir.empty() ? "." : dir) + "/" + std::string(name);
+    if (is_executable_file(candidate)) {
+      return candidate;
+    }
+  }
+  return std::nullopt;
+}
+
+Result<ProcessResult, SpawnFailure> run_process(const ProcessSpec& spec) {
+  SpawnFailure failure;
+  if (spec.argv.empty()) {
+    failure.message = "no command";
+    return failure;
+  }
+  const std::string& name = spec.argv.front();
+  std::string executable = name;
+  if (name.find('/') == std::string::npos) {
+    std::optional<std::string> found = find_executable(
+        name, spec.searchPath ? *spec.searchPath : process_search_path(), spec.extraSearchDirs);
+    if (!found) {
+      failure.notFound = true;
+      failure.executable = name;
+      failure.message = name + ": executable file not found in $PATH";
+      return failure;
+    }
+    executable = std::move(*found);
+  }
+  failure.executable = executable;
+  const bool capture = spec.io == ProcessSpec::Io::capture;
+
+  UniqueFd outRead, outWrite, errRead, errWrite;
+  if (capture && (!make_pipe(outRead, outWrite) || !make_pipe(errRead, errWrite))) {
+    failure.errorNumber = errno;
+    failure.message = "pipe: " + describe_errno(errno);
+    return failure;
+  }
+  SpawnActions actions;
+  if (capture) {
+    if (!spec.inheritStdin) {
+      posix_spawn_file_actions_addopen(&actions.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    }
+    posix_spawn_file_actions_adddup2(&actions.actions, outWrite.get(), STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions.actions, errWrite.get(), STDERR_FILENO);
+  }
+  SpawnAttributes attributes;
+  // Default dispositions for what we ignore or catch (SIGPIPE is ignored for sockets), and no
+  // signal blocked: the child starts as from a shell.
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int signal : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) {
+    sigaddset(&defaults, signal);
+  }
+  posix_spawnattr_setsigdefault(&attributes.attributes, &defaults);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes.attributes, &none);
+  short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  if (spec.ownProcessGroup) {
+    posix_spawnattr_setpgroup(&attributes.attributes, 0);
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  posix_spawnattr_setflags(&attributes.attributes, flags);
+
+  std::vector<std::string> envStrings = child_environment(spec.env, spec.unset);
+  std::vector<char*> envp = pointers(envStrings);
+  std::vector<std::string> argStrings = spec.argv;
+  std::vector<char*> argp = pointers(argStrings);
+  pid_t pid = 0;
+  const int spawned = ::posix_spawn(&pid, executable.c_str(), &actions.actions,
+                                    &attributes.attributes, argp.data(), envp.data());
+  outWrite.reset();  // the child holds the write ends now: EOF when it (and its children) exit
+  errWrite.reset();
+  if (spawned != 0) {
+    failure.notFound = spawned == ENOENT;
+    failure.errorNumber = spawned;
+    failure.message = executable + ": " + describe_errno(spawned);
+    return failure;
+  }
+  Child child(pid, spec.ownProcessGroup);
+
+  ProcessResult result;
+  const bool hasDeadline = spec.timeout.count() > 0;
+  const Clock::time_point deadline = Clock::now() + spec.timeout;
+  std::optional<Clock::time_point> exitedAt;
+  std::string chunk;
+  for (;;) {
+    if (!exitedAt && child.exited()) {
+      exitedAt = Clock::now();
+    }
+    if (!outRead && !errRead) {
+      if (exitedAt) {
+        break;
+      }
+    } else if (exitedAt && Clock::now() - *exitedAt > spec.graceAfterExit) {
+      break;
+    }
+    if (hasDeadline && Clock::now() >= deadline) {
+      result.timedOut = true;
+      break;
+    }
+    if (spec.cancelled && spec.cancelled()) {
+      result.cancelled = true;
+      break;
+    }
+    // Short slices: the loop also watches for the child's exit, the deadline and cancellation.
+    int sliceMs = 20;
+    if (hasDeadline) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      sliceMs = static_cast<int>(std::clamp<long long>(left, 1, sliceMs));
+    }
+    pollfd fds[2];
+    nfds_t count = 0;
+    if (outRead) {
+      fds[count++] = pollfd{outRead.get(), POLLIN, 0};
+    }
+    if (errRead) {
+      fds[count++] = pollfd{errRead.get(), POLLIN, 0};
+    }
+    if (count == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(sliceMs));
+    } else if (::poll(fds, count, sliceMs) < 0 && errno != EINTR) {
+      break;
+    }
+    if (outRead) {
+      chunk.clear();
+      drain(outRead, chunk);
+      if (result.out.size() + chunk.size() > spec.stdoutLimit) {
+        result.stdoutOverLimit = true;
+        keep(result.out, chunk, spec.stdoutLimit, false);
+        if (spec.killOverStdoutLimit) {
+          break;
+        }
+      } else {
+        result.out += chunk;
+      }
+    }
+    if (errRead) {
+      chunk.clear();
+      drain(errRead, chunk);
+      if (!chunk.empty()) {
+        if (spec.onStderr) {
+          spec.onStderr(chunk);
+        }
+        keep(result.err, chunk, spec.stderrLimit, spec.stderrKeepsTail);
+      }
+    }
+  }
+  child.kill();  // a no-op for one that exited
+  result.exitCode =
+      result.timedOut || result.cancelled || (result.stdoutOverLimit && spec.killOverStdoutLimit)
+          ? -1
+          : child.exit_code();
+  return result;
+}
+
+}  // namespace kp::core
