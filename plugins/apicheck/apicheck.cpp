@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/cli/complete.h"
 #include "core/util/json.h"
 #include "core/util/process.h"
 #include "core/util/signals.h"
@@ -325,7 +326,11 @@ int main(int argc, char** argv) {
     const std::string program =
         core::program_name(count > 0 ? args[0] : "kubectl-apicheck", std::getenv("KUBECTL_PATH"));
     cxxopts::Options cli = make_cli(program);
-    const cxxopts::ParseResult parsed = core::parse_or_complete(cli, count, args);
+    const std::optional<cxxopts::ParseResult> completed = core::parse_or_complete(cli, count, args);
+    if (!completed) {
+      return 0;  // a completion was answered
+    }
+    const cxxopts::ParseResult& parsed = *completed;
     if (parsed.count("help") > 0) {
       std::cout << cli.help({"", "kubectl"});
       return 0;

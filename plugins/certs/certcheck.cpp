@@ -428,38 +428,6 @@ int run_file(const FileOptions& options, std::ostream& out, std::ostream& /*err*
   return finish(out, check_files(options), options.common);
 }
 
-void add_common_flags(cxxopts::Options& cli) {
-  cli.add_options("")  //
-      ("o,output", "Output format: text, json, yaml or prometheus",
-       cxxopts::value<std::string>()->default_value("text"), "FORMAT")  //
-      ("fail-on", "Exit 1 on: fail, or warn", cxxopts::value<std::string>()->default_value("fail"),
-       "STATUS")  //
-      ("warn-within", "Warn when a certificate expires within this time (30d, 720h)",
-       cxxopts::value<std::string>()->default_value("30d"), "DURATION")  //
-      ("h,help", "Show this help");
-  core::KubeFlags::add_to(cli);
-}
-
-core::Result<CommonOptions> read_common(const cxxopts::ParseResult& parsed) {
-  CommonOptions common;
-  core::Result<Output> output = parse_output(parsed["output"].as<std::string>());
-  if (!output) {
-    return output.error();
-  }
-  common.output = *output;
-  core::Result<core::FailOn> failOn = core::parse_fail_on(parsed["fail-on"].as<std::string>());
-  if (!failOn) {
-    return failOn.error();
-  }
-  common.failOn = *failOn;
-  core::Result<std::int64_t> within = parse_warn_within(parsed["warn-within"].as<std::string>());
-  if (!within) {
-    return within.error();
-  }
-  common.warnWithinSeconds = *within;
-  return common;
-}
-
 void add_problem(core::Check& check, const std::string& problem, const std::string& hint) {
   check.status = core::CheckStatus::fail;
   check.message = check.message.empty() ? problem : problem + "; " + check.message;
@@ -468,28 +436,34 @@ void add_problem(core::Check& check, const std::string& problem, const std::stri
 
 core::Result<ParsedCommand, int> parse_command(const core::Invocation& invocation,
                                                cxxopts::Options& cli, bool positional) {
-  const std::string usage = invocation.program + " " + invocation.command;
-  add_common_flags(cli);
-  const core::ArgvView argv(usage, invocation.args);
+  cli.add_options("")  //
+      ("warn-within", "Warn when a certificate expires within this time (30d, 720h)",
+       cxxopts::value<std::string>()->default_value("30d"), "DURATION");
+  core::Command command(invocation, std::move(cli));
+  core::CommonFlags flags;
+  flags.output = "Output format: text, json, yaml or prometheus";
+  flags.coreOutput = false;  // prometheus is ours
   // `node NODE` takes a node name; the other positional commands take files.
-  const core::Positionals positionals = !positional                    ? core::Positionals::none
-                                        : invocation.command == "node" ? core::Positionals::nodes
-                                                                       : core::Positionals::files;
-  cxxopts::ParseResult parsed = core::parse_or_complete(cli, argv.argc(), argv.argv(), positionals);
-  if (parsed.count("help") > 0) {
-    invocation.out << cli.help({"", "kubectl"});
-    return 0;
+  flags.positionals = !positional                    ? core::Positionals::none
+                      : invocation.command == "node" ? core::Positionals::nodes
+                                                     : core::Positionals::files;
+  if (std::optional<int> done = command.parse(flags)) {
+    return *done;
   }
-  if (!positional && !parsed.unmatched().empty()) {
-    return core::print_error(
-        invocation.err, invocation.tool,
-        "unexpected argument \"" + parsed.unmatched().front() + "\"; see " + usage + " --help");
+  CommonOptions common;
+  common.failOn = command.fail_on();
+  core::Result<Output> output = parse_output(command.output_text());
+  if (!output) {
+    return command.fail(output.error().message);
   }
-  core::Result<CommonOptions> common = read_common(parsed);
-  if (!common) {
-    return core::print_error(invocation.err, invocation.tool, common.error().message);
+  common.output = *output;
+  core::Result<std::int64_t> within =
+      parse_warn_within(command.flags()["warn-within"].as<std::string>());
+  if (!within) {
+    return command.fail(within.error().message);
   }
-  return ParsedCommand{usage, std::move(parsed), *common};
+  common.warnWithinSeconds = *within;
+  return ParsedCommand{command.usage(), command.release_flags(), common, command.kube()};
 }
 
 int file_command(const core::Invocation& invocation) {

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/cli/cli.h"
+#include "core/cli/command.h"
 #include "core/net/x509.h"
 #include "core/report/report.h"
 #include "core/util/result.h"
@@ -62,20 +62,18 @@ void render_prometheus(std::ostream& out, const core::Report& report);
 // A Prometheus label value escaped per the text exposition format.
 std::string prometheus_escape(std::string_view value);
 
-// -o, --fail-on, --warn-within, -h and the kubectl flags (which kubectl passes to plugins).
-void add_common_flags(cxxopts::Options& cli);
-core::Result<CommonOptions> read_common(const cxxopts::ParseResult& parsed);
-
 // A subcommand's flags after the part every subcommand shares.
 struct ParsedCommand {
   std::string usage;  // "kubectl certs pki", for messages
   cxxopts::ParseResult parsed;
   CommonOptions common;
+  core::KubeFlags kube;
 };
 
-// Adds the common flags and parses. An int result is the exit code when the command ends here:
-// --help printed (0), or an error printed (2): a bad common flag, or an argument when
-// `positional` is false.
+// Adds --warn-within and parses through core::Command (-o, --fail-on, -h and the kubectl flags,
+// which kubectl passes to plugins). An int result is the exit code when the command ends here:
+// --help printed or a completion answered (0), or an error printed (2): a bad common flag, or an
+// argument when `positional` is false.
 core::Result<ParsedCommand, int> parse_command(const core::Invocation& invocation,
                                                cxxopts::Options& cli, bool positional);
 

@@ -243,14 +243,10 @@ int kubeconfig_command(const core::Invocation& invocation) {
     return command.error();
   }
   const cxxopts::ParseResult& parsed = command->parsed;
-  core::Result<core::KubeFlags> flags = core::KubeFlags::read_from(parsed);
-  if (!flags) {
-    return core::print_error(invocation.err, invocation.tool, flags.error().message);
-  }
   KubeconfigOptions options;
   options.common = command->common;
-  options.rules = flags->loading_rules();
-  options.context = flags->overrides.context;
+  options.rules = command->kube.loading_rules();
+  options.context = command->kube.overrides.context;
   options.current = parsed.count("current") > 0;
   return run_kubeconfig(options, invocation.out, invocation.err);
 }

@@ -123,22 +123,16 @@ int node_command(const core::Invocation& invocation) {
     return core::print_error(invocation.err, kTool,
                              startTimeout.error().prefixed("--timeout").message);
   }
-  core::Result<core::KubeFlags> kube = core::KubeFlags::read_from(parsed);
-  if (!kube) {
-    return core::print_error(invocation.err, kTool, kube.error().message);
-  }
+  const core::KubeFlags& kube = command->kube;
   // kubectl's --request-timeout bounds each API request (read_from validated it; "0": ours).
   std::chrono::milliseconds requestTimeout = std::chrono::seconds(10);
-  if (!kube->requestTimeout.empty() && kube->requestTimeout != "0") {
-    requestTimeout = *core::parse_duration(kube->requestTimeout);
+  if (!kube.requestTimeout.empty() && kube.requestTimeout != "0") {
+    requestTimeout = *core::parse_duration(kube.requestTimeout);
   }
-  core::Result<core::ApiClient> client =
-      core::connect(kube->loading_rules(), kube->overrides, requestTimeout);
+  core::Result<core::ApiClient, int> client = core::connect_api(invocation, kube, requestTimeout);
   if (!client) {
-    return core::print_error(invocation.err, kTool, client.error().message);
+    return client.error();
   }
-  core::StopSignals::install();
-  client->set_cancel([] { return core::StopSignals::raised(); });
   core::ApiResult found = client->get("/api/v1/nodes/" + core::url_escape(node));
   if (!found && found.error().status == 404) {
     return core::print_error(invocation.err, kTool,
@@ -155,9 +149,7 @@ int node_command(const core::Invocation& invocation) {
   core::DebugPodSpec spec;
   spec.tool = std::string(kTool);
   spec.runId = core::new_run_id();
-  spec.namespaceName = !kube->overrides.namespaceName.empty()   ? kube->overrides.namespaceName
-                       : client->config().namespaceName.empty() ? std::string("default")
-                                                                : client->config().namespaceName;
+  spec.namespaceName = core::namespace_for(kube, *client);
   spec.nodeName = node;
   spec.image = parsed["image"].as<std::string>();
   spec.readOnlyHostPaths = {{"/etc/kubernetes", "/host/etc/kubernetes", "Directory"},

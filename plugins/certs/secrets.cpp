@@ -521,10 +521,7 @@ int secrets_command(const core::Invocation& invocation) {
   const auto fail = [&invocation](const std::string& message) {
     return core::print_error(invocation.err, invocation.tool, message);
   };
-  core::Result<core::KubeFlags> flags = core::KubeFlags::read_from(parsed);
-  if (!flags) {
-    return fail(flags.error().message);
-  }
+  const core::KubeFlags* flags = &command->kube;
   std::string timeoutText = parsed["timeout"].as<std::string>();
   // kubectl's --request-timeout sets the deadline when --timeout is not given ("0": none,
   // which this command never allows).

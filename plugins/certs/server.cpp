@@ -211,12 +211,8 @@ int server_command(const core::Invocation& invocation) {
     options.port = hostPort->second;
   }
   if (hostFlag.empty() || caFlag.empty()) {
-    core::Result<core::KubeFlags> flags = core::KubeFlags::read_from(parsed);
-    if (!flags) {
-      return fail(flags.error().message);
-    }
     core::Result<core::ClientConfig> client =
-        core::load_client_config(flags->loading_rules(), flags->overrides);
+        core::load_client_config(command->kube.loading_rules(), command->kube.overrides);
     if (!client && !hostFlag.empty()) {
       // --host needs no kubeconfig: verify against the system trust store, and say so.
       invocation.err << "kubectl-certs: warning: no kubeconfig CA (" << client.error().message

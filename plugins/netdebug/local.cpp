@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "core/cli/complete.h"
 #include "core/net/net.h"
 #include "core/util/files.h"
 #include "core/util/text.h"
@@ -1912,8 +1913,12 @@ int local_command(const core::Invocation& invocation) {
       ("h,help", "Show this help");
   core::KubeFlags::add_to(cli);
   const core::ArgvView argv(usage, invocation.args);
-  const cxxopts::ParseResult parsed =
+  const std::optional<cxxopts::ParseResult> completed =
       core::parse_or_complete(cli, argv.argc(), argv.argv(), core::Positionals::none);
+  if (!completed) {
+    return 0;  // a completion was answered
+  }
+  const cxxopts::ParseResult& parsed = *completed;
   if (parsed.count("help") > 0) {
     invocation.out << cli.help({"", "kubectl"});
     return 0;

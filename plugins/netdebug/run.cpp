@@ -10,83 +10,36 @@
 #include <mutex>
 #include <thread>
 
-#include <boost/process.hpp>
-
-#include "core/cli/complete.h"
+#include "core/cli/command.h"
 #include "core/kube/apiclient.h"
 #include "core/kube/kube.h"
+#include "core/util/process.h"
 #include "core/util/text.h"
 #include "netdebug/suite_script.h"
 
 namespace kp::netdebug {
 namespace {
 
-namespace bp = boost::process;
 using core::Check;
 using core::CheckStatus;
 
 constexpr std::string_view kTool = "netdebug";
 
-// The flags every netdebug command that talks to the cluster shares.
-struct Common {
-  std::string usage;
-  cxxopts::ParseResult parsed;
-  core::KubeFlags kube;
-  std::chrono::milliseconds requestTimeout{10000};
-  int verbosity = 0;
-};
-
-// Adds -h, -v and the kubectl flags, parses (or completes), reads the kubectl flags. An int
-// is the exit code when the command ends here.
-core::Result<Common, int> parse(const core::Invocation& invocation, cxxopts::Options& cli) {
-  Common common;
-  common.usage = invocation.program + " " + invocation.command;
-  cli.add_options("")  //
-      ("v", "Log level: 1 prints progress and API request counts, 6+ the requests",
-       cxxopts::value<int>()->default_value("0"), "LEVEL")  //
-      ("h,help", "Show this help");
-  core::KubeFlags::add_to(cli);
-  const core::ArgvView argv(common.usage, invocation.args);
-  common.parsed = core::parse_or_complete(cli, argv.argc(), argv.argv(), core::Positionals::none);
-  if (common.parsed.count("help") > 0) {
-    invocation.out << cli.help({"", "kubectl"});
-    return 0;
+// The flags every netdebug command that talks to the cluster shares, besides the kubectl ones.
+core::CommonFlags common_flags(bool report) {
+  core::CommonFlags flags;
+  flags.verbosity = "Log level: 1 prints progress and API request counts, 6+ the requests";
+  if (!report) {
+    flags.output.clear();
+    flags.failOn = false;
   }
-  if (!common.parsed.unmatched().empty()) {
-    return core::print_error(invocation.err, kTool,
-                             "unexpected argument \"" + common.parsed.unmatched().front() +
-                                 "\"; see " + common.usage + " --help");
-  }
-  core::Result<core::KubeFlags> kube = core::KubeFlags::read_from(common.parsed);
-  if (!kube) {
-    return core::print_error(invocation.err, kTool, kube.error().message);
-  }
-  common.kube = std::move(*kube);
-  if (!common.kube.requestTimeout.empty() && common.kube.requestTimeout != "0") {
-    common.requestTimeout = *core::parse_duration(common.kube.requestTimeout);
-  }
-  common.verbosity = common.parsed["v"].as<int>();
-  return common;
+  return flags;
 }
 
-core::Result<core::ApiClient, int> connect(const Common& common, std::ostream& err) {
-  core::Result<core::ApiClient> client =
-      core::connect(common.kube.loading_rules(), common.kube.overrides, common.requestTimeout,
-                    common.verbosity >= 6 ? common.verbosity : 0);
-  if (!client) {
-    return core::print_error(err, kTool, client.error().message);
-  }
-  // From here on, Ctrl-C and SIGTERM cancel the requests, and the pods are deleted.
-  core::StopSignals::install();
-  client->set_cancel([] { return core::StopSignals::raised(); });
-  return std::move(*client);
-}
-
-std::string pods_namespace(const Common& common, const core::ApiClient& client) {
-  if (!common.kube.overrides.namespaceName.empty()) {
-    return common.kube.overrides.namespaceName;
-  }
-  return client.config().namespaceName.empty() ? "default" : client.config().namespaceName;
+// kubectl's --request-timeout bounds each API request; -v 6 and up logs them.
+core::Result<core::ApiClient, int> connect(const core::Command& command) {
+  return command.connect(command.request_timeout(std::chrono::seconds(10)),
+                         command.verbosity() >= 6 ? command.verbosity() : 0);
 }
 
 // The pod flags `run` and `shell` share.
@@ -500,26 +453,18 @@ int run_command(const core::Invocation& invocation) {
        cxxopts::value<std::string>()->default_value("5s"), "DURATION")  //
       ("cluster-domain", "The cluster's DNS domain",
        cxxopts::value<std::string>()->default_value("cluster.local"), "DOMAIN")  //
-      ("keep", "Keep the pods (delete them later with cleanup)")                 //
-      ("o,output", "Output format: text, json or yaml",
-       cxxopts::value<std::string>()->default_value("text"), "FORMAT")  //
-      ("fail-on", "Exit 1 on: fail, or warn", cxxopts::value<std::string>()->default_value("fail"),
-       "STATUS");
-  core::Result<Common, int> common = parse(invocation, cli);
-  if (!common) {
-    return common.error();
+      ("keep", "Keep the pods (delete them later with cleanup)");
+  core::Command command(invocation, std::move(cli));
+  if (std::optional<int> done = command.parse(common_flags(true))) {
+    return *done;
   }
-  const cxxopts::ParseResult& p = common->parsed;
+  const cxxopts::ParseResult& p = command.flags();
   std::ostream& err = invocation.err;
-  const core::Result<core::OutputFormat> output =
-      core::parse_output_format(p["output"].as<std::string>());
-  const core::Result<core::FailOn> failOn = core::parse_fail_on(p["fail-on"].as<std::string>());
   const core::Result<PodFlags> pod = read_pod_flags(p);
   const core::Result<std::chrono::milliseconds> checkTimeout =
       core::parse_duration(p["check-timeout"].as<std::string>());
   for (const core::Error* e :
-       {output ? nullptr : &output.error(), failOn ? nullptr : &failOn.error(),
-        pod ? nullptr : &pod.error(), checkTimeout ? nullptr : &checkTimeout.error()}) {
+       {pod ? nullptr : &pod.error(), checkTimeout ? nullptr : &checkTimeout.error()}) {
     if (e != nullptr) {
       return core::print_error(err, kTool, e->message);
     }
@@ -532,13 +477,13 @@ int run_command(const core::Invocation& invocation) {
   if (allNodes && p.count("node") > 0) {
     return core::print_error(err, kTool, "--node and --all-nodes exclude each other");
   }
-  core::Result<core::ApiClient, int> connected = connect(*common, err);
+  core::Result<core::ApiClient, int> connected = connect(command);
   if (!connected) {
     return connected.error();
   }
   core::ApiClient& client = *connected;
   const auto log = [&](const std::string& line) {
-    if (common->verbosity >= 1) {
+    if (command.verbosity() >= 1) {
       err << "netdebug: " << line << '\n';
     }
   };
@@ -566,7 +511,7 @@ int run_command(const core::Invocation& invocation) {
   }
 
   core::DebugPodSpec base = pod->spec;
-  base.namespaceName = pods_namespace(*common, client);
+  base.namespaceName = command.namespace_for(client);
   const int checkSeconds = std::max<int>(1, static_cast<int>(checkTimeout->count() / 1000));
   core::DebugPodTimeouts timeouts;
   timeouts.start = pod->startTimeout;
@@ -575,7 +520,7 @@ int run_command(const core::Invocation& invocation) {
       (15 + 4 * static_cast<long>(endpoints.size())) * checkSeconds * 1000 + 10000);
   base.activeDeadlineSeconds =
       static_cast<std::int64_t>((timeouts.start + timeouts.exec).count() / 1000) + 60;
-  const std::vector<std::string> command = suite_command(
+  const std::vector<std::string> suite = suite_command(
       kSuiteScript, endpoints, base.profile, checkSeconds, p["cluster-domain"].as<std::string>());
   const bool keep = p.count("keep") > 0;
 
@@ -595,7 +540,7 @@ int run_command(const core::Invocation& invocation) {
       core::DebugPodRun run;
       run.nodeName = nodes[i];
       try {  // an exception must not end the process (std::terminate) with pods alive
-        run = core::run_debug_pod(mine, spec, command, "", timeouts, registry, keep);
+        run = core::run_debug_pod(mine, spec, suite, "", timeouts, registry, keep);
       } catch (const std::exception& e) {
         run.failure = std::string("internal error: ") + e.what();
         run.failureHint = "please report it; cleanup deletes any pod left behind";
@@ -626,12 +571,12 @@ int run_command(const core::Invocation& invocation) {
   if (core::StopSignals::raised()) {
     return interrupted(err);
   }
-  if (*output == core::OutputFormat::text && nodes.size() > 1) {
+  if (command.output() == core::OutputFormat::text && nodes.size() > 1) {
     render_matrix(invocation.out, report, nodes);
   } else {
-    core::render(invocation.out, report, *output, core::colour_enabled(STDOUT_FILENO));
+    core::render(invocation.out, report, command.output(), core::colour_enabled(STDOUT_FILENO));
   }
-  return core::exit_code(report, *failOn);
+  return core::exit_code(report, command.fail_on());
 }
 
 int shell_command(const core::Invocation& invocation) {
@@ -641,24 +586,24 @@ int shell_command(const core::Invocation& invocation) {
       "deleted when the shell ends.",
       "[--node NAME] [flags]");
   add_pod_flags(cli, "The node to open the shell on (default: the first Ready node)", "netadmin");
-  core::Result<Common, int> common = parse(invocation, cli);
-  if (!common) {
-    return common.error();
+  core::Command command(invocation, std::move(cli));
+  if (std::optional<int> done = command.parse(common_flags(false))) {
+    return *done;
   }
-  const cxxopts::ParseResult& p = common->parsed;
+  const cxxopts::ParseResult& p = command.flags();
   std::ostream& err = invocation.err;
   const core::Result<PodFlags> pod = read_pod_flags(p);
   if (!pod) {
     return core::print_error(err, kTool, pod.error().message);
   }
-  core::Result<core::ApiClient, int> connected = connect(*common, err);
+  core::Result<core::ApiClient, int> connected = connect(command);
   if (!connected) {
     return connected.error();
   }
   core::ApiClient& client = *connected;
 
   core::DebugPodSpec spec = pod->spec;
-  spec.namespaceName = pods_namespace(*common, client);
+  spec.namespaceName = command.namespace_for(client);
   spec.activeDeadlineSeconds = 4 * 3600;  // a long session, but not forever
   core::Result<std::vector<std::string>, int> chosen =
       choose_nodes(client, p.count("node") > 0 ? p["node"].as<std::string>() : "", false, err);
@@ -669,16 +614,17 @@ int shell_command(const core::Invocation& invocation) {
 
   // kubectl beside us (KUBECTL_PATH when kubectl dispatched us), with the same kubectl flags.
   const char* kubectlPath = std::getenv("KUBECTL_PATH");
-  const boost::filesystem::path kubectl = kubectlPath != nullptr && *kubectlPath != '\0'
-                                              ? boost::filesystem::path(kubectlPath)
-                                              : bp::search_path("kubectl");
+  const std::string kubectl =
+      kubectlPath != nullptr && *kubectlPath != '\0'
+          ? std::string(kubectlPath)
+          : core::find_executable("kubectl", core::process_search_path()).value_or("");
   if (kubectl.empty()) {
     return core::print_error(err, kTool, "kubectl not found on PATH: the shell runs kubectl exec");
   }
-  const core::ConfigOverrides& o = common->kube.overrides;
+  const core::ConfigOverrides& o = command.kube().overrides;
   std::vector<std::string> args;
   const std::pair<const char*, const std::string*> passed[] = {
-      {"--kubeconfig", &common->kube.kubeconfig},
+      {"--kubeconfig", &command.kube().kubeconfig},
       {"--context", &o.context},
       {"--cluster", &o.cluster},
       {"--user", &o.user},
@@ -714,14 +660,19 @@ int shell_command(const core::Invocation& invocation) {
             "if command -v zsh >/dev/null; then exec zsh; elif command -v bash >/dev/null; then "
             "exec bash; else exec sh; fi"};
         exec.insert(exec.end(), tail.begin(), tail.end());
-        std::error_code ec;
-        bp::child child(kubectl, bp::args(exec), ec);
-        if (ec) {
-          started.failure = "cannot run " + kubectl.string() + ": " + ec.message();
+        // The user's terminal, in our process group (kubectl puts it in raw mode).
+        core::ProcessSpec shell;
+        shell.argv.push_back(kubectl);
+        shell.argv.insert(shell.argv.end(), exec.begin(), exec.end());
+        shell.io = core::ProcessSpec::Io::inherit;
+        shell.ownProcessGroup = false;
+        const core::Result<core::ProcessResult, core::SpawnFailure> ran = core::run_process(shell);
+        if (!ran) {
+          started.failure =
+              "cannot run " + kubectl + ": " + core::describe_errno(ran.error().errorNumber);
           return;
         }
-        child.wait(ec);
-        shellExit = child.exit_code();
+        shellExit = ran->exitCode < 0 ? 1 : ran->exitCode;  // -1: kubectl died of a signal
       });
   for (const std::string& left : core::delete_all(client, registry)) {
     err << "kubectl-netdebug: warning: " << left << '\n';
@@ -747,23 +698,23 @@ int cleanup_command(const core::Invocation& invocation) {
       ("older-than", "Only pods created at least this long ago (e.g. 1h)",
        cxxopts::value<std::string>()->default_value("0"), "DURATION")  //
       ("dry-run", "List the pods without deleting them");
-  core::Result<Common, int> common = parse(invocation, cli);
-  if (!common) {
-    return common.error();
+  core::Command command(invocation, std::move(cli));
+  if (std::optional<int> done = command.parse(common_flags(false))) {
+    return *done;
   }
-  const cxxopts::ParseResult& p = common->parsed;
+  const cxxopts::ParseResult& p = command.flags();
   const core::Result<std::chrono::milliseconds> olderThan =
       core::parse_duration(p["older-than"].as<std::string>());
   if (!olderThan) {
     return core::print_error(invocation.err, kTool,
                              olderThan.error().prefixed("--older-than").message);
   }
-  core::Result<core::ApiClient, int> connected = connect(*common, invocation.err);
+  core::Result<core::ApiClient, int> connected = connect(command);
   if (!connected) {
     return connected.error();
   }
   const core::ApiClient& client = *connected;
-  auto pods = core::list_debug_pods(client, common->kube.overrides.namespaceName, "");
+  auto pods = core::list_debug_pods(client, command.kube().overrides.namespaceName, "");
   if (!pods) {
     invocation.err << "kubectl-netdebug: error: cannot list debug pods: " << pods.error().message
                    << '\n';

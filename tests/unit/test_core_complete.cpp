@@ -255,8 +255,10 @@ TEST_CASE("core::parse_or_complete") {
     cxxopts::Options cli = run_like_cli();
     const ArgvView argv("kubectl-netdebug run", {"--node", "n1"});
     CHECK(completion_request() == nullptr);
-    const cxxopts::ParseResult parsed = parse_or_complete(cli, argv.argc(), argv.argv());
-    CHECK(parsed["node"].as<std::string>() == "n1");
+    const std::optional<cxxopts::ParseResult> parsed =
+        parse_or_complete(cli, argv.argc(), argv.argv());
+    REQUIRE(parsed);
+    CHECK((*parsed)["node"].as<std::string>() == "n1");
   }
 }
 

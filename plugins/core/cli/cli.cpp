@@ -261,8 +261,9 @@ int dispatch_subcommand(std::string_view tool, std::string_view description,
   const std::string program = program_name(argc > 0 ? argv[0] : "kubectl-" + std::string(tool),
                                            std::getenv("KUBECTL_PATH"));
   std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
-  if (const CompletionRequest* request = completion_request(); request != nullptr && args.empty()) {
-    throw CompletionDone{complete_subcommands(table, request->word)};
+  if (CompletionRequest* request = completion_request(); request != nullptr && args.empty()) {
+    request->answer = complete_subcommands(table, request->word);
+    return 0;
   }
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     out << subcommand_help(program, description, table);

@@ -97,20 +97,6 @@ int print_error(std::ostream& err, std::string_view tool, std::string_view messa
 int run_main(std::string_view tool, int argc, char** argv,
              const std::function<int(int, char**)>& body);
 
-// What a command's positional arguments are, for completing a word that is not a flag.
-enum class Positionals {
-  none,   // the command takes none: offer nothing
-  files,  // file names: let the shell complete files
-  nodes,  // node names, from the API server
-};
-
-// THE function every command parses its flags with (instead of options.parse()): the parse
-// result normally; while the shell completes (`__complete`, see complete.h) it does not parse
-// but answers with candidates from `options` for the word after argv[1..argc), and the process
-// ends with exit 0. Call it before any other work.
-cxxopts::ParseResult parse_or_complete(cxxopts::Options& options, int argc, const char* const* argv,
-                                       Positionals positionals = Positionals::none);
-
 // Turns argv into the const form cxxopts wants while keeping the strings alive.
 class ArgvView {
  public:

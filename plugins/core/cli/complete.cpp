@@ -18,7 +18,7 @@ namespace {
 // The deadline for asking the API server while the user waits at the prompt.
 constexpr std::chrono::milliseconds kApiDeadline{2000};
 
-const CompletionRequest* g_request = nullptr;
+CompletionRequest* g_request = nullptr;
 std::function<CompletionSources()> g_sources_override;
 
 // A stream buffer that drops everything: help and errors printed by the commands while they are
@@ -49,7 +49,7 @@ class SilencedStreams {
 // Sets the process's completion request for the lifetime of the object.
 class ActiveRequest {
  public:
-  explicit ActiveRequest(const CompletionRequest& request) { g_request = &request; }
+  explicit ActiveRequest(CompletionRequest& request) { g_request = &request; }
   ~ActiveRequest() { g_request = nullptr; }
   ActiveRequest(const ActiveRequest&) = delete;
   ActiveRequest& operator=(const ActiveRequest&) = delete;
@@ -478,19 +478,20 @@ Completion complete_subcommands(std::span<const Subcommand> table, std::string_v
   return completion;
 }
 
-const CompletionRequest* completion_request() {
+CompletionRequest* completion_request() {
   return g_request;
 }
 
-cxxopts::ParseResult parse_or_complete(cxxopts::Options& options, int argc, const char* const* argv,
-                                       Positionals positionals) {
-  const CompletionRequest* request = completion_request();
+std::optional<cxxopts::ParseResult> parse_or_complete(cxxopts::Options& options, int argc,
+                                                      const char* const* argv,
+                                                      Positionals positionals) {
+  CompletionRequest* request = completion_request();
   if (request == nullptr) {
     return options.parse(argc, argv);
   }
   const std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
-  throw CompletionDone{
-      complete_command(options, args, request->word, positionals, request->sources)};
+  request->answer = complete_command(options, args, request->word, positionals, request->sources);
+  return std::nullopt;
 }
 
 bool is_completion_entry(std::string_view arg) {
@@ -526,8 +527,9 @@ int run_completion(int argc, char** argv, const std::function<int(int, char**)>&
       const ActiveRequest active(request);
       try {
         body(count, args.data());
-      } catch (const CompletionDone& done) {
-        answer = done.completion;
+        if (request.answer) {
+          answer = std::move(*request.answer);
+        }
       } catch (const std::exception& e) {
         answer = {{}, kDirectiveError};
         failure = e.what();

@@ -11,20 +11,17 @@
 // How it flows: run_main() sees `__complete`, drops it and WORD from argv, silences std::cout and
 // std::cerr, and runs the plugin's body as usual. dispatch_subcommand() answers for the command
 // name; the command then builds its cxxopts::Options as always and parses through
-// parse_or_complete(), which, in completion mode, does not parse but throws CompletionDone with
-// the candidates; run_main() prints them and exits 0. A command that never reaches
-// parse_or_complete() (not implemented, or parsing elsewhere) answers "nothing, no files" (:4);
-// one that throws answers :1 (cobra's error directive) and names the exception on stderr.
+// parse_or_complete(), which, in completion mode, does not parse but records the candidates and
+// returns nullopt; the command returns (exit 0) and run_main() prints them. A command that never
+// reaches parse_or_complete() (not implemented, or parsing elsewhere) answers "nothing, no files"
+// (:4); one that throws answers :1 (cobra's error directive) and names the exception on stderr.
 //
 // WHAT A COMMAND MUST DO to be completed (netdebug, and every new command):
 //   1. Run under core::run_main() (directly, or through core::dispatch_subcommand()).
 //   2. Build all of its flags on one cxxopts::Options (its own, then KubeFlags::add_to()).
-//   3. Parse with core::parse_or_complete(options, argc, argv, positionals) (declared in cli.h)
-//      instead of options.parse(argc, argv), before doing any work (no network, files, output).
-//      argv[0] is the program name, as for cxxopts; with an Invocation:
-//        const core::ArgvView argv(usage, invocation.args);
-//        cxxopts::ParseResult parsed =
-//            core::parse_or_complete(cli, argv.argc(), argv.argv(), core::Positionals::none);
+//   3. Parse with core::Command::parse() (command.h), or core::parse_or_complete(options, argc,
+//      argv, positionals) instead of options.parse(argc, argv), before doing any work (no
+//      network, files, output), and return 0 at once when it answered a completion (nullopt).
 // Flag values then complete by themselves:
 //   --context, --cluster, --user      the names in the merged kubeconfig (KUBECONFIG, --kubeconfig)
 //   -n/--namespace, --node            names from the API server of the kubeconfig and flags typed
@@ -39,6 +36,7 @@
 #include <cxxopts.hpp>
 #include <functional>
 #include <iosfwd>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -59,6 +57,13 @@ enum Directive : int {
   kDirectiveFilterFileExt = 8,
   kDirectiveFilterDirs = 16,
   kDirectiveKeepOrder = 32,
+};
+
+// What a command's positional arguments are, for completing a word that is not a flag.
+enum class Positionals {
+  none,   // the command takes none: offer nothing
+  files,  // file names: let the shell complete files
+  nodes,  // node names, from the API server
 };
 
 // One answer to a completion request.
@@ -109,14 +114,18 @@ struct CompletionRequest {
   std::string word;  // the word being completed
   bool descriptions = true;
   CompletionSources sources;
+  std::optional<Completion> answer;  // set by the command that completed; printed by run_main
 };
-const CompletionRequest* completion_request();
+CompletionRequest* completion_request();
 
-// Thrown with the answer once it is known; run_main() catches it and prints it. Deliberately not
-// a std::exception, so a command's `catch (const std::exception&)` lets it through.
-struct CompletionDone {
-  Completion completion;
-};
+// THE function every command parses its flags with (instead of options.parse()), directly or
+// through Command::parse(): the parse result normally; while the shell completes (`__complete`)
+// it does not parse but records the candidates from `options` for the word after
+// argv[1..argc) and returns nullopt: the command then returns 0 at once. Call it before any
+// other work.
+std::optional<cxxopts::ParseResult> parse_or_complete(cxxopts::Options& options, int argc,
+                                                      const char* const* argv,
+                                                      Positionals positionals = Positionals::none);
 
 // True for the hidden entry points "__complete" and "__completeNoDesc".
 bool is_completion_entry(std::string_view arg);
