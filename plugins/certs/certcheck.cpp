@@ -79,17 +79,12 @@ void write_rows(std::ostream& out, const std::string& header,
 }  // namespace
 
 core::Result<Output> parse_output(std::string_view text) {
-  if (text == "prometheus") {
-    return Output::prometheus;
-  }
-  if (text == "text") {
-    return Output::text;
-  }
-  if (text == "json") {
-    return Output::json;
-  }
-  if (text == "yaml") {
-    return Output::yaml;
+  constexpr core::NameTable<Output> kOutputs[] = {{"text", Output::text},
+                                                  {"json", Output::json},
+                                                  {"yaml", Output::yaml},
+                                                  {"prometheus", Output::prometheus}};
+  if (std::optional<Output> output = core::value_named(kOutputs, text)) {
+    return *output;
   }
   return core::Error{"-o: unknown output format \"" + std::string(text) +
                      "\": use text, json, yaml or prometheus"};

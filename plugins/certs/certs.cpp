@@ -34,10 +34,7 @@ std::span<const core::Subcommand> commands() {
 }
 
 int main(int argc, char** argv) {
-  return core::run_main(kTool, argc, argv, [](int count, char** args) {
-    return core::dispatch_subcommand(kTool, kDescription, commands(), count, args, std::cout,
-                                     std::cerr);
-  });
+  return core::subcommand_main(kTool, kDescription, commands(), argc, argv);
 }
 
 }  // namespace kp::certs

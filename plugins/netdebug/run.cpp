@@ -228,22 +228,6 @@ std::string printable(std::string_view text, std::size_t limit) {
   return out + (text.size() > limit ? "..." : "");
 }
 
-std::optional<CheckStatus> parse_status(const std::string& text) {
-  if (text == "ok") {
-    return CheckStatus::ok;
-  }
-  if (text == "warn") {
-    return CheckStatus::warn;
-  }
-  if (text == "fail") {
-    return CheckStatus::fail;
-  }
-  if (text == "skip") {
-    return CheckStatus::skip;
-  }
-  return std::nullopt;
-}
-
 // The checks of one node's run, from the pod's fate and the suite's output.
 std::vector<Check> node_checks(const core::DebugPodRun& run, const core::DebugPodSpec& spec) {
   std::vector<Check> checks;
@@ -325,7 +309,8 @@ std::vector<Check> parse_suite_output(std::string_view stdoutText, const std::st
     }
     core::Result<nlohmann::json> json = core::parse_json(line, 16);
     const std::optional<CheckStatus> status =
-        json && json->is_object() ? parse_status(core::json_string(*json, "status")) : std::nullopt;
+        json && json->is_object() ? core::parse_check_status(core::json_string(*json, "status"))
+                                  : std::nullopt;
     if (!status || core::json_string(*json, "id").empty()) {
       checks.push_back(
           make("incluster.suite", CheckStatus::warn,

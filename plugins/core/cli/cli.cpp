@@ -325,6 +325,13 @@ std::string version_line(std::string_view tool) {
   return "kubectl-" + std::string(tool) + " version " + std::string(kVersion);
 }
 
+int subcommand_main(std::string_view tool, std::string_view description,
+                    std::span<const Subcommand> table, int argc, char** argv) {
+  return run_main(tool, argc, argv, [&](int count, char** args) {
+    return dispatch_subcommand(tool, description, table, count, args, std::cout, std::cerr);
+  });
+}
+
 int print_error(std::ostream& err, std::string_view tool, std::string_view message) {
   err << "kubectl-" << tool << ": error: " << message << '\n';
   return 2;

@@ -76,6 +76,11 @@ int dispatch_subcommand(std::string_view tool, std::string_view description,
                         std::span<const Subcommand> table, int argc, const char* const* argv,
                         std::ostream& out, std::ostream& err);
 
+// main() of a plugin made of subcommands: run_main() around dispatch_subcommand() on std::cout
+// and std::cerr.
+int subcommand_main(std::string_view tool, std::string_view description,
+                    std::span<const Subcommand> table, int argc, char** argv);
+
 // The flags of one subcommand: its usage line ("kubectl certs pki"), its summary followed by
 // `about`, and `synopsis` after the name ("[flags]", "NODE [flags]"). Add the command's own
 // flags, then parse with parse_or_complete().

@@ -7,10 +7,15 @@
 #include <thread>
 
 #include "core/kube/kube.h"
+#include "core/util/text.h"
 #include "core/util/time.h"
 
 namespace kp::core {
 namespace {
+
+constexpr NameTable<PodProfile> kProfileNames[] = {{"default", PodProfile::standard},
+                                                   {"restricted", PodProfile::restricted},
+                                                   {"netadmin", PodProfile::netadmin}};
 
 double ms_between(std::chrono::steady_clock::time_point a,
                   std::chrono::steady_clock::time_point b) {
@@ -53,29 +58,15 @@ std::string describe_state(const PodState& state) {
 }  // namespace
 
 Result<PodProfile> parse_profile(std::string_view text) {
-  if (text == "default") {
-    return PodProfile::standard;
-  }
-  if (text == "restricted") {
-    return PodProfile::restricted;
-  }
-  if (text == "netadmin") {
-    return PodProfile::netadmin;
+  if (std::optional<PodProfile> profile = value_named(kProfileNames, text)) {
+    return *profile;
   }
   return Error{"--profile: unknown profile \"" + std::string(text) +
                "\": use default, restricted or netadmin"};
 }
 
 std::string_view to_string(PodProfile profile) {
-  switch (profile) {
-    case PodProfile::restricted:
-      return "restricted";
-    case PodProfile::netadmin:
-      return "netadmin";
-    case PodProfile::standard:
-      break;
-  }
-  return "default";
+  return name_of(kProfileNames, profile, "default");
 }
 
 nlohmann::json debug_pod_manifest(const DebugPodSpec& spec, bool mountServiceAccountToken) {

@@ -10,8 +10,27 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/util/text.h"
+
 namespace kp::core {
 namespace {
+
+constexpr NameTable<CheckStatus> kStatusNames[] = {{"ok", CheckStatus::ok},
+                                                   {"warn", CheckStatus::warn},
+                                                   {"fail", CheckStatus::fail},
+                                                   {"skip", CheckStatus::skip}};
+constexpr NameTable<Layer> kLayerNames[] = {{"config", Layer::config},
+                                            {"proxy", Layer::proxy},
+                                            {"dns", Layer::dns},
+                                            {"tcp", Layer::tcp},
+                                            {"tls", Layer::tls},
+                                            {"auth", Layer::auth},
+                                            {"health", Layer::health},
+                                            {"ha", Layer::ha},
+                                            {"metrics", Layer::metrics},
+                                            {"cert", Layer::cert},
+                                            {"incluster", Layer::incluster},
+                                            {"node", Layer::node}};
 
 // Higher is worse; skip ranks lowest so "ok + skipped" is still ok.
 int severity(CheckStatus status) {
@@ -117,69 +136,31 @@ void emit_yaml(YAML::Emitter& out, const nlohmann::ordered_json& value) {
 }  // namespace
 
 std::string_view to_string(CheckStatus status) {
-  switch (status) {
-    case CheckStatus::ok:
-      return "ok";
-    case CheckStatus::warn:
-      return "warn";
-    case CheckStatus::fail:
-      return "fail";
-    case CheckStatus::skip:
-      return "skip";
-  }
-  return "fail";
+  return name_of(kStatusNames, status, "fail");
 }
 
 std::string_view to_string(Layer layer) {
-  switch (layer) {
-    case Layer::config:
-      return "config";
-    case Layer::proxy:
-      return "proxy";
-    case Layer::dns:
-      return "dns";
-    case Layer::tcp:
-      return "tcp";
-    case Layer::tls:
-      return "tls";
-    case Layer::auth:
-      return "auth";
-    case Layer::health:
-      return "health";
-    case Layer::ha:
-      return "ha";
-    case Layer::metrics:
-      return "metrics";
-    case Layer::cert:
-      return "cert";
-    case Layer::incluster:
-      return "incluster";
-    case Layer::node:
-      return "node";
-  }
-  return "config";
+  return name_of(kLayerNames, layer, "config");
 }
 
 Result<OutputFormat> parse_output_format(std::string_view text) {
-  if (text == "text") {
-    return OutputFormat::text;
-  }
-  if (text == "json") {
-    return OutputFormat::json;
-  }
-  if (text == "yaml") {
-    return OutputFormat::yaml;
+  constexpr NameTable<OutputFormat> kFormats[] = {
+      {"text", OutputFormat::text}, {"json", OutputFormat::json}, {"yaml", OutputFormat::yaml}};
+  if (std::optional<OutputFormat> format = value_named(kFormats, text)) {
+    return *format;
   }
   return Error{"--output: unsupported format \"" + std::string(text) +
                "\", must be text, json or yaml"};
 }
 
+std::optional<CheckStatus> parse_check_status(std::string_view text) {
+  return value_named(kStatusNames, text);
+}
+
 Result<FailOn> parse_fail_on(std::string_view text) {
-  if (text == "fail") {
-    return FailOn::fail;
-  }
-  if (text == "warn") {
-    return FailOn::warn;
+  constexpr NameTable<FailOn> kFailOn[] = {{"fail", FailOn::fail}, {"warn", FailOn::warn}};
+  if (std::optional<FailOn> failOn = value_named(kFailOn, text)) {
+    return *failOn;
   }
   return Error{"--fail-on: unsupported value \"" + std::string(text) + "\", must be fail or warn"};
 }

@@ -73,6 +73,9 @@ Result<OutputFormat> parse_output_format(std::string_view text);
 // Parses --fail-on.
 Result<FailOn> parse_fail_on(std::string_view text);
 
+// "ok", "warn", "fail" or "skip" (what to_string() writes); nullopt for anything else.
+std::optional<CheckStatus> parse_check_status(std::string_view text);
+
 // The worst status among the checks (fail > warn > ok > skip); ok for an empty report.
 CheckStatus verdict(const Report& report);
 

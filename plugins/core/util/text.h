@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace kp::core {
@@ -17,5 +19,32 @@ std::string join(const std::vector<std::string>& parts, std::string_view separat
 // Go's %q of at most `maxBytes` of `bytes`, cut at the first line break: how reports show what
 // an unrecognised input or peer sent. Keep it short: a mistaken input may be a secret.
 std::string quote_bytes(std::string_view bytes, std::size_t maxBytes);
+
+// The names of an enum's values, one table per enum, read both ways:
+//   constexpr NameTable<Colour> kColours[] = {{"red", Colour::red}, {"blue", Colour::blue}};
+template <class E>
+using NameTable = std::pair<std::string_view, E>;
+
+// The value called `name` in `table`; nullopt when none is.
+template <class E, std::size_t N>
+std::optional<E> value_named(const NameTable<E> (&table)[N], std::string_view name) {
+  for (const auto& [candidate, value] : table) {
+    if (candidate == name) {
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
+// The name of `value` in `table`; `fallback` when it has none.
+template <class E, std::size_t N>
+std::string_view name_of(const NameTable<E> (&table)[N], E value, std::string_view fallback) {
+  for (const auto& [name, candidate] : table) {
+    if (candidate == value) {
+      return name;
+    }
+  }
+  return fallback;
+}
 
 }  // namespace kp::core
