@@ -1,0 +1,20 @@
+// Internals shared by the kubeconfig files of core/kube (kubeconfig_parse.cpp,
+// kubeconfig_resolve.cpp, incluster.cpp). Not a public header: only those files include it.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/util/result.h"
+
+namespace kp::core::detail {
+
+inline std::string quote(std::string_view text) {
+  return "\"" + std::string(text) + "\"";
+}
+
+// The namespace must be an RFC 1123 DNS label (spec 1.7); the error says so. Defined in
+// kubeconfig_resolve.cpp.
+Status validate_namespace(const std::string& name);
+
+}  // namespace kp::core::detail

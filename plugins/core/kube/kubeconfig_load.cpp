@@ -1,0 +1,143 @@
+// Which kubeconfig files to read (LoadingRules), reading and merging them, and
+// load_client_config: the kubeconfig, or the in-cluster configuration when it selects nothing.
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "core/kube/kubeconfig.h"
+#include "core/util/files.h"
+#include "core/util/text.h"
+
+namespace kp::core {
+namespace fs = std::filesystem;
+namespace {
+
+std::vector<std::string> split(std::string_view text, char separator) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    const auto end = text.find(separator, start);
+    parts.emplace_back(text.substr(start, end - start));
+    if (end == std::string_view::npos) {
+      return parts;
+    }
+    start = end + 1;
+  }
+}
+
+}  // namespace
+
+LoadingRules LoadingRules::from_environment(std::string explicitPath) {
+  LoadingRules rules;
+  rules.explicitPath = std::move(explicitPath);
+  const char* env = std::getenv("KUBECONFIG");
+  rules.kubeconfigEnv = env != nullptr ? env : "";
+  const char* home = std::getenv("HOME");
+  rules.home = home != nullptr ? home : "";
+  return rules;
+}
+
+std::vector<fs::path> LoadingRules::precedence() const {
+  if (!explicitPath.empty()) {
+    return {fs::path(explicitPath)};
+  }
+  if (!kubeconfigEnv.empty()) {
+    std::vector<fs::path> files;
+    std::set<std::string> seen;
+    for (const auto& entry : split(kubeconfigEnv, ':')) {
+      if (!entry.empty() && seen.insert(entry).second) {
+        files.emplace_back(entry);
+      }
+    }
+    return files;
+  }
+  if (home.empty()) {
+    return {};
+  }
+  return {fs::path(home) / ".kube" / "config"};
+}
+
+Kubeconfig merge_kubeconfigs(std::vector<Kubeconfig> configs) {
+  Kubeconfig merged;
+  for (Kubeconfig& config : configs) {
+    if (merged.currentContext.empty()) {
+      merged.currentContext = config.currentContext;
+    }
+    // std::map::merge leaves a key already present in the target alone: first writer wins.
+    merged.clusters.merge(config.clusters);
+    merged.users.merge(config.users);
+    merged.contexts.merge(config.contexts);
+    merged.sourceFiles.insert(merged.sourceFiles.end(), config.sourceFiles.begin(),
+                              config.sourceFiles.end());
+    merged.warnings.insert(merged.warnings.end(), config.warnings.begin(), config.warnings.end());
+  }
+  return merged;
+}
+
+Result<Kubeconfig> load_kubeconfig(const LoadingRules& rules) {
+  std::vector<Kubeconfig> configs;
+  std::vector<std::string> missing;
+  for (const fs::path& file : rules.precedence()) {
+    if (!path_exists(file)) {
+      if (!rules.explicitPath.empty()) {
+        return Error{"--kubeconfig: stat " + file.string() + ": no such file or directory"};
+      }
+      missing.push_back(file.string());
+      continue;
+    }
+    std::error_code ec;
+    fs::path absolute = fs::absolute(file, ec);
+    if (ec) {
+      absolute = file;
+    }
+    Result<std::string> contents = read_file(absolute);
+    if (!contents) {
+      return contents.error();
+    }
+    Result<Kubeconfig> parsed = parse_kubeconfig(*contents, absolute);
+    if (!parsed) {
+      return parsed.error();
+    }
+    parsed->sourceFiles = {absolute.string()};
+    configs.push_back(std::move(parsed).value());
+  }
+  Kubeconfig merged = merge_kubeconfigs(std::move(configs));
+  // Like client-go: a missing KUBECONFIG entry is normal, all of them missing deserves a word.
+  if (merged.sourceFiles.empty() && !missing.empty() && rules.explicitPath.empty() &&
+      !rules.kubeconfigEnv.empty()) {
+    merged.warnings.push_back("Config not found: " + join(missing, ", "));
+  }
+  return merged;
+}
+
+Result<ClientConfig> load_client_config(const LoadingRules& rules,
+                                        const ConfigOverrides& overrides) {
+  return load_client_config(rules, overrides, InClusterEnvironment::system());
+}
+
+Result<ClientConfig> load_client_config(const LoadingRules& rules, const ConfigOverrides& o,
+                                        const InClusterEnvironment& inCluster) {
+  Result<Kubeconfig> config = load_kubeconfig(rules);
+  if (!config) {
+    return config.error();
+  }
+  // client-go falls back to in-cluster when the kubeconfig yields only the default config:
+  // nothing selected by current-context and no flag that picks a server or an entry.
+  const bool selectsNothing = config->currentContext.empty() && o.server.empty() &&
+                              o.context.empty() && o.cluster.empty() && o.user.empty();
+  if (selectsNothing && in_cluster_possible(inCluster)) {
+    Result<ClientConfig> client = in_cluster_config(o, inCluster);
+    if (client) {
+      client->warnings.insert(client->warnings.begin(), config->warnings.begin(),
+                              config->warnings.end());
+    }
+    return client;
+  }
+  return resolve_client_config(*config, o);
+}
+
+}  // namespace kp::core

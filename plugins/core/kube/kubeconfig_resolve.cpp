@@ -1,0 +1,591 @@
+// From a merged kubeconfig and the flags to a ClientConfig: picking the context, cluster and
+// user, applying the overrides, validating, reading the CA, certificate, key and token files,
+// and choosing the authentication method.
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "core/kube/kubeconfig.h"
+#include "core/kube/kubeconfig_detail.h"
+#include "core/net/x509.h"
+#include "core/util/files.h"
+#include "core/util/text.h"
+#include "core/util/url.h"
+
+namespace kp::core {
+using detail::quote;
+namespace {
+
+constexpr std::string_view kNoConfiguration =
+    "invalid configuration: no configuration has been provided, try setting KUBERNETES_MASTER "
+    "environment variable";
+
+// Prefixes `message` with where the offending value came from, when that is known.
+Error at(std::string_view origin, std::string_view message) {
+  if (origin.empty()) {
+    return Error{std::string(message)};
+  }
+  return Error{std::string(origin) + ": " + std::string(message)};
+}
+
+// The flags win over the kubeconfig, with client-go's extra clearing rules (spec 1.13).
+void apply_cluster_overrides(Cluster& c, const ConfigOverrides& o) {
+  if (!o.server.empty()) {
+    c.server = o.server;
+  }
+  if (o.insecureSkipTlsVerify || !o.certificateAuthority.empty()) {
+    c.insecureSkipTlsVerify = o.insecureSkipTlsVerify;
+    c.certificateAuthority = o.certificateAuthority;
+    c.certificateAuthorityData.clear();
+  }
+  // A new --server makes the kubeconfig's SNI name stale unless --tls-server-name comes too.
+  if (!o.tlsServerName.empty() || !o.server.empty()) {
+    c.tlsServerName = o.tlsServerName;
+  }
+  if (o.disableCompression) {
+    c.disableCompression = true;
+  }
+}
+
+void apply_auth_overrides(AuthInfo& u, const ConfigOverrides& o) {
+  if (!o.clientCertificate.empty()) {
+    u.clientCertificate = o.clientCertificate;
+    u.clientCertificateData.clear();
+  }
+  if (!o.clientKey.empty()) {
+    u.clientKey = o.clientKey;
+    u.clientKeyData.clear();
+  }
+  auto override_string = [](std::string& field, const std::string& value) {
+    if (!value.empty()) {
+      field = value;
+    }
+  };
+  // --token is an explicit credential and beats the kubeconfig's tokenFile (spec 1.12). client-go
+  // itself keeps the tokenFile next to a --token and lets a readable file win; we follow the spec,
+  // since a user typing --token means that token.
+  if (!o.token.empty()) {
+    u.token = o.token;
+    u.tokenFile.clear();
+  }
+  override_string(u.username, o.username);
+  override_string(u.password, o.password);
+  override_string(u.impersonate, o.impersonate);
+  override_string(u.impersonateUid, o.impersonateUid);
+  if (!o.impersonateGroups.empty()) {
+    u.impersonateGroups = o.impersonateGroups;
+  }
+  if (!o.impersonateUserExtra.empty()) {
+    u.impersonateUserExtra = o.impersonateUserExtra;
+  }
+}
+
+Status validate_proxy_url(const Cluster& c) {
+  if (c.proxyUrl.empty()) {
+    return {};
+  }
+  const std::string scheme = split_url(c.proxyUrl).scheme;
+  if (scheme == "http" || scheme == "https" || scheme == "socks5") {
+    return {};
+  }
+  return at(c.origin,
+            "proxy-url: unsupported scheme " + quote(scheme) + ", must be http, https, or socks5");
+}
+
+Status validate_cluster(const Cluster& c) {
+  if (!c.certificateAuthority.empty() && !c.certificateAuthorityData.empty()) {
+    return at(c.origin, "certificate-authority-data and certificate-authority are both specified");
+  }
+  const bool hasCa = !c.certificateAuthority.empty() || !c.certificateAuthorityData.empty();
+  if (c.insecureSkipTlsVerify && hasCa) {
+    return at(c.origin,
+              "specifying a root certificates file with the insecure flag is not allowed");
+  }
+  return validate_proxy_url(c);
+}
+
+// client-go names the auth info in its messages ("... for admin ..."); flags-only has no name.
+std::string for_name(const std::string& name) {
+  return name.empty() ? std::string() : " for " + name;
+}
+
+constexpr std::string_view kExecV1 = "client.authentication.k8s.io/v1";
+constexpr std::string_view kExecV1beta1 = "client.authentication.k8s.io/v1beta1";
+
+// clientcmd's validateAuthInfo exec checks (spec 3.1-3.3, 3.9), then exec.go's apiVersion check,
+// which client-go only reaches when it builds the transport; here it fails at load time.
+Status validate_exec(const AuthInfo& u, const std::string& name) {
+  const ExecConfig& e = *u.exec;
+  const std::string suffix = for_name(name) + " to use exec authentication plugin";
+  if (u.authProvider) {
+    return at(u.origin, "authProvider cannot be provided in combination with an exec plugin" +
+                            for_name(name));
+  }
+  if (e.command.empty()) {
+    return at(u.origin, "command must be specified" + suffix);
+  }
+  if (e.apiVersion.empty()) {
+    return at(u.origin, "apiVersion must be specified" + suffix);
+  }
+  for (const auto& [envName, value] : e.env) {
+    if (envName.empty()) {
+      return at(u.origin, "env variable name must be specified" + suffix);
+    }
+  }
+  if (e.interactiveMode.empty()) {
+    return at(u.origin, "interactiveMode must be specified" + suffix);
+  }
+  if (e.interactiveMode != "Never" && e.interactiveMode != "IfAvailable" &&
+      e.interactiveMode != "Always") {
+    return at(u.origin,
+              "invalid interactiveMode" + for_name(name) + ": " + quote(e.interactiveMode));
+  }
+  if (e.apiVersion != kExecV1 && e.apiVersion != kExecV1beta1) {
+    return at(u.origin, "exec plugin: invalid apiVersion " + quote(e.apiVersion));
+  }
+  return {};
+}
+
+Status validate_auth_info(const AuthInfo& u, const std::string& name) {
+  if (!u.clientCertificate.empty() && !u.clientCertificateData.empty()) {
+    return at(u.origin, "client-certificate-data and client-certificate are both specified");
+  }
+  if (!u.clientKey.empty() && !u.clientKeyData.empty()) {
+    return at(u.origin, "client-key-data and client-key are both specified");
+  }
+  const bool hasCert = !u.clientCertificate.empty() || !u.clientCertificateData.empty();
+  const bool hasKey = !u.clientKey.empty() || !u.clientKeyData.empty();
+  if (hasCert && !hasKey) {
+    return at(u.origin,
+              "client-key-data or client-key must be specified to use the clientCert "
+              "authentication method");
+  }
+  if (hasKey && !hasCert) {
+    return at(u.origin,
+              "client-certificate-data or client-certificate must be specified to use the "
+              "clientCert authentication method");
+  }
+  if (u.exec) {
+    Status exec = validate_exec(u, name);
+    if (!exec) {
+      return exec;
+    }
+  }
+  // A tokenFile is not a method of its own to clientcmd's validation: only token vs basic.
+  const bool hasBasic = !u.username.empty() || !u.password.empty();
+  if (!u.token.empty() && hasBasic) {
+    return at(u.origin, "more than one authentication method found" + for_name(name) +
+                            "; found [token basicAuth], only one is allowed");
+  }
+  const bool partialImpersonation =
+      !u.impersonateUid.empty() || !u.impersonateGroups.empty() || !u.impersonateUserExtra.empty();
+  if (u.impersonate.empty() && partialImpersonation) {
+    return at(u.origin, "requesting uid, groups or user-extra" + for_name(name) +
+                            " without impersonating a user");
+  }
+  return {};
+}
+
+// A namespace must be an RFC 1123 DNS label (spec 1.7).
+bool is_dns_label(std::string_view name) {
+  if (name.empty() || name.size() > 63) {
+    return false;
+  }
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  for (char c : name) {
+    if (!alnum(c) && c != '-') {
+      return false;
+    }
+  }
+  return alnum(name.front()) && alnum(name.back());
+}
+
+// `<data>` wins over `<file>`; `source` names the field or flag in the error.
+Result<std::string> data_or_file(const std::string& data, const std::string& file,
+                                 const std::string& source) {
+  if (!data.empty() || file.empty()) {
+    return data;
+  }
+  Result<std::string> contents = read_file(file);
+  if (!contents) {
+    return contents.error().prefixed(source);
+  }
+  return contents;
+}
+
+std::string field_source(const std::string& flagValue, std::string_view flag,
+                         const std::string& origin, std::string_view field) {
+  if (!flagValue.empty()) {
+    return std::string(flag);
+  }
+  return origin.empty() ? std::string(field) : origin + "." + std::string(field);
+}
+
+// Where PEM bytes came from: the -data field when it was set (it wins), else the file field.
+std::string pem_source(const std::string& data, const std::string& flagValue, std::string_view flag,
+                       const std::string& origin, std::string_view field) {
+  if (flagValue.empty() && !data.empty()) {
+    return field_source("", flag, origin, std::string(field) + "-data");
+  }
+  return field_source(flagValue, flag, origin, field);
+}
+
+// PEM from a kubeconfig must parse before it is used: garbage is bad input (exit 2) naming the
+// field, not a TLS failure later that looks like the server's fault.
+Status check_pem(const std::string& pem, const std::string& source, bool key) {
+  if (pem.empty()) {
+    return {};
+  }
+  // client-go reads PEM only (tls.X509KeyPair, CertPool.AppendCertsFromPEM): DER, which our
+  // parsers would take, fails in kubectl with "tls: failed to find any PEM data".
+  if (pem.find("-----BEGIN ") == std::string::npos) {
+    if (key && parse_private_key(pem)) {
+      return Error{source +
+                   ": a DER private key, not PEM (kubectl: \"tls: failed to find any PEM data "
+                   "in key input\"); convert it: openssl pkey -inform DER -in KEY -out KEY.pem"};
+    }
+    if (!key) {
+      Result<ParsedCertificates> der = parse_certificates(pem);
+      if (der && !der->certs.empty()) {
+        return Error{source +
+                     ": a DER certificate, not PEM (kubectl refuses it: \"failed to find any PEM "
+                     "data\"); convert it: openssl x509 -inform DER -in CERT -out CERT.pem"};
+      }
+    }
+  }
+  if (key) {
+    Result<PrivateKey> parsed = parse_private_key(pem);
+    return parsed ? Status{} : Status{parsed.error().prefixed(source)};
+  }
+  Result<ParsedCertificates> parsed = parse_certificates(pem);
+  if (!parsed) {
+    return parsed.error().prefixed(source);
+  }
+  if (parsed->certs.empty()) {
+    return Error{source + ": no certificate in it"};
+  }
+  return {};
+}
+
+// The token in effect and where it came from.
+struct TokenChoice {
+  std::string token;
+  bool fromFile = false;
+  std::string warning;  // a tokenFile that could not be used next to a static token
+};
+
+// Spec 1.9: only tokenFile -> read now, trimmed, unreadable or empty is an error naming the
+// file; token and tokenFile -> the file wins when readable and non-empty, else the token.
+Result<TokenChoice> resolve_token(const AuthInfo& u) {
+  if (u.tokenFile.empty()) {
+    return TokenChoice{u.token, false, {}};
+  }
+  const std::string source = field_source("", "", u.origin, "tokenFile");
+  Result<std::string> contents = read_file(u.tokenFile);
+  if (contents && !trim(*contents).empty()) {
+    return TokenChoice{std::string(trim(*contents)), true, {}};
+  }
+  const Error failure = contents ? Error{source + ": read " + u.tokenFile + ": empty token file"}
+                                 : contents.error().prefixed(source);
+  if (!u.token.empty()) {
+    return TokenChoice{u.token, false, failure.message + "; using the static token instead"};
+  }
+  return failure;
+}
+
+// Go's %U for what cleanANSIEscapeCodes replaces: "U+001B".
+std::string unicode_escape(unsigned codePoint) {
+  constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out = "U+";
+  for (int shift = 12; shift >= 0; shift -= 4) {
+    out += kHex[(codePoint >> shift) & 0xF];
+  }
+  return out;
+}
+
+// client-go strips terminal control sequences from installHint before printing it, so a
+// kubeconfig cannot drive the user's terminal: control characters other than \t..\r (C0, DEL,
+// and the UTF-8 encoded C1 range) become their U+XXXX spelling.
+std::string clean_ansi_escape_codes(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && (c < 0x09 || c > 0x0D)) || c == 0x7F) {
+      out += unicode_escape(c);
+    } else if (c == 0xC2 && i + 1 < text.size() &&
+               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
+      out += unicode_escape(static_cast<unsigned char>(text[i + 1]));
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// The legacy auth-provider plugins client-go still registers (spec 3.10). gcp and azure are
+// stubs whose only job is this message; anything else unknown fails like rest.GetAuthProvider.
+Status check_auth_provider(const AuthProvider& p, const std::string& origin) {
+  const std::string where = origin.empty() ? "auth-provider" : origin + ".auth-provider";
+  if (p.name == "gcp") {
+    return at(where,
+              "The gcp auth plugin has been removed.\n"
+              "Please use the \"gke-gcloud-auth-plugin\" kubectl/client-go credential plugin "
+              "instead.\n"
+              "See https://cloud.google.com/blog/products/containers-kubernetes/"
+              "kubectl-auth-changes-in-gke for further details");
+  }
+  if (p.name == "azure") {
+    return at(where,
+              "The azure auth plugin has been removed.\n"
+              "Please use the https://github.com/Azure/kubelogin kubectl/client-go credential "
+              "plugin instead.\n"
+              "See https://kubernetes.io/docs/reference/access-authn-authz/authentication/"
+              "#client-go-credential-plugins for further details");
+  }
+  if (p.name != "oidc") {
+    return at(where, "no Auth Provider found for name " + quote(p.name));
+  }
+  for (const char* required : {"idp-issuer-url", "client-id"}) {
+    const auto found = p.config.find(required);
+    if (found == p.config.end() || found->second.empty()) {
+      return at(where, std::string("Must provide ") + required);
+    }
+  }
+  return {};
+}
+
+// Reads the user's credentials into `out` and picks authMethod (spec 1.9, 1.12, 3.10).
+Status load_credentials(const AuthInfo& user, const ConfigOverrides& o, ClientConfig& out) {
+  Result<std::string> cert = data_or_file(
+      user.clientCertificateData, user.clientCertificate,
+      field_source(o.clientCertificate, "--client-certificate", user.origin, "client-certificate"));
+  if (!cert) {
+    return cert.error();
+  }
+  out.clientCertPem = std::move(cert).value();
+  Status pem = check_pem(out.clientCertPem,
+                         pem_source(user.clientCertificateData, o.clientCertificate,
+                                    "--client-certificate", user.origin, "client-certificate"),
+                         false);
+  if (!pem) {
+    return pem;
+  }
+  Result<std::string> key =
+      data_or_file(user.clientKeyData, user.clientKey,
+                   field_source(o.clientKey, "--client-key", user.origin, "client-key"));
+  if (!key) {
+    return key.error();
+  }
+  out.clientKeyPem = std::move(key).value();
+  pem = check_pem(
+      out.clientKeyPem,
+      pem_source(user.clientKeyData, o.clientKey, "--client-key", user.origin, "client-key"), true);
+  if (!pem) {
+    return pem;
+  }
+  if (user.clientCertificateData.empty()) {
+    out.clientCertificateFile = user.clientCertificate;
+  }
+  if (user.clientKeyData.empty()) {
+    out.clientKeyFile = user.clientKey;
+  }
+
+  Result<TokenChoice> token = resolve_token(user);
+  if (!token) {
+    return token.error();
+  }
+  out.token = token->token;
+  if (token->fromFile) {
+    out.tokenFilePath = user.tokenFile;
+  }
+  if (!token->warning.empty()) {
+    out.warnings.push_back(token->warning);
+  }
+  out.username = user.username;
+  out.password = user.password;
+  if (user.exec) {
+    out.exec = user.exec;
+    out.exec->installHint = clean_ansi_escape_codes(out.exec->installHint);
+  }
+  if (user.authProvider) {
+    Status provider = check_auth_provider(*user.authProvider, user.origin);
+    if (!provider) {
+      return provider;
+    }
+    out.authProvider = user.authProvider;
+  }
+
+  // exec.go's UpdateTransportConfig steps aside when a token, basic auth or a client
+  // certificate is configured; a bearer or basic header set first also makes the auth-provider
+  // wrappers pass the request through untouched.
+  if (!out.clientCertPem.empty()) {
+    out.authMethod = "client-certificate";
+  } else if (!out.token.empty()) {
+    out.authMethod = token->fromFile ? "token-file" : "token";
+  } else if (!out.username.empty()) {
+    out.authMethod = "basic";
+  } else if (out.exec) {
+    out.authMethod = "exec";
+  } else if (out.authProvider) {
+    out.authMethod = "auth-provider:" + out.authProvider->name;
+  }
+  // oidc sends its cached id-token as a bearer token; refreshing an expired one needs the
+  // identity provider, which kubectl would call and we do not.
+  if (out.authProvider && out.authProvider->name == "oidc" && out.token.empty()) {
+    const auto idToken = out.authProvider->config.find("id-token");
+    if (idToken != out.authProvider->config.end() && !idToken->second.empty()) {
+      out.token = idToken->second;
+    } else {
+      out.warnings.push_back(
+          at(user.origin,
+             "auth-provider oidc has no id-token; kubectl would fetch one with the "
+             "refresh-token, which this tool does not do")
+              .message);
+    }
+  }
+  return {};
+}
+
+bool has_credentials(const AuthInfo& u) {
+  return !u.clientCertificate.empty() || !u.clientCertificateData.empty() || !u.token.empty() ||
+         !u.tokenFile.empty() || !u.username.empty() || !u.password.empty() || u.exec ||
+         u.authProvider;
+}
+
+}  // namespace
+
+namespace detail {
+
+Status validate_namespace(const std::string& name) {
+  if (is_dns_label(name)) {
+    return {};
+  }
+  return Error{"invalid namespace " + quote(name) +
+               ": must be a lowercase RFC 1123 label (a-z, 0-9 and '-', at most 63 characters, "
+               "starting and ending with a letter or digit)"};
+}
+
+}  // namespace detail
+
+using detail::validate_namespace;
+
+Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const ConfigOverrides& o) {
+  if (config.empty() && o.server.empty()) {
+    return Error{std::string(kNoConfiguration)};
+  }
+  ClientConfig out;
+  out.sourceFiles = config.sourceFiles;
+  out.warnings = config.warnings;
+  out.contextName = o.context.empty() ? config.currentContext : o.context;
+
+  Context context;
+  if (!out.contextName.empty()) {
+    const auto found = config.contexts.find(out.contextName);
+    if (found == config.contexts.end()) {
+      return Error{"context " + quote(out.contextName) + " does not exist"};
+    }
+    context = found->second;
+  }
+  out.clusterName = o.cluster.empty() ? context.cluster : o.cluster;
+  out.userName = o.user.empty() ? context.user : o.user;
+
+  Cluster cluster;
+  if (!out.clusterName.empty()) {
+    const auto found = config.clusters.find(out.clusterName);
+    if (found == config.clusters.end()) {
+      return Error{"cluster " + quote(out.clusterName) + " does not exist"};
+    }
+    cluster = found->second;
+  }
+  AuthInfo user;
+  if (!out.userName.empty()) {
+    const auto found = config.users.find(out.userName);
+    if (found == config.users.end()) {
+      return Error{"auth info " + quote(out.userName) + " does not exist"};
+    }
+    user = found->second;
+  }
+  apply_cluster_overrides(cluster, o);
+  apply_auth_overrides(user, o);
+
+  if (cluster.server.empty()) {
+    if (out.contextName.empty()) {
+      return Error{"no context is selected: set current-context or pass --context or --server"};
+    }
+    if (out.clusterName.empty()) {
+      return at(context.origin, "context " + quote(out.contextName) + " names no cluster");
+    }
+    return at(cluster.origin, "no server found for cluster " + quote(out.clusterName));
+  }
+  Status valid = validate_cluster(cluster);
+  if (!valid) {
+    return valid.error();
+  }
+  valid = validate_auth_info(user, out.userName);
+  if (!valid) {
+    return valid.error();
+  }
+
+  out.namespaceName = !o.namespaceName.empty()         ? o.namespaceName
+                      : !context.namespaceName.empty() ? context.namespaceName
+                                                       : "default";
+  valid = validate_namespace(out.namespaceName);
+  if (!valid) {
+    return valid.error();
+  }
+
+  out.server = normalize_server_url(cluster.server);
+  out.insecure = cluster.insecureSkipTlsVerify;
+  out.tlsServerName = cluster.tlsServerName;
+  out.proxyUrl = cluster.proxyUrl;
+  out.disableCompression = cluster.disableCompression;
+  const auto extension = cluster.extensions.find(std::string(kExecClusterExtension));
+  if (extension != cluster.extensions.end()) {
+    out.execClusterConfig = extension->second;
+  }
+  Result<std::string> ca =
+      data_or_file(cluster.certificateAuthorityData, cluster.certificateAuthority,
+                   field_source(o.certificateAuthority, "--certificate-authority", cluster.origin,
+                                "certificate-authority"));
+  if (!ca) {
+    return ca.error();
+  }
+  out.caPem = std::move(ca).value();
+  Status pem =
+      check_pem(out.caPem,
+                pem_source(cluster.certificateAuthorityData, o.certificateAuthority,
+                           "--certificate-authority", cluster.origin, "certificate-authority"),
+                false);
+  if (!pem) {
+    return pem.error();
+  }
+  if (cluster.certificateAuthorityData.empty()) {
+    out.caFile = cluster.certificateAuthority;
+  }
+  // Impersonation is set before client-go's TLS check, so it applies to http servers too.
+  out.impersonate = user.impersonate;
+  out.impersonateUid = user.impersonateUid;
+  out.impersonateGroups = user.impersonateGroups;
+  out.impersonateUserExtra = user.impersonateUserExtra;
+  out.tokenFile = user.tokenFile;
+
+  // client-go reads user credentials only when the transport is TLS (spec 1.11).
+  if (split_url(out.server).scheme != "https") {
+    if (has_credentials(user)) {
+      out.warnings.push_back(
+          "the server " + out.server + " is not https: the credentials of " +
+          (out.userName.empty() ? std::string("the flags") : "user " + quote(out.userName)) +
+          " are not sent");
+    }
+    return out;
+  }
+  valid = load_credentials(user, o, out);
+  if (!valid) {
+    return valid.error();
+  }
+  return out;
+}
+
+}  // namespace kp::core
