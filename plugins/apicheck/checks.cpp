@@ -12,44 +12,20 @@
 #include <openssl/sha.h>
 
 #include "apicheck/apicheck.h"
+#include "apicheck/run.h"
 #include "core/kube/apiclient.h"
 #include "core/kube/kube.h"
 #include "core/kube/metrics.h"
 #include "core/net/tls.h"
 #include "core/net/x509.h"
-#include "core/report/transport.h"
-#include "core/util/base64.h"
-#include "core/util/signals.h"
 #include "core/util/text.h"
 #include "core/util/url.h"
 
 namespace kp::apicheck {
+namespace detail {
 namespace {
 
-using core::Check;
-using core::CheckStatus;
 using core::join;
-using core::Layer;
-
-constexpr int kWarnDays = 30;
-
-std::string fmt_ms(double ms) {
-  char text[32];
-  std::snprintf(text, sizeof text, ms < 10 ? "%.1f ms" : "%.0f ms", ms);
-  return text;
-}
-
-Check make(std::string id, Layer layer, CheckStatus status, std::string message,
-           std::string hint = {}, std::string endpoint = {}) {
-  Check c;
-  c.id = std::move(id);
-  c.layer = layer;
-  c.status = status;
-  c.message = std::move(message);
-  c.hint = std::move(hint);
-  c.endpoint = std::move(endpoint);
-  return c;
-}
 
 // A short, non-reversible tag for a secret, so reports can tell two tokens apart.
 std::string fingerprint(std::string_view secret) {
@@ -61,62 +37,6 @@ std::string fingerprint(std::string_view secret) {
   }
   return std::string("sha256:") + hex;
 }
-
-std::string days_text(std::int64_t seconds) {
-  const std::int64_t days = seconds / 86400;
-  if (days != 0) {
-    return std::to_string(days) + (days == 1 ? " day" : " days");
-  }
-  const std::int64_t hours = seconds / 3600;
-  return std::to_string(hours) + (hours == 1 ? " hour" : " hours");
-}
-
-// State carried from one layer to the next within one run.
-struct Run {
-  Run(const Options& o, const core::ClientConfig& c, core::Report& r)
-      : options(o), client(c), report(r) {}
-
-  const Options& options;
-  const core::ClientConfig& client;
-  core::Report& report;
-  core::UrlParts url;
-  std::string nameHost;  // the name the certificate must carry (tls-server-name or host)
-  int port = 0;
-  core::EndpointTiming timing;
-  std::optional<core::TlsProbe> tls;
-  std::optional<core::CertInfo> clientCert;
-  // When /etc/hosts overrides DNS with other addresses: the dns.hosts check and DNS's answer.
-  std::optional<std::size_t> hostsCheck;
-  std::vector<std::string> dnsAddresses;
-  // The health requests broke at the HTTP level (timeouts, oversized or non-Kubernetes
-  // answers): the server is the problem, and later requests would only repeat it.
-  bool serverBroken = false;
-  // The kubeconfig's client key is not the certificate's: no request can authenticate with it.
-  bool clientKeyMismatch = false;
-  // The credential, resolved (and an exec plugin run) at the first authenticated request.
-  std::optional<core::Result<core::Credentials, core::ExecError>> credentials;
-
-  void add(Check check) { report.checks.push_back(std::move(check)); }
-  void log(const std::string& line) const {
-    if (options.deps.log && options.deps.verbosity >= 6) {
-      options.deps.log(line);
-    }
-  }
-  // Marks every check of the layers after `from` that this run will not reach.
-  void skip_after(Layer from, const std::string& reason) {
-    static const std::vector<std::pair<Layer, const char*>> later = {
-        {Layer::dns, "dns.resolve"},
-        {Layer::tcp, "tcp.connect"},
-        {Layer::tls, "tls.handshake"},
-        {Layer::auth, "auth.whoami"},
-        {Layer::health, "health.readyz"}};
-    for (const auto& [layer, id] : later) {
-      if (layer > from) {
-        add(make(id, layer, CheckStatus::skip, "not checked: " + reason));
-      }
-    }
-  }
-};
 
 // ------------------------------------------------------------------------------- config
 
@@ -568,65 +488,6 @@ bool tls_layer(Run& run, int fd) {
   return true;
 }
 
-// ------------------------------------------------------------------------------- http
-
-core::HttpRequest request_to(const Run& run, std::string path) {
-  core::HttpRequest r;
-  r.url = core::join_url(run.client.server, path);
-  r.caPem = run.client.caPem;
-  r.insecure = run.client.insecure;
-  r.tlsServerName = run.client.tlsServerName;
-  r.proxyUrl = run.client.proxyUrl;
-  r.timeout = run.options.timeout;
-  // --watch installs the stop signals: Ctrl-C then ends a request in flight at once (the
-  // flag stays down otherwise, and without --watch a signal ends the process anyway).
-  r.cancelled = [] { return core::StopSignals::raised(); };
-  return r;
-}
-
-// The first line of a server's answer, short and without control characters (a hostile
-// server must not write escape sequences to the user's terminal).
-std::string snippet(std::string_view body) {
-  std::string_view line = body.substr(0, body.find('\n'));
-  std::string out(line.substr(0, 160));
-  for (char& c : out) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) {
-      c = '?';
-    }
-  }
-  return out + (line.size() > 160 ? "..." : "");
-}
-
-// A request that failed on its own connection, made after the diagnostic connection passed
-// TCP and TLS: the layer is where this one broke (`layer` when the server got the request).
-Check transport_failure(std::string id, Layer layer, const core::HttpError& e,
-                        const std::string& endpoint) {
-  const Layer at = core::transport_layer(e.kind, e.phase, layer);
-  std::string hint;
-  if (at == Layer::tls) {
-    hint =
-        "this connection's TLS handshake failed although the first one passed: behind a load "
-        "balancer, a backend serves another certificate (check each with --all-endpoints), or "
-        "the certificate changed in between";
-  } else if (at == Layer::tcp || at == Layer::dns) {
-    hint =
-        "a new connection failed although the first one worked: the load balancer or a "
-        "backend is flapping (check each with --all-endpoints)";
-  } else if (e.kind == core::TransportError::timeout) {
-    hint =
-        "the server accepted the connection but did not answer in time: check kube-apiserver "
-        "load and logs";
-  } else {
-    hint =
-        "the request failed after the connection was made: check kube-apiserver and the load "
-        "balancer";
-  }
-  Check c = make(std::move(id), at, CheckStatus::fail, e.message, hint, endpoint);
-  c.durationMs = e.timings.totalMs;
-  return c;
-}
-
 // One anonymous health endpoint (all four are public via system:public-info-viewer).
 Check health_check(Run& run, const core::HttpResult& result, const std::string& id,
                    const std::string& path, bool first) {
@@ -776,45 +637,6 @@ void health_layer(Run& run, core::HttpClient& http) {
 }
 
 // ------------------------------------------------------------------------------- auth
-
-// The request headers that carry the credential (and impersonation), and the client
-// certificate into `r`; nullopt when the credential could not be had (the check says why). The
-// exec plugin runs once per run (core::resolve_credentials); later requests reuse its answer.
-std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest& r) {
-  const core::ClientConfig& c = run.client;
-  if (!run.credentials) {
-    run.credentials = core::resolve_credentials(c, run.options.deps.exec, run.options.timeout);
-    const auto& credentials = *run.credentials;
-    if (!credentials) {
-      const core::ExecError& e = credentials.error();
-      Check check =
-          make("auth.credential", Layer::auth, CheckStatus::fail, e.message,
-               e.installHint.empty() ? "fix the exec credential plugin " + c.exec->command +
-                                           " (run it by hand with KUBERNETES_EXEC_INFO set)"
-                                     : e.installHint);
-      check.details = {{"command", c.exec->command}, {"apiVersion", c.exec->apiVersion}};
-      if (!e.stderrTail.empty()) {
-        check.details["stderr"] = e.stderrTail;
-      }
-      run.add(std::move(check));
-    } else if (credentials->exec) {
-      const core::ExecCredential& cred = *credentials->exec;
-      std::string message = "exec plugin " + c.exec->command + " returned a " +
-                            (cred.token.empty() ? "client certificate" : "token");
-      if (cred.expirationUnix) {
-        message += " valid until " + core::rfc3339(*cred.expirationUnix);
-      }
-      run.add(make("auth.credential", Layer::auth, CheckStatus::ok, message));
-    }
-  }
-  if (!*run.credentials) {
-    return std::nullopt;
-  }
-  const core::Credentials& credentials = **run.credentials;
-  r.clientCertPem = credentials.clientCertPem;
-  r.clientKeyPem = credentials.clientKeyPem;
-  return credentials.headers;
-}
 
 std::string credential_description(const Run& run, const core::HttpRequest& r) {
   const core::ClientConfig& c = run.client;
@@ -1266,21 +1088,18 @@ void run_layers(Run& run) {
 }
 
 }  // namespace
+}  // namespace detail
 
 core::Report Options::check() const {
   core::Report report;
   report.tool = "apicheck";
   report.target = {client.contextName, client.clusterName, client.server};
-  Run run{*this, client, report};
-  run.url = core::split_url(client.server);
-  run.nameHost = client.tlsServerName.empty() ? run.url.host : client.tlsServerName;
-  run.port = std::atoi(run.url.port.c_str());
-  run.timing.endpoint = core::endpoint_of(client.server);
-  run_layers(run);
+  detail::Run run{*this, client, report};
+  detail::run_layers(run);
   // Checks run in the order that gathers evidence best (the clock needs an HTTP answer, health
   // comes before auth); they are reported in the order a request meets the layers.
   std::stable_sort(report.checks.begin(), report.checks.end(),
-                   [](const Check& a, const Check& b) { return a.layer < b.layer; });
+                   [](const core::Check& a, const core::Check& b) { return a.layer < b.layer; });
   return report;
 }
 
