@@ -1,5 +1,6 @@
-// The inside of Options::check(): the state one run carries from layer to layer and the helpers
-// several layers share.
+// The inside of Options::check(): the state one run carries from layer to layer, the helpers
+// several layers share, and one function per layer, so a layer can be called (and tested) alone.
+// checks.cpp (run_layers) calls the layers in the order a request meets them.
 #pragma once
 
 #include <cstddef>
@@ -93,5 +94,27 @@ Check transport_failure(std::string id, Layer layer, const core::HttpError& e,
 // certificate into `r`; nullopt when the credential could not be had (the check says why). The
 // exec plugin runs once per run (core::resolve_credentials); later requests reuse its answer.
 std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest& r);
+
+// ------------------------------------------------------------------ the layers, in order
+
+// config.*: the kubeconfig, its TLS settings, file permissions and the client certificate.
+void config_layer(Run& run);
+
+// proxy.*: returns the open tunnel when a proxy is used and works; nullopt with failures added
+// otherwise. `used` tells the caller whether the proxy path applies at all.
+std::optional<core::UniqueFd> proxy_layer(Run& run, bool& used);
+
+// dns.*: returns the addresses to dial; empty after adding a failure.
+std::vector<std::string> dns_layer(Run& run);
+
+// tcp.connect: dials every address; returns the first connection, nullopt when none worked.
+std::optional<core::UniqueFd> tcp_layer(Run& run, const std::vector<std::string>& addresses);
+
+// After tcp_layer found no address: when DNS's own address accepts connections, /etc/hosts is
+// the cause and the dns.hosts warning becomes the failure that names it.
+void blame_hosts_file(Run& run);
+
+// tls.*: adds the TLS checks on the connected `fd`; returns whether credentials may be sent.
+bool tls_layer(Run& run, int fd);
 
 }  // namespace kp::apicheck::detail
