@@ -117,4 +117,16 @@ void blame_hosts_file(Run& run);
 // tls.*: adds the TLS checks on the connected `fd`; returns whether credentials may be sent.
 bool tls_layer(Run& run, int fd);
 
+// health.* (and tls.clock): the anonymous health endpoints and /version.
+void health_layer(Run& run, core::HttpClient& http);
+
+// auth.whoami: who the server takes the credential for.
+void auth_layer(Run& run, core::HttpClient& http);
+
+// ha.*: each API server backend checked directly, and a summary.
+void ha_layer(Run& run, core::HttpClient& http, bool authOk, bool lbReady);
+
+// metrics.*: 5xx ratio, latency and APF rejections from /metrics.
+void metrics_layer(Run& run, core::HttpClient& http);
+
 }  // namespace kp::apicheck::detail
