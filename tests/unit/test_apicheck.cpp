@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "apicheck/apicheck.h"
+#include "apicheck/run.h"
 #include "test_support_certs.h"
 
 namespace {
@@ -420,4 +421,27 @@ TEST_CASE("apicheck::check a dead address beside a working one is a warning", "[
   CHECK(dead->message.ends_with("; another address of api.test works"));
   REQUIRE(report.timings.size() == 1);
   CHECK(report.timings[0].endpoint == "198.51.100.7:6443");
+}
+
+TEST_CASE("apicheck::tls_layer alone fails an unverified chain and skips the later layers",
+          "[apicheck]") {
+  World w;
+  w.tls.verify.ok = false;
+  w.tls.verify.failure = kp::core::VerifyFailure::unknownAuthority;
+  w.tls.verify.reason = "unable to get local issuer certificate";
+  kp::core::Report report;
+  kp::apicheck::detail::Run run{w.options, w.options.client, report};
+  CHECK_FALSE(kp::apicheck::detail::tls_layer(run, -1));
+  // Only this layer ran: nothing resolved, dialled or requested.
+  CHECK(w.find(report, "dns.resolve") == nullptr);
+  CHECK(w.net->connects.empty());
+  CHECK(w.sent.empty());
+  REQUIRE(w.find(report, "tls.handshake") != nullptr);
+  CHECK(w.find(report, "tls.handshake")->status == CheckStatus::ok);
+  const kp::core::Check* verify = w.find(report, "tls.verify");
+  REQUIRE(verify != nullptr);
+  CHECK(verify->status == CheckStatus::fail);
+  CHECK(verify->endpoint == "api.test:6443");
+  CHECK(verify->hint.find("the kubeconfig has no CA") == 0);
+  CHECK(w.find(report, "auth.whoami")->status == CheckStatus::skip);
 }

@@ -1,0 +1,98 @@
+// The config layer: what the kubeconfig selected, settings that expose credentials, and the
+// client certificate (expiry, and whether the key is its pair).
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+#include "apicheck/run.h"
+#include "core/net/x509.h"
+#include "core/util/text.h"
+
+namespace kp::apicheck::detail {
+
+using core::join;
+
+namespace {
+
+bool group_or_world_readable(const std::string& path) {
+  struct stat st {};
+  return !path.empty() && ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0;
+}
+
+}  // namespace
+
+void config_layer(Run& run) {
+  const core::ClientConfig& c = run.client;
+  Check check = make("config.kubeconfig", Layer::config, CheckStatus::ok, {});
+  check.durationMs = run.options.configMs;
+  check.message = (c.inCluster ? "in-cluster config" : "context " + c.contextName) + ", cluster " +
+                  (c.clusterName.empty() ? "(none)" : c.clusterName) + ", user " +
+                  (c.userName.empty() ? "(none)" : c.userName) + ", server " + c.server +
+                  ", auth " + c.authMethod;
+  check.details = {
+      {"sourceFiles", c.sourceFiles}, {"namespace", c.namespaceName}, {"authMethod", c.authMethod}};
+  if (!c.impersonate.empty()) {
+    check.message += ", impersonating " + c.impersonate;
+  }
+  run.add(std::move(check));
+  if (c.insecure) {
+    run.add(make("config.insecure", Layer::config, CheckStatus::warn,
+                 "TLS verification is disabled (insecure-skip-tls-verify): credentials go to "
+                 "whoever answers",
+                 "set certificate-authority-data to the cluster CA and drop "
+                 "insecure-skip-tls-verify"));
+  }
+  std::vector<std::string> exposed;
+  for (const std::string& path : {c.clientKeyFile, c.tokenFilePath}) {
+    if (group_or_world_readable(path)) {
+      exposed.push_back(path);
+    }
+  }
+  if (!exposed.empty()) {
+    run.add(make("config.permissions", Layer::config, CheckStatus::warn,
+                 "readable by other users: " + join(exposed), "chmod 600 " + join(exposed, " ")));
+  }
+  if (c.clientCertPem.empty()) {
+    return;
+  }
+  core::Result<core::ParsedCertificates> certs = core::parse_certificates(c.clientCertPem);
+  if (!certs || certs->certs.empty()) {
+    return;  // the kubeconfig loader already refused unusable PEM
+  }
+  run.clientCert = core::inspect(certs->certs.front());
+  const std::int64_t left = run.clientCert->notAfterUnix - run.options.deps.now();
+  Check cert = make("config.client-cert", Layer::config, CheckStatus::ok,
+                    "client certificate " + run.clientCert->subject + " issued by " +
+                        run.clientCert->issuer + ", expires " + run.clientCert->notAfter);
+  if (left <= 0) {
+    cert.status = CheckStatus::warn;
+    cert.message += " (expired " + days_text(-left) + " ago)";
+    cert.hint =
+        "issue a new client certificate (kubeadm: kubeadm kubeconfig user --client-name "
+        "NAME, or kubeadm certs renew admin.conf)";
+  } else if (left < kWarnDays * 86400) {
+    cert.status = CheckStatus::warn;
+    cert.message += " (in " + days_text(left) + ")";
+    cert.hint =
+        "renew the client certificate before it expires (kubeadm certs renew admin.conf "
+        "for kubeadm's admin.conf)";
+  } else {
+    cert.message += " (in " + days_text(left) + ")";
+  }
+  // client-go refuses a pair whose halves differ before it dials ("tls: private key does not
+  // match public key"); libcurl would fail the handshake with a message about neither.
+  if (core::Result<core::PrivateKey> key = core::parse_private_key(c.clientKeyPem);
+      key && !core::key_matches(certs->certs.front(), *key)) {
+    cert.status = CheckStatus::fail;
+    cert.message +=
+        "; the client key does not match it (it is the private half of another "
+        "certificate)";
+    cert.hint =
+        "put the key issued with this certificate in client-key-data (or client-key); kubectl "
+        "fails with \"tls: private key does not match public key\"";
+    run.clientKeyMismatch = true;
+  }
+  run.add(std::move(cert));
+}
+
+}  // namespace kp::apicheck::detail

@@ -1,0 +1,159 @@
+// The TLS layer: the handshake on the diagnostic connection, chain and name verification,
+// serving-certificate expiry and the client CAs the server accepts.
+#include <algorithm>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "apicheck/run.h"
+#include "core/net/net.h"
+#include "core/net/tls.h"
+#include "core/net/x509.h"
+#include "core/util/text.h"
+
+namespace kp::apicheck::detail {
+
+using core::join;
+
+namespace {
+
+std::string verify_hint(const core::VerifyOutcome& v, const Run& run) {
+  switch (v.failure) {
+    case core::VerifyFailure::expired:
+      return "the serving certificate expired: renew it (kubeadm certs renew apiserver) and "
+             "restart kube-apiserver";
+    case core::VerifyFailure::notYetValid:
+      return "the certificate is not valid yet: check the clock of this machine and of the "
+             "server (timedatectl), or the certificate's notBefore";
+    case core::VerifyFailure::unknownAuthority:
+    case core::VerifyFailure::selfSigned:
+      return run.client.caPem.empty()
+                 ? "the kubeconfig has no CA: set certificate-authority-data to the cluster CA"
+                 : "the certificate is not signed by the kubeconfig's CA: update "
+                   "certificate-authority-data (kubectl config view --raw) to the CA that "
+                   "signed the server's certificate, or check you reach the right server";
+    default:
+      return "the serving certificate does not verify: compare it with the cluster CA "
+             "(openssl verify -CAfile ca.crt)";
+  }
+}
+
+}  // namespace
+
+bool tls_layer(Run& run, int fd) {
+  core::TlsProbeOptions opts;
+  opts.serverName = run.nameHost;
+  opts.caPem = run.client.caPem;
+  opts.timeout = run.options.timeout;
+  auto probe = run.options.deps.tls(fd, opts);
+  const std::string endpoint = run.timing.endpoint;
+  if (!probe) {
+    const core::TlsError& e = probe.error();
+    std::string hint = "the TLS handshake failed: check that " + endpoint +
+                       " is kube-apiserver's TLS port (not a plain-HTTP port, not another "
+                       "service)";
+    if (e.kind == core::TlsFailure::timeout) {
+      hint =
+          "the server accepted TCP but never completed TLS: a stalled server or a middlebox "
+          "(check the load balancer and kube-apiserver load)";
+    }
+    Check check = make("tls.handshake", Layer::tls, CheckStatus::fail, e.message, hint, endpoint);
+    check.durationMs = e.ms;
+    run.add(std::move(check));
+    run.skip_after(Layer::tls, "the TLS handshake failed");
+    return false;
+  }
+  run.tls = *probe;
+  run.timing.tlsMs = probe->handshakeMs;
+  run.log("TLS handshake " + endpoint + " " + probe->version + " ALPN " +
+          (probe->alpn.empty() ? "none" : probe->alpn) + " in " + fmt_ms(probe->handshakeMs));
+  Check hs = make("tls.handshake", Layer::tls, CheckStatus::ok,
+                  probe->version + ", " + probe->cipher + ", ALPN " +
+                      (probe->alpn.empty() ? "none" : probe->alpn),
+                  {}, endpoint);
+  hs.durationMs = probe->handshakeMs;
+  hs.details = {{"version", probe->version}, {"cipher", probe->cipher}, {"alpn", probe->alpn}};
+  run.add(std::move(hs));
+
+  nlohmann::ordered_json chain = nlohmann::ordered_json::array();
+  for (const core::Certificate& cert : probe->chain) {
+    const core::CertInfo info = core::inspect(cert);
+    chain.push_back({{"subject", info.subject},
+                     {"issuer", info.issuer},
+                     {"notBefore", info.notBefore},
+                     {"notAfter", info.notAfter},
+                     {"dnsNames", info.dnsNames},
+                     {"ipAddresses", info.ipAddresses}});
+  }
+  const bool insecure = run.client.insecure;
+  const core::VerifyOutcome& v = probe->verify;
+  Check verify = make("tls.verify", Layer::tls, CheckStatus::ok, {}, {}, endpoint);
+  verify.details = {{"chain", chain}};
+  if (v.ok) {
+    verify.message =
+        "chain verifies against " +
+        std::string(run.client.caPem.empty() ? "the system roots" : "the kubeconfig CA");
+  } else {
+    verify.status = insecure ? CheckStatus::warn : CheckStatus::fail;
+    verify.message =
+        v.reason +
+        (v.depth > 0 ? " (certificate " + std::to_string(v.depth) + " of the chain)" : "");
+    verify.hint = verify_hint(v, run);
+    verify.details["opensslCode"] = v.opensslCode;
+  }
+  run.add(std::move(verify));
+
+  Check name = make("tls.name", Layer::tls, CheckStatus::ok, {}, {}, endpoint);
+  if (probe->nameMatches) {
+    name.message = "certificate names " + probe->nameChecked;
+  } else {
+    name.status = insecure ? CheckStatus::warn : CheckStatus::fail;
+    name.message = probe->nameMismatch;
+    const bool ip = core::is_ip_literal(probe->nameChecked);
+    name.hint = "add \"" + probe->nameChecked +
+                "\" to the API server certificate's SANs (kubeadm: apiServer.certSANs in the "
+                "ClusterConfiguration, then kubeadm init phase certs apiserver) " +
+                (ip ? "or connect with a name the certificate carries"
+                    : "or set tls-server-name in the kubeconfig to a name it carries");
+  }
+  run.add(std::move(name));
+
+  if (!probe->chain.empty()) {
+    const core::CertInfo leaf = core::inspect(probe->chain.front());
+    const std::int64_t left = leaf.notAfterUnix - run.options.deps.now();
+    if (left > 0 && left < kWarnDays * 86400 && v.ok) {
+      run.add(make("tls.validity", Layer::tls, CheckStatus::warn,
+                   "serving certificate expires in " + days_text(left) + " (" + leaf.notAfter + ")",
+                   "renew it before it expires: kubeadm certs renew apiserver, then restart "
+                   "kube-apiserver",
+                   endpoint));
+    }
+  }
+  if (probe->clientCertRequested) {
+    std::string message = "the server accepts client certificates";
+    if (!probe->acceptableClientCaNames.empty()) {
+      message += " from " + join(probe->acceptableClientCaNames);
+    }
+    Check ca = make("tls.client-auth", Layer::tls, CheckStatus::ok, message, {}, endpoint);
+    if (run.clientCert && !probe->acceptableClientCaNames.empty() &&
+        std::find(probe->acceptableClientCaNames.begin(), probe->acceptableClientCaNames.end(),
+                  run.clientCert->issuer) == probe->acceptableClientCaNames.end()) {
+      ca.status = CheckStatus::warn;
+      ca.message += "; the kubeconfig's client certificate is issued by " + run.clientCert->issuer;
+      ca.hint =
+          "the client certificate comes from another CA than the server's --client-ca-file:"
+          " it will be rejected (401)";
+    }
+    run.add(std::move(ca));
+  }
+  const bool trusted = v.ok && probe->nameMatches;
+  if (!trusted && !insecure) {
+    run.skip_after(Layer::tls,
+                   "the server failed TLS verification, so no request (and no credential) is "
+                   "sent to it");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace kp::apicheck::detail

@@ -1,0 +1,154 @@
+// The shared part of a run: Run's setup and skip marks, the check builder and the formatting and
+// HTTP helpers that more than one layer uses (credentials: auth, ha and metrics).
+#include "apicheck/run.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "core/kube/apiclient.h"
+#include "core/report/transport.h"
+#include "core/util/signals.h"
+#include "core/util/url.h"
+
+namespace kp::apicheck::detail {
+
+Run::Run(const Options& o, const core::ClientConfig& c, core::Report& r)
+    : options(o), client(c), report(r) {
+  url = core::split_url(client.server);
+  nameHost = client.tlsServerName.empty() ? url.host : client.tlsServerName;
+  port = std::atoi(url.port.c_str());
+  timing.endpoint = core::endpoint_of(client.server);
+}
+
+void Run::skip_after(Layer from, const std::string& reason) {
+  static const std::vector<std::pair<Layer, const char*>> later = {
+      {Layer::dns, "dns.resolve"},
+      {Layer::tcp, "tcp.connect"},
+      {Layer::tls, "tls.handshake"},
+      {Layer::auth, "auth.whoami"},
+      {Layer::health, "health.readyz"}};
+  for (const auto& [layer, id] : later) {
+    if (layer > from) {
+      add(make(id, layer, CheckStatus::skip, "not checked: " + reason));
+    }
+  }
+}
+
+std::string fmt_ms(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof text, ms < 10 ? "%.1f ms" : "%.0f ms", ms);
+  return text;
+}
+
+Check make(std::string id, Layer layer, CheckStatus status, std::string message, std::string hint,
+           std::string endpoint) {
+  Check c;
+  c.id = std::move(id);
+  c.layer = layer;
+  c.status = status;
+  c.message = std::move(message);
+  c.hint = std::move(hint);
+  c.endpoint = std::move(endpoint);
+  return c;
+}
+
+std::string days_text(std::int64_t seconds) {
+  const std::int64_t days = seconds / 86400;
+  if (days != 0) {
+    return std::to_string(days) + (days == 1 ? " day" : " days");
+  }
+  const std::int64_t hours = seconds / 3600;
+  return std::to_string(hours) + (hours == 1 ? " hour" : " hours");
+}
+
+core::HttpRequest request_to(const Run& run, std::string path) {
+  core::HttpRequest r;
+  r.url = core::join_url(run.client.server, path);
+  r.caPem = run.client.caPem;
+  r.insecure = run.client.insecure;
+  r.tlsServerName = run.client.tlsServerName;
+  r.proxyUrl = run.client.proxyUrl;
+  r.timeout = run.options.timeout;
+  // --watch installs the stop signals: Ctrl-C then ends a request in flight at once (the
+  // flag stays down otherwise, and without --watch a signal ends the process anyway).
+  r.cancelled = [] { return core::StopSignals::raised(); };
+  return r;
+}
+
+std::string snippet(std::string_view body) {
+  std::string_view line = body.substr(0, body.find('\n'));
+  std::string out(line.substr(0, 160));
+  for (char& c : out) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      c = '?';
+    }
+  }
+  return out + (line.size() > 160 ? "..." : "");
+}
+
+Check transport_failure(std::string id, Layer layer, const core::HttpError& e,
+                        const std::string& endpoint) {
+  const Layer at = core::transport_layer(e.kind, e.phase, layer);
+  std::string hint;
+  if (at == Layer::tls) {
+    hint =
+        "this connection's TLS handshake failed although the first one passed: behind a load "
+        "balancer, a backend serves another certificate (check each with --all-endpoints), or "
+        "the certificate changed in between";
+  } else if (at == Layer::tcp || at == Layer::dns) {
+    hint =
+        "a new connection failed although the first one worked: the load balancer or a "
+        "backend is flapping (check each with --all-endpoints)";
+  } else if (e.kind == core::TransportError::timeout) {
+    hint =
+        "the server accepted the connection but did not answer in time: check kube-apiserver "
+        "load and logs";
+  } else {
+    hint =
+        "the request failed after the connection was made: check kube-apiserver and the load "
+        "balancer";
+  }
+  Check c = make(std::move(id), at, CheckStatus::fail, e.message, hint, endpoint);
+  c.durationMs = e.timings.totalMs;
+  return c;
+}
+
+std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest& r) {
+  const core::ClientConfig& c = run.client;
+  if (!run.credentials) {
+    run.credentials = core::resolve_credentials(c, run.options.deps.exec, run.options.timeout);
+    const auto& credentials = *run.credentials;
+    if (!credentials) {
+      const core::ExecError& e = credentials.error();
+      Check check =
+          make("auth.credential", Layer::auth, CheckStatus::fail, e.message,
+               e.installHint.empty() ? "fix the exec credential plugin " + c.exec->command +
+                                           " (run it by hand with KUBERNETES_EXEC_INFO set)"
+                                     : e.installHint);
+      check.details = {{"command", c.exec->command}, {"apiVersion", c.exec->apiVersion}};
+      if (!e.stderrTail.empty()) {
+        check.details["stderr"] = e.stderrTail;
+      }
+      run.add(std::move(check));
+    } else if (credentials->exec) {
+      const core::ExecCredential& cred = *credentials->exec;
+      std::string message = "exec plugin " + c.exec->command + " returned a " +
+                            (cred.token.empty() ? "client certificate" : "token");
+      if (cred.expirationUnix) {
+        message += " valid until " + core::rfc3339(*cred.expirationUnix);
+      }
+      run.add(make("auth.credential", Layer::auth, CheckStatus::ok, message));
+    }
+  }
+  if (!*run.credentials) {
+    return std::nullopt;
+  }
+  const core::Credentials& credentials = **run.credentials;
+  r.clientCertPem = credentials.clientCertPem;
+  r.clientKeyPem = credentials.clientKeyPem;
+  return credentials.headers;
+}
+
+}  // namespace kp::apicheck::detail

@@ -1,0 +1,132 @@
+// The inside of Options::check(): the state one run carries from layer to layer, the helpers
+// several layers share, and one function per layer, so a layer can be called (and tested) alone.
+// checks.cpp (run_layers) calls the layers in the order a request meets them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "apicheck/apicheck.h"
+#include "core/kube/apiclient.h"
+#include "core/kube/exec_credential.h"
+#include "core/kube/kubeconfig.h"
+#include "core/net/http.h"
+#include "core/net/net.h"
+#include "core/net/tls.h"
+#include "core/net/x509.h"
+#include "core/report/report.h"
+#include "core/util/fd.h"
+#include "core/util/result.h"
+#include "core/util/url.h"
+
+namespace kp::apicheck::detail {
+
+using core::Check;
+using core::CheckStatus;
+using core::Layer;
+
+// A certificate that expires within this many days is a warning.
+inline constexpr int kWarnDays = 30;
+
+// State carried from one layer to the next within one run.
+struct Run {
+  // Splits the client's server URL into url, nameHost, port and timing.endpoint.
+  Run(const Options& o, const core::ClientConfig& c, core::Report& r);
+
+  const Options& options;
+  const core::ClientConfig& client;
+  core::Report& report;
+  core::UrlParts url;
+  std::string nameHost;  // the name the certificate must carry (tls-server-name or host)
+  int port = 0;
+  core::EndpointTiming timing;
+  std::optional<core::TlsProbe> tls;
+  std::optional<core::CertInfo> clientCert;
+  // When /etc/hosts overrides DNS with other addresses: the dns.hosts check and DNS's answer.
+  std::optional<std::size_t> hostsCheck;
+  std::vector<std::string> dnsAddresses;
+  // The health requests broke at the HTTP level (timeouts, oversized or non-Kubernetes
+  // answers): the server is the problem, and later requests would only repeat it.
+  bool serverBroken = false;
+  // The kubeconfig's client key is not the certificate's: no request can authenticate with it.
+  bool clientKeyMismatch = false;
+  // The credential, resolved (and an exec plugin run) at the first authenticated request.
+  std::optional<core::Result<core::Credentials, core::ExecError>> credentials;
+
+  void add(Check check) { report.checks.push_back(std::move(check)); }
+  void log(const std::string& line) const {
+    if (options.deps.log && options.deps.verbosity >= 6) {
+      options.deps.log(line);
+    }
+  }
+  // Marks every check of the layers after `from` that this run will not reach.
+  void skip_after(Layer from, const std::string& reason);
+};
+
+// ------------------------------------------------------------------ shared helpers (run.cpp)
+
+// "0.5 ms", "12 ms".
+std::string fmt_ms(double ms);
+
+Check make(std::string id, Layer layer, CheckStatus status, std::string message,
+           std::string hint = {}, std::string endpoint = {});
+
+// "3 days", "1 day", or hours under a day.
+std::string days_text(std::int64_t seconds);
+
+// A request to `path` on the kubeconfig's server, with its CA, proxy and the run's timeout.
+core::HttpRequest request_to(const Run& run, std::string path);
+
+// The first line of a server's answer, short and without control characters (a hostile
+// server must not write escape sequences to the user's terminal).
+std::string snippet(std::string_view body);
+
+// A request that failed on its own connection, made after the diagnostic connection passed
+// TCP and TLS: the layer is where this one broke (`layer` when the server got the request).
+Check transport_failure(std::string id, Layer layer, const core::HttpError& e,
+                        const std::string& endpoint);
+
+// The request headers that carry the credential (and impersonation), and the client
+// certificate into `r`; nullopt when the credential could not be had (the check says why). The
+// exec plugin runs once per run (core::resolve_credentials); later requests reuse its answer.
+std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest& r);
+
+// ------------------------------------------------------------------ the layers, in order
+
+// config.*: the kubeconfig, its TLS settings, file permissions and the client certificate.
+void config_layer(Run& run);
+
+// proxy.*: returns the open tunnel when a proxy is used and works; nullopt with failures added
+// otherwise. `used` tells the caller whether the proxy path applies at all.
+std::optional<core::UniqueFd> proxy_layer(Run& run, bool& used);
+
+// dns.*: returns the addresses to dial; empty after adding a failure.
+std::vector<std::string> dns_layer(Run& run);
+
+// tcp.connect: dials every address; returns the first connection, nullopt when none worked.
+std::optional<core::UniqueFd> tcp_layer(Run& run, const std::vector<std::string>& addresses);
+
+// After tcp_layer found no address: when DNS's own address accepts connections, /etc/hosts is
+// the cause and the dns.hosts warning becomes the failure that names it.
+void blame_hosts_file(Run& run);
+
+// tls.*: adds the TLS checks on the connected `fd`; returns whether credentials may be sent.
+bool tls_layer(Run& run, int fd);
+
+// health.* (and tls.clock): the anonymous health endpoints and /version.
+void health_layer(Run& run, core::HttpClient& http);
+
+// auth.whoami: who the server takes the credential for.
+void auth_layer(Run& run, core::HttpClient& http);
+
+// ha.*: each API server backend checked directly, and a summary.
+void ha_layer(Run& run, core::HttpClient& http, bool authOk, bool lbReady);
+
+// metrics.*: 5xx ratio, latency and APF rejections from /metrics.
+void metrics_layer(Run& run, core::HttpClient& http);
+
+}  // namespace kp::apicheck::detail
