@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/cli/cli.h"
+#include "core/kube/manifest.h"
 #include "core/report/report.h"
 #include "core/util/result.h"
 
@@ -92,19 +93,12 @@ std::vector<TcpSocket> parse_proc_net_tcp(std::string_view contents);
 
 // ---------------------------------------------------------------- the static pod manifest
 
-// kube-apiserver's flags that decide where it listens; "" when not given.
-struct ApiServerFlags {
-  std::string bindAddress;
-  std::string securePort;
-  std::string advertiseAddress;
-};
-
-// From an argument list: "--flag=value" or "--flag value".
-ApiServerFlags apiserver_flags(const std::vector<std::string>& args);
-
-// spec.containers[0].command followed by its args. Errors: "invalid YAML: ...",
-// "no spec.containers[0].command".
-core::Result<ApiServerFlags> parse_manifest(std::string_view yaml);
+// The manifest's parser is the core's (core/kube/manifest.h): ApiServerFlags, apiserver_flags()
+// (from an argument list) and parse_manifest() (spec.containers[0].command followed by its
+// args; errors "invalid YAML: ...", "no spec.containers[0].command").
+using core::apiserver_flags;
+using core::ApiServerFlags;
+using core::parse_manifest;
 
 struct ManifestState {
   std::string path;
