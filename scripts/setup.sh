@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config clang clang-format clang-tidy libclang-rt-14-dev
   libcurl4-openssl-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libcxxopts-dev
-  libboost-dev libboost-filesystem-dev catch2
+  libboost-dev catch2
   # tests and lab
   python3 openssl curl ca-certificates iproute2 iptables nftables iputils-ping busybox procps psmisc socat
   dnsmasq-base haproxy bind9-dnsutils bash-completion zsh fish hyperfine time git
