@@ -196,7 +196,8 @@ struct LocalOptions {
 // Every check, in order: listen, iptables, nftables, firewalld, manifest, process, mtu.
 core::Report run_local(const LocalSystem& sys, const LocalOptions& options);
 
-// `kubectl netdebug local`: flags, kubeconfig, run_local(), render; exit codes of DESIGN.md.
+// `kubectl netdebug local`: flags, kubeconfig, run_local(), render; exit codes of
+// ../shared/DESIGN.md.
 int local_command(const core::Invocation& invocation);
 
 }  // namespace kp::netdebug

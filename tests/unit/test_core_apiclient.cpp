@@ -72,7 +72,8 @@ std::vector<std::string> names_of(const nlohmann::json& page) {
 
 }  // namespace
 
-TEST_CASE("core::ApiClient::list_pages follows continue tokens, limit first, query kept") {
+TEST_CASE("core::ApiClient::list_pages follows continue tokens, limit first, query kept",
+          "[apiclient]") {
   PagedServer server;
   server.answer = [](std::size_t n, const std::string&) -> HttpResult {
     if (n == 0) {
@@ -100,7 +101,7 @@ TEST_CASE("core::ApiClient::list_pages follows continue tokens, limit first, que
                                  "/api/v1/pods?limit=2&labelSelector=app%3Dweb&continue=t2"});
 }
 
-TEST_CASE("core::ApiClient::list_pages stops when the page callback says so") {
+TEST_CASE("core::ApiClient::list_pages stops when the page callback says so", "[apiclient]") {
   PagedServer server;
   server.answer = [](std::size_t, const std::string&) -> HttpResult { return page({"a"}, "more"); };
   const auto pages = paged_client(server).list_pages("/api/v1/nodes", 500,
@@ -110,7 +111,8 @@ TEST_CASE("core::ApiClient::list_pages stops when the page callback says so") {
   CHECK(server.paths == std::vector<std::string>{"/api/v1/nodes?limit=500"});
 }
 
-TEST_CASE("core::ApiClient::list_pages refuses a continue token it has seen before") {
+TEST_CASE("core::ApiClient::list_pages refuses a continue token it has seen before",
+          "[apiclient]") {
   PagedServer server;
   std::size_t expectedRequests = 0;
   SECTION("the same token twice in a row") {
@@ -133,7 +135,8 @@ TEST_CASE("core::ApiClient::list_pages refuses a continue token it has seen befo
   CHECK(server.paths.size() == expectedRequests);
 }
 
-TEST_CASE("core::ApiClient::list_pages asks again with smaller pages when one is too large") {
+TEST_CASE("core::ApiClient::list_pages asks again with smaller pages when one is too large",
+          "[apiclient]") {
   PagedServer server;
   server.answer = [](std::size_t, const std::string& path) -> HttpResult {
     const std::size_t limit = std::stoul(path.substr(path.find("limit=") + 6));
@@ -157,7 +160,8 @@ TEST_CASE("core::ApiClient::list_pages asks again with smaller pages when one is
                                                  "/api/v1/nodes?limit=5&continue=n"});
 }
 
-TEST_CASE("core::ApiClient::list_pages: too large at a limit of 1, and other failures") {
+TEST_CASE("core::ApiClient::list_pages: too large at a limit of 1, and other failures",
+          "[apiclient]") {
   PagedServer server;
   SECTION("one object over the cap") {
     server.answer = [](std::size_t, const std::string&) -> HttpResult {
@@ -236,7 +240,8 @@ ApiClient chunked_client(std::vector<std::string> chunks) {
 
 }  // namespace
 
-TEST_CASE("core::ApiClient::watch splits the stream into events wherever the chunks end") {
+TEST_CASE("core::ApiClient::watch splits the stream into events wherever the chunks end",
+          "[apiclient]") {
   const std::string stream =
       "{\"type\":\"ADDED\",\"object\":{\"n\":1}}\n\r\n"
       "{\"type\":\"MODIFIED\",\"object\":{\"n\":2}}\r\n"
@@ -262,7 +267,8 @@ TEST_CASE("core::ApiClient::watch splits the stream into events wherever the chu
   }
 }
 
-TEST_CASE("core::ApiClient::watch stops early on request and on bad or endless lines") {
+TEST_CASE("core::ApiClient::watch stops early on request and on bad or endless lines",
+          "[apiclient]") {
   SECTION("onEvent stops at the second event of one chunk") {
     int calls = 0;
     const auto watched =

@@ -5,7 +5,7 @@
 using kp::core::decode_base64;
 using kp::core::encode_base64;
 
-TEST_CASE("core::decode_base64") {
+TEST_CASE("core::decode_base64", "[base64]") {
   SECTION("decodes padded input") {
     CHECK(decode_base64("").value() == "");
     CHECK(decode_base64("QQ==").value() == "A");
@@ -32,7 +32,7 @@ TEST_CASE("core::decode_base64") {
   }
 }
 
-TEST_CASE("core::encode_base64") {
+TEST_CASE("core::encode_base64", "[base64]") {
   CHECK(encode_base64("") == "");
   CHECK(encode_base64("A") == "QQ==");
   CHECK(encode_base64("AB") == "QUI=");

@@ -28,7 +28,7 @@ Captured run_certs(const std::vector<std::string>& args) {
 
 }  // namespace
 
-TEST_CASE("core::program_name") {
+TEST_CASE("core::program_name", "[cli]") {
   SECTION("kubectl dispatch shows the kubectl form") {
     CHECK(program_name("/usr/local/bin/kubectl-apicheck", "/usr/bin/kubectl") ==
           "kubectl apicheck");
@@ -45,7 +45,7 @@ TEST_CASE("core::program_name") {
   }
 }
 
-TEST_CASE("core::edit_distance") {
+TEST_CASE("core::edit_distance", "[cli]") {
   CHECK(edit_distance("", "") == 0);
   CHECK(edit_distance("server", "server") == 0);
   CHECK(edit_distance("sever", "server") == 1);
@@ -53,7 +53,7 @@ TEST_CASE("core::edit_distance") {
   CHECK(edit_distance("", "abc") == 3);
 }
 
-TEST_CASE("core::did_you_mean") {
+TEST_CASE("core::did_you_mean", "[cli]") {
   const std::vector<std::string> names{"server", "kubeconfig", "pki", "node", "secrets", "file"};
   SECTION("close typos") {
     CHECK(did_you_mean("sever", names) == std::vector<std::string>{"server"});
@@ -71,7 +71,7 @@ TEST_CASE("core::did_you_mean") {
   }
 }
 
-TEST_CASE("core::parse_duration") {
+TEST_CASE("core::parse_duration", "[cli]") {
   using std::chrono::milliseconds;
   CHECK(parse_duration("0").value() == milliseconds(0));
   CHECK(parse_duration("30").value() == milliseconds(30000));
@@ -86,7 +86,7 @@ TEST_CASE("core::parse_duration") {
   CHECK_FALSE(parse_duration("-5s"));
 }
 
-TEST_CASE("core::KubeFlags::read_from") {
+TEST_CASE("core::KubeFlags::read_from", "[cli]") {
   cxxopts::Options options("kubectl-test");
   KubeFlags::add_to(options);
   SECTION("reads every kind of flag") {
@@ -127,7 +127,7 @@ TEST_CASE("core::KubeFlags::read_from") {
   }
 }
 
-TEST_CASE("core::dispatch_subcommand") {
+TEST_CASE("core::dispatch_subcommand", "[cli]") {
   SECTION("help lists the table") {
     const Captured r = run_certs({"--help"});
     CHECK(r.code == 0);
@@ -164,7 +164,7 @@ TEST_CASE("core::dispatch_subcommand") {
   }
 }
 
-TEST_CASE("core::run_main") {
+TEST_CASE("core::run_main", "[cli]") {
   std::ostringstream captured;
   std::streambuf* saved = std::cerr.rdbuf(captured.rdbuf());
   char name[] = "kubectl-apicheck";

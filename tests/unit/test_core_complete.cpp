@@ -101,7 +101,7 @@ Run run_process(int (*main)(int, char**), std::vector<std::string> args) {
 
 }  // namespace
 
-TEST_CASE("core::write_completion") {
+TEST_CASE("core::write_completion", "[complete]") {
   const Completion completion{{{"--context", "The kubeconfig context"}, {"lab", ""}},
                               kDirectiveNoFileComp};
   SECTION("cobra's format: value, tab, description; the directive last") {
@@ -121,7 +121,7 @@ TEST_CASE("core::write_completion") {
   }
 }
 
-TEST_CASE("core::enum_values") {
+TEST_CASE("core::enum_values", "[complete]") {
   CHECK(enum_values("Output format: text, json or yaml") == Values{"text", "json", "yaml"});
   CHECK(enum_values("Output format: text, json, yaml or prometheus") ==
         Values{"text", "json", "yaml", "prometheus"});
@@ -134,7 +134,7 @@ TEST_CASE("core::enum_values") {
   CHECK(enum_values("Only one: text").empty());
 }
 
-TEST_CASE("core::complete_command flag names") {
+TEST_CASE("core::complete_command flag names", "[complete]") {
   Fakes fakes;
   SECTION("long names with their descriptions, by prefix") {
     const Completion c = complete({}, "--con", fakes);
@@ -160,7 +160,7 @@ TEST_CASE("core::complete_command flag names") {
   }
 }
 
-TEST_CASE("core::complete_command flag values") {
+TEST_CASE("core::complete_command flag values", "[complete]") {
   Fakes fakes;
   SECTION("--context, --cluster, --user: names in the kubeconfig") {
     CHECK(values_of(complete({"--context"}, "", fakes)) == Values{"lab", "prod"});
@@ -211,7 +211,7 @@ TEST_CASE("core::complete_command flag values") {
   }
 }
 
-TEST_CASE("core::complete_command positional words") {
+TEST_CASE("core::complete_command positional words", "[complete]") {
   Fakes fakes;
   SECTION("after a boolean flag the word is not its value") {
     const Completion c = complete({"--all-nodes"}, "", fakes);
@@ -233,7 +233,7 @@ TEST_CASE("core::complete_command positional words") {
   }
 }
 
-TEST_CASE("core::complete_subcommands") {
+TEST_CASE("core::complete_subcommands", "[complete]") {
   SECTION("names with their summaries") {
     const Completion c = complete_subcommands(kp::certs::commands(), "");
     CHECK(values_of(c) == Values{"server", "kubeconfig", "pki", "node", "secrets", "file"});
@@ -250,7 +250,7 @@ TEST_CASE("core::complete_subcommands") {
   }
 }
 
-TEST_CASE("core::parse_or_complete") {
+TEST_CASE("core::parse_or_complete", "[complete]") {
   SECTION("outside completion mode it parses") {
     cxxopts::Options cli = run_like_cli();
     const ArgvView argv("kubectl-netdebug run", {"--node", "n1"});
@@ -262,7 +262,7 @@ TEST_CASE("core::parse_or_complete") {
   }
 }
 
-TEST_CASE("core::run_main __complete") {
+TEST_CASE("core::run_main __complete", "[complete]") {
   SECTION("a command's flag values, through the plugin's own parse") {
     const Run r =
         run_process(kp::certs::main, {"kubectl-certs", "__complete", "server", "--fail-on", ""});
@@ -300,7 +300,7 @@ TEST_CASE("core::run_main __complete") {
   }
 }
 
-TEST_CASE("core::completion_command") {
+TEST_CASE("core::completion_command", "[complete]") {
   SECTION("a script per shell, for the binary it belongs to") {
     const Run bash = run_process(kp::certs::main, {"kubectl-certs", "completion", "bash"});
     CHECK(bash.code == 0);

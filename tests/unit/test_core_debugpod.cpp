@@ -123,7 +123,7 @@ struct SignalReset {
 
 }  // namespace
 
-TEST_CASE("debug_pod_manifest: labels, node, tolerations and each profile's security context",
+TEST_CASE("core::debug_pod_manifest labels, node, tolerations and each profile's security context",
           "[core][debugpod]") {
   DebugPodSpec s = spec();
   json pod = debug_pod_manifest(s, true);
@@ -168,7 +168,7 @@ TEST_CASE("debug_pod_manifest: labels, node, tolerations and each profile's secu
   CHECK(parse_profile("root").error().message.find("--profile") != std::string::npos);
 }
 
-TEST_CASE("pod_state: running, waiting with the kubelet's or scheduler's reason, ended",
+TEST_CASE("core::pod_state running, waiting with the kubelet's or scheduler's reason, ended",
           "[core][debugpod]") {
   CHECK(pod_state(running_pod()).kind == PodState::running);
 
@@ -200,7 +200,7 @@ TEST_CASE("pod_state: running, waiting with the kubelet's or scheduler's reason,
   CHECK(pod_state(json::parse("[]")).kind == PodState::waiting);
 }
 
-TEST_CASE("run_debug_pod: create, watch until running, exec, delete", "[core][debugpod]") {
+TEST_CASE("core::run_debug_pod create, watch until running, exec, delete", "[core][debugpod]") {
   FakeApiServer server;
   server.watchEvents = {{{"type", "MODIFIED"}, {"object", running_pod()}}};
   const ApiClient client = client_for(server);
@@ -231,7 +231,7 @@ TEST_CASE("run_debug_pod: create, watch until running, exec, delete", "[core][de
   CHECK(client.requests() == 3);
 }
 
-TEST_CASE("run_debug_pod: the pod is deleted on every path", "[core][debugpod]") {
+TEST_CASE("core::run_debug_pod the pod is deleted on every path", "[core][debugpod]") {
   SignalReset reset;
   FakeApiServer server;
   const ApiClient client = client_for(server);
@@ -300,7 +300,7 @@ TEST_CASE("run_debug_pod: the pod is deleted on every path", "[core][debugpod]")
   CHECK(registry.live().empty());
 }
 
-TEST_CASE("run_debug_pod: --keep keeps it; a failed create creates nothing to delete",
+TEST_CASE("core::run_debug_pod --keep keeps it; a failed create creates nothing to delete",
           "[core][debugpod]") {
   FakeApiServer server;
   server.watchEvents = {{{"type", "MODIFIED"}, {"object", running_pod()}}};
@@ -325,7 +325,7 @@ TEST_CASE("run_debug_pod: --keep keeps it; a failed create creates nothing to de
   CHECK(rejecting.count("DELETE") == 0);
 }
 
-TEST_CASE("delete_pod: a pod already gone counts as deleted; a signal does not stop it",
+TEST_CASE("core::delete_pod a pod already gone counts as deleted; a signal does not stop it",
           "[core][debugpod]") {
   SignalReset reset;
   FakeApiServer server;

@@ -122,7 +122,7 @@ contexts:
 
 }  // namespace
 
-TEST_CASE("core::parse_kubeconfig reads the fields") {
+TEST_CASE("core::parse_kubeconfig reads the fields", "[kubeconfig]") {
   const Kubeconfig config = parse(kLab);
   CHECK(config.currentContext == "lab");
   REQUIRE(config.clusters.count("lab") == 1);
@@ -135,14 +135,14 @@ TEST_CASE("core::parse_kubeconfig reads the fields") {
   CHECK(config.contexts.at("lab").namespaceName == "kube-system");
 }
 
-TEST_CASE("core::parse_kubeconfig treats an empty file as an empty config") {
+TEST_CASE("core::parse_kubeconfig treats an empty file as an empty config", "[kubeconfig]") {
   CHECK(parse("").empty());
   CHECK(parse("   \n\n").empty());
   CHECK(parse("# only a comment\n").empty());
   CHECK(parse("apiVersion: v1\nkind: Config\n").empty());
 }
 
-TEST_CASE("core::parse_kubeconfig resolves relative paths against the file") {
+TEST_CASE("core::parse_kubeconfig resolves relative paths against the file", "[kubeconfig]") {
   const Kubeconfig config = parse(R"(
 clusters:
 - name: c
@@ -189,7 +189,7 @@ users:
         std::vector<std::pair<std::string, std::string>>{{"AWS_PROFILE", "lab"}});
 }
 
-TEST_CASE("core::parse_kubeconfig errors name the file and field") {
+TEST_CASE("core::parse_kubeconfig errors name the file and field", "[kubeconfig]") {
   SECTION("bad base64") {
     const auto config = parse_kubeconfig(R"(
 clusters:
@@ -261,7 +261,7 @@ current-context: x
   }
 }
 
-TEST_CASE("core::load_yaml refuses only quoted scalars that are never closed") {
+TEST_CASE("core::load_yaml refuses only quoted scalars that are never closed", "[kubeconfig]") {
   const auto refused = [](std::string_view text) {
     try {
       (void)load_yaml(text);
@@ -299,7 +299,7 @@ TEST_CASE("core::load_yaml refuses only quoted scalars that are never closed") {
   CHECK(refused(bomb + "z: \"open\n").empty());  // not found within the budget: no check
 }
 
-TEST_CASE("core::merge_kubeconfigs merges by first writer") {
+TEST_CASE("core::merge_kubeconfigs merges by first writer", "[kubeconfig]") {
   const Kubeconfig first = parse(R"(
 current-context: one
 clusters:
@@ -341,7 +341,7 @@ contexts:
   }
 }
 
-TEST_CASE("core::resolve_client_config picks context, cluster and user") {
+TEST_CASE("core::resolve_client_config picks context, cluster and user", "[kubeconfig]") {
   const Kubeconfig config = parse(kLab);
   SECTION("from current-context") {
     const auto client = resolve_client_config(config, {});
@@ -389,7 +389,7 @@ TEST_CASE("core::resolve_client_config picks context, cluster and user") {
   }
 }
 
-TEST_CASE("core::resolve_client_config without any configuration") {
+TEST_CASE("core::resolve_client_config without any configuration", "[kubeconfig]") {
   CHECK(resolve_client_config({}, {}).error().message ==
         "invalid configuration: no configuration has been provided, try setting "
         "KUBERNETES_MASTER environment variable");
@@ -401,7 +401,7 @@ TEST_CASE("core::resolve_client_config without any configuration") {
   CHECK(client->namespaceName == "default");
 }
 
-TEST_CASE("core::resolve_client_config normalizes the server") {
+TEST_CASE("core::resolve_client_config normalizes the server", "[kubeconfig]") {
   ConfigOverrides o;
   o.server = "https://h:6443/prefix?watch=1#frag";
   CHECK(resolve_client_config({}, o)->server == "https://h:6443/prefix");
@@ -409,7 +409,7 @@ TEST_CASE("core::resolve_client_config normalizes the server") {
   CHECK(resolve_client_config({}, o)->server == "https://h:6443");
 }
 
-TEST_CASE("core::resolve_client_config applies flag overrides") {
+TEST_CASE("core::resolve_client_config applies flag overrides", "[kubeconfig]") {
   const Kubeconfig config = parse(R"(
 current-context: c
 clusters:
@@ -468,7 +468,7 @@ contexts:
   }
 }
 
-TEST_CASE("core::resolve_client_config validates the selected entries") {
+TEST_CASE("core::resolve_client_config validates the selected entries", "[kubeconfig]") {
   auto resolve = [](std::string_view yaml) {
     return resolve_client_config(parse(yaml), {}).error().message;
   };
@@ -546,7 +546,7 @@ contexts: [{name: c, context: {cluster: c}}]
   }
 }
 
-TEST_CASE("core::LoadingRules::precedence") {
+TEST_CASE("core::LoadingRules::precedence", "[kubeconfig]") {
   SECTION("--kubeconfig alone") {
     const LoadingRules rules{"/x/config", "/a:/b", "/home/u"};
     CHECK(rules.precedence() == std::vector<fs::path>{"/x/config"});
@@ -561,7 +561,7 @@ TEST_CASE("core::LoadingRules::precedence") {
   }
 }
 
-TEST_CASE("core::load_kubeconfig") {
+TEST_CASE("core::load_kubeconfig", "[kubeconfig]") {
   TempDir dir;
   const fs::path real = dir.write("config", kLab);
   SECTION("--kubeconfig naming a missing file is an error") {
@@ -606,7 +606,8 @@ TEST_CASE("core::load_kubeconfig") {
   }
 }
 
-// ---- authentication (spec 1.9-1.12, 1.17, 1.18, 3.1-3.3, 3.9, 3.10) ----------------------------
+// ---- authentication (../shared/K8S-CLIENT-SPEC.md 1.9-1.12, 1.17, 1.18, 3.1-3.3, 3.9, 3.10)
+// ----------------------------
 
 namespace {
 
@@ -982,7 +983,8 @@ TEST_CASE("core::resolve_client_config legacy auth-providers", "[kubeconfig]") {
   }
 }
 
-// ---- in-cluster (spec 2) -----------------------------------------------------------------------
+// ---- in-cluster (../shared/K8S-CLIENT-SPEC.md 2)
+// -----------------------------------------------------------------------
 
 namespace {
 

@@ -446,7 +446,7 @@ double ms_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-TEST_CASE("podexec exec_target builds the exec URL's target", "[podexec]") {
+TEST_CASE("core::exec_target builds the exec URL's target", "[podexec]") {
   PodExecRequest r = make_request({"sh", "-c", "echo a&b=c d"});
   CHECK(detail::exec_target("", r) ==
         "/api/v1/namespaces/ns-1/pods/pod-a/exec?command=sh&command=-c&"
@@ -460,7 +460,7 @@ TEST_CASE("podexec exec_target builds the exec URL's target", "[podexec]") {
   CHECK(detail::exec_target("/p", r).starts_with("/p/api/v1/namespaces/ns-1/pods/a%2Fb/exec?"));
 }
 
-TEST_CASE("podexec frames carry the channel in their first byte", "[podexec]") {
+TEST_CASE("core::frames carry the channel in their first byte", "[podexec]") {
   CHECK(detail::encode_frame(detail::kStdin, "hi") == std::string("\0hi", 3));
   CHECK(detail::close_stream_frame(detail::kStdin) == std::string("\xff\0", 2));
   CHECK_FALSE(detail::decode_frame("").has_value());
@@ -478,7 +478,7 @@ TEST_CASE("podexec frames carry the channel in their first byte", "[podexec]") {
   CHECK(f->channel == 255);
 }
 
-TEST_CASE("podexec parse_exec_status reads Success, exit codes and failures", "[podexec]") {
+TEST_CASE("core::parse_exec_status reads Success, exit codes and failures", "[podexec]") {
   auto ok = detail::parse_exec_status(kSuccess);
   REQUIRE(ok);
   CHECK(ok->success);
@@ -512,7 +512,7 @@ TEST_CASE("podexec parse_exec_status reads Success, exit codes and failures", "[
   CHECK_FALSE(detail::parse_exec_status(R"({"status":"Weird"})"));
 }
 
-TEST_CASE("podexec ExecCollector sorts channels and bounds each stream", "[podexec]") {
+TEST_CASE("core::ExecCollector sorts channels and bounds each stream", "[podexec]") {
   detail::ExecCollector c(5);
   CHECK(c.add(""));
   CHECK(c.add(frame(detail::kStdout, "")));
@@ -533,7 +533,7 @@ TEST_CASE("podexec ExecCollector sorts channels and bounds each stream", "[podex
   CHECK(over.error().message == "stdout exceeded the limit of 5 bytes");
 }
 
-TEST_CASE("exec_in_pod collects stdout, stderr and the exit code over TLS", "[podexec]") {
+TEST_CASE("core::exec_in_pod collects stdout, stderr and the exit code over TLS", "[podexec]") {
   Behaviour b;
   b.messages = {frame(detail::kStderr, ""), frame(detail::kStdout, "hello "),
                 frame(detail::kStdout, "world\n"), frame(detail::kStderr, "oops\n"),
@@ -564,7 +564,7 @@ TEST_CASE("exec_in_pod collects stdout, stderr and the exit code over TLS", "[po
   CHECK_FALSE(seen.clientCertSeen);
 }
 
-TEST_CASE("exec_in_pod: exit 0 on Success, and a server path prefix", "[podexec]") {
+TEST_CASE("core::exec_in_pod exit 0 on Success, and a server path prefix", "[podexec]") {
   Behaviour b;
   b.messages = {frame(detail::kStdout, "ok"), frame(detail::kError, kSuccess)};
   ExecServer server(b, TlsSetup{pki().server, {}});
@@ -577,7 +577,7 @@ TEST_CASE("exec_in_pod: exit 0 on Success, and a server path prefix", "[podexec]
   CHECK(server.seen().target.starts_with("/k8s/api/v1/namespaces/ns-1/pods/pod-a/exec?"));
 }
 
-TEST_CASE("exec_in_pod sends stdin and closes it (v5)", "[podexec]") {
+TEST_CASE("core::exec_in_pod sends stdin and closes it (v5)", "[podexec]") {
   Behaviour b;
   b.act = Behaviour::Act::echoStdin;
   ExecServer server(b, TlsSetup{pki().server, {}});
@@ -596,7 +596,7 @@ TEST_CASE("exec_in_pod sends stdin and closes it (v5)", "[podexec]") {
   CHECK(seen.target.find("stdin=true") != std::string::npos);
 }
 
-TEST_CASE("exec_in_pod reports an HTTP answer instead of the upgrade", "[podexec]") {
+TEST_CASE("core::exec_in_pod reports an HTTP answer instead of the upgrade", "[podexec]") {
   Behaviour b;
   b.act = Behaviour::Act::httpAnswer;
   b.status = 403;
@@ -625,7 +625,7 @@ TEST_CASE("exec_in_pod reports an HTTP answer instead of the upgrade", "[podexec
   CHECK(bad.error().message == "exec in pod ns-1/pod-a: HTTP 400: Bad Request");
 }
 
-TEST_CASE("exec_in_pod keeps its deadline with a server that never answers", "[podexec]") {
+TEST_CASE("core::exec_in_pod keeps its deadline with a server that never answers", "[podexec]") {
   Behaviour b;
   b.act = Behaviour::Act::silent;
   ExecServer server(b, TlsSetup{pki().server, {}});
@@ -655,7 +655,7 @@ TEST_CASE("exec_in_pod keeps its deadline with a server that never answers", "[p
   CHECK(ms_since(again) < 900);
 }
 
-TEST_CASE("exec_in_pod stops when cancelled, by the request or the client", "[podexec]") {
+TEST_CASE("core::exec_in_pod stops when cancelled, by the request or the client", "[podexec]") {
   Behaviour h;
   h.act = Behaviour::Act::hang;
   ExecServer server(h, TlsSetup{pki().server, {}});
@@ -685,7 +685,8 @@ TEST_CASE("exec_in_pod stops when cancelled, by the request or the client", "[po
   CHECK(ms_since(begun) < 800);
 }
 
-TEST_CASE("exec_in_pod never sends credentials to a server that fails verification", "[podexec]") {
+TEST_CASE("core::exec_in_pod never sends credentials to a server that fails verification",
+          "[podexec]") {
   const Issued otherCa = issue([] {
     CertSpec s;
     s.commonName = "someone-else";
@@ -726,7 +727,8 @@ TEST_CASE("exec_in_pod never sends credentials to a server that fails verificati
   CHECK(seen.header("authorization") == "Bearer s3cret-token");
 }
 
-TEST_CASE("exec_in_pod verifies the host name and sends SNI for tls-server-name", "[podexec]") {
+TEST_CASE("core::exec_in_pod verifies the host name and sends SNI for tls-server-name",
+          "[podexec]") {
   CertSpec spec;
   spec.commonName = "named";
   spec.dnsNames = {"api.lab.test"};
@@ -762,7 +764,7 @@ TEST_CASE("exec_in_pod verifies the host name and sends SNI for tls-server-name"
   CHECK(bad.error().message.find("hostname mismatch") != std::string::npos);
 }
 
-TEST_CASE("exec_in_pod presents the client certificate from memory", "[podexec]") {
+TEST_CASE("core::exec_in_pod presents the client certificate from memory", "[podexec]") {
   CertSpec spec;
   spec.commonName = "kubernetes-admin";
   spec.organizations = {"kubeadm:cluster-admins"};
@@ -792,7 +794,7 @@ TEST_CASE("exec_in_pod presents the client certificate from memory", "[podexec]"
   CHECK(refused.error().status == 0);
 }
 
-TEST_CASE("exec_in_pod over plain ws://, and the v4 subprotocol", "[podexec]") {
+TEST_CASE("core::exec_in_pod over plain ws://, and the v4 subprotocol", "[podexec]") {
   Behaviour b;
   b.protocol = "v4.channel.k8s.io";
   b.messages = {frame(detail::kStdout, "plain"), frame(detail::kError, kNonZero3)};
@@ -803,7 +805,7 @@ TEST_CASE("exec_in_pod over plain ws://, and the v4 subprotocol", "[podexec]") {
   CHECK(result->exitCode == 3);
 }
 
-TEST_CASE("exec_in_pod refuses oversized output and unknown subprotocols", "[podexec]") {
+TEST_CASE("core::exec_in_pod refuses oversized output and unknown subprotocols", "[podexec]") {
   Behaviour b;
   b.messages = {frame(detail::kStdout, std::string(3000, 'x')),
                 frame(detail::kStdout, std::string(3000, 'y')), frame(detail::kError, kSuccess)};
@@ -825,7 +827,7 @@ TEST_CASE("exec_in_pod refuses oversized output and unknown subprotocols", "[pod
         std::string::npos);
 }
 
-TEST_CASE("exec_in_pod reports a refused connection and bad input", "[podexec]") {
+TEST_CASE("core::exec_in_pod reports a refused connection and bad input", "[podexec]") {
   // A port nothing listens on: bind, note the port, close.
   asio::io_context io;
   tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
@@ -846,7 +848,8 @@ TEST_CASE("exec_in_pod reports a refused connection and bad input", "[podexec]")
   CHECK(badUrl.error().transport == TransportError::badUrl);
 }
 
-TEST_CASE("exec_in_pod goes through an http:// proxy-url, refuses an https:// one", "[podexec]") {
+TEST_CASE("core::exec_in_pod goes through an http:// proxy-url, refuses an https:// one",
+          "[podexec]") {
   Behaviour b;
   b.messages = {frame(detail::kStdout, "tunnelled"), frame(detail::kError, kSuccess)};
   ExecServer server(b, TlsSetup{pki().server, {}});

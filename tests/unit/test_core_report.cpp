@@ -31,7 +31,7 @@ Report make_report(std::vector<Check> checks) {
 
 }  // namespace
 
-TEST_CASE("core::verdict is the worst status") {
+TEST_CASE("core::verdict is the worst status", "[report]") {
   CHECK(verdict(make_report({})) == CheckStatus::ok);
   CHECK(verdict(make_report({make_check("a", Layer::config, CheckStatus::ok),
                              make_check("b", Layer::dns, CheckStatus::skip)})) == CheckStatus::ok);
@@ -44,7 +44,7 @@ TEST_CASE("core::verdict is the worst status") {
                              make_check("c", Layer::tcp, CheckStatus::ok)})) == CheckStatus::fail);
 }
 
-TEST_CASE("core::failed_layer follows the layer order, not the check order") {
+TEST_CASE("core::failed_layer follows the layer order, not the check order", "[report]") {
   CHECK_FALSE(failed_layer(make_report({make_check("a", Layer::tls, CheckStatus::warn)})));
   const Report report = make_report({make_check("health.readyz", Layer::health, CheckStatus::fail),
                                      make_check("tls.verify", Layer::tls, CheckStatus::fail),
@@ -53,7 +53,7 @@ TEST_CASE("core::failed_layer follows the layer order, not the check order") {
   CHECK(*failed_layer(report) == Layer::tls);
 }
 
-TEST_CASE("core::exit_code") {
+TEST_CASE("core::exit_code", "[report]") {
   const Report ok = make_report({make_check("a", Layer::config, CheckStatus::ok)});
   const Report warn = make_report({make_check("a", Layer::config, CheckStatus::warn)});
   const Report fail = make_report({make_check("a", Layer::config, CheckStatus::fail)});
@@ -65,7 +65,7 @@ TEST_CASE("core::exit_code") {
   CHECK(exit_code(fail, FailOn::warn) == 1);
 }
 
-TEST_CASE("core::parse_output_format and core::parse_fail_on") {
+TEST_CASE("core::parse_output_format and core::parse_fail_on", "[report]") {
   CHECK(parse_output_format("json").value() == OutputFormat::json);
   CHECK(parse_output_format("yaml").value() == OutputFormat::yaml);
   CHECK(parse_output_format("text").value() == OutputFormat::text);
@@ -76,7 +76,7 @@ TEST_CASE("core::parse_output_format and core::parse_fail_on") {
         "--fail-on: unsupported value \"never\", must be fail or warn");
 }
 
-TEST_CASE("core::to_json has the DESIGN.md shape") {
+TEST_CASE("core::to_json has the ../shared/DESIGN.md shape", "[report]") {
   Check tls = make_check("tls.verify", Layer::tls, CheckStatus::fail);
   tls.endpoint = "198.18.0.2:6443";
   tls.message = "certificate expired 3 days ago";
@@ -99,7 +99,7 @@ TEST_CASE("core::to_json has the DESIGN.md shape") {
   }
 }
 
-TEST_CASE("core::render_yaml is the same object as the JSON") {
+TEST_CASE("core::render_yaml is the same object as the JSON", "[report]") {
   Check check = make_check("health.version", Layer::health, CheckStatus::warn);
   check.message = "1.5";  // looks like a number, must stay a string
   check.hint = "true";    // looks like a bool, must stay a string
@@ -121,7 +121,7 @@ TEST_CASE("core::render_yaml is the same object as the JSON") {
   CHECK(first["details"]["empty"].IsNull());
 }
 
-TEST_CASE("core::render_text") {
+TEST_CASE("core::render_text", "[report]") {
   Check ok = make_check("config.kubeconfig", Layer::config, CheckStatus::ok);
   ok.message = "context lab";
   Check fail = make_check("tcp.connect", Layer::tcp, CheckStatus::fail);

@@ -68,7 +68,7 @@ ApiClient repeating_client(RepeatingServer& server) {
 
 // fuzz/corpus/api_lists/regress-pods-continue-loop: a server (or proxy) that ignores `continue`
 // and returns the same token made `netdebug cleanup` list forever.
-TEST_CASE("core::list_debug_pods stops when the continue token repeats") {
+TEST_CASE("core::list_debug_pods stops when the continue token repeats", "[regression][fuzz]") {
   RepeatingServer server;
   SECTION("the same token twice in a row") {
     server.bodies = {R"({"items":[],"metadata":{"continue":"t"}})"};
@@ -85,7 +85,7 @@ TEST_CASE("core::list_debug_pods stops when the continue token repeats") {
   CHECK(server.requests <= 3);
 }
 
-TEST_CASE("core::list_debug_pods pages with distinct tokens") {
+TEST_CASE("core::list_debug_pods pages with distinct tokens", "[regression][fuzz]") {
   RepeatingServer server;
   server.bodies = {
       R"({"items":[{"metadata":{"name":"p1","namespace":"a"}}],"metadata":{"continue":"x"}})",
@@ -101,7 +101,8 @@ TEST_CASE("core::list_debug_pods pages with distinct tokens") {
 // type_error 306/302 out of list_nodes on a node list with a member of the wrong type (exit 2,
 // "[json.exception.type_error.306] cannot use value() with number"), and looped forever on a
 // repeated continue token.
-TEST_CASE("netdebug::list_nodes reads malformed node lists without throwing") {
+TEST_CASE("netdebug::list_nodes reads malformed node lists without throwing",
+          "[regression][fuzz]") {
   RepeatingServer server;
   server.bodies = {R"({"items":[1,"x",null,{"metadata":5,"spec":[],"status":{"conditions":7}},)"
                    R"({"metadata":{"name":"n2"},"spec":{"unschedulable":"yes"},)"
@@ -119,7 +120,7 @@ TEST_CASE("netdebug::list_nodes reads malformed node lists without throwing") {
   CHECK((*nodes)[5].ready);
 }
 
-TEST_CASE("netdebug::list_nodes answers that are not node lists") {
+TEST_CASE("netdebug::list_nodes answers that are not node lists", "[regression][fuzz]") {
   RepeatingServer server;
   SECTION("an array") {
     server.bodies = {"[1,2]"};
@@ -132,7 +133,7 @@ TEST_CASE("netdebug::list_nodes answers that are not node lists") {
   CHECK(nodes->empty());
 }
 
-TEST_CASE("netdebug::list_nodes stops when the continue token repeats") {
+TEST_CASE("netdebug::list_nodes stops when the continue token repeats", "[regression][fuzz]") {
   RepeatingServer server;
   server.bodies = {R"({"items":[{"metadata":{"name":"n"}}],"metadata":{"continue":"t"}})"};
   const auto nodes = kp::netdebug::list_nodes(repeating_client(server));
@@ -146,7 +147,8 @@ TEST_CASE("netdebug::list_nodes stops when the continue token repeats") {
 // threw nlohmann's type_error 302 ("type must be string, but is object") out of
 // analyze_nft_json when a match's "op" was not a string; json::value(key, std::string) throws
 // on a member of another type instead of returning the default.
-TEST_CASE("netdebug::analyze_nft_json reads a match whose op is not a string") {
+TEST_CASE("netdebug::analyze_nft_json reads a match whose op is not a string",
+          "[regression][fuzz]") {
   const std::string json =
       R"({"nftables":[{"chain":{"family":"inet","table":"t","name":"input","handle":1,)"
       R"("type":"filter","hook":"input","prio":0,"policy":"accept"}},)"
@@ -161,7 +163,7 @@ TEST_CASE("netdebug::analyze_nft_json reads a match whose op is not a string") {
   CHECK(analysis->rulesSeen == 1);
 }
 
-TEST_CASE("core::set_completion_sources_override") {
+TEST_CASE("core::set_completion_sources_override", "[regression][fuzz]") {
   std::vector<std::string> asked;
   set_completion_sources_override([&asked] {
     CompletionSources sources;

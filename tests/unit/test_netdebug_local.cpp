@@ -136,7 +136,8 @@ spec:
 
 // ---------------------------------------------------------------- /proc/net/tcp
 
-TEST_CASE("netdebug::decode_proc_address reads the kernel's host-order words") {
+TEST_CASE("netdebug::decode_proc_address reads the kernel's host-order words",
+          "[netdebug][local]") {
   CHECK(*netdebug::decode_proc_address("0100007F") == "127.0.0.1");
   CHECK(*netdebug::decode_proc_address("00000000") == "0.0.0.0");
   CHECK(*netdebug::decode_proc_address(kLabAddr) == "198.18.210.2");
@@ -152,7 +153,8 @@ TEST_CASE("netdebug::decode_proc_address reads the kernel's host-order words") {
   CHECK_FALSE(netdebug::decode_proc_address("0100007G"));
 }
 
-TEST_CASE("netdebug::parse_proc_net_tcp finds listeners, ports and inodes, IPv4 and IPv6") {
+TEST_CASE("netdebug::parse_proc_net_tcp finds listeners, ports and inodes, IPv4 and IPv6",
+          "[netdebug][local]") {
   const std::string tcp =
       kTcpHeader + tcp_line(0, kLabAddr + ":192B", "00000000:0000", "0A", 4242) +
       tcp_line(1, kLoopback + ":0016", "00000000:0000", "0A", 17) +
@@ -185,7 +187,8 @@ TEST_CASE("netdebug::parse_proc_net_tcp finds listeners, ports and inodes, IPv4 
   CHECK(netdebug::parse_proc_net_tcp("").empty());
 }
 
-TEST_CASE("netdebug::check_listen fails when nothing listens, names the owner otherwise") {
+TEST_CASE("netdebug::check_listen fails when nothing listens, names the owner otherwise",
+          "[netdebug][local]") {
   const std::map<int, std::string> names{{42, "kube-apiserver"}};
   auto none = netdebug::check_listen(6443, listener("198.18.210.2", 22, 1), {}, names, {});
   CHECK(none.id == "node.listen");
@@ -204,7 +207,8 @@ TEST_CASE("netdebug::check_listen fails when nothing listens, names the owner ot
   CHECK(hidden.message == "port 6443 listens on [::]:6443 (owner not visible: run as root)");
 }
 
-TEST_CASE("netdebug::check_listen warns on loopback only and on a manifest bind-address mismatch") {
+TEST_CASE("netdebug::check_listen warns on loopback only and on a manifest bind-address mismatch",
+          "[netdebug][local]") {
   netdebug::ApiServerFlags manifest;
   manifest.bindAddress = "198.18.210.2";
   auto loop = netdebug::check_listen(6443, listener("127.0.0.1", 6443, 7), {{7, 42}},
@@ -256,7 +260,7 @@ netdebug::FirewallAnalysis ipt(const std::string& save, int port = 6443) {
 
 }  // namespace
 
-TEST_CASE("netdebug::analyze_iptables_save finds a DROP before any ACCEPT") {
+TEST_CASE("netdebug::analyze_iptables_save finds a DROP before any ACCEPT", "[netdebug][local]") {
   const auto drop = ipt(filter("ACCEPT",
                                "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
                                "-A INPUT -m conntrack --ctstate INVALID -j DROP\n"
@@ -297,7 +301,8 @@ TEST_CASE("netdebug::analyze_iptables_save finds a DROP before any ACCEPT") {
   CHECK(ipt(filter("ACCEPT", "-A INPUT -p tcp -m tcp ! --dport 6443 -j DROP\n")).hits.empty());
 }
 
-TEST_CASE("netdebug::analyze_iptables_save follows jumps, multiport and comments") {
+TEST_CASE("netdebug::analyze_iptables_save follows jumps, multiport and comments",
+          "[netdebug][local]") {
   const auto jumped =
       ipt(filter("ACCEPT",
                  "-A INPUT -m comment --comment \"kubernetes firewall, \\\"quoted\\\"\" -j "
@@ -328,7 +333,8 @@ TEST_CASE("netdebug::analyze_iptables_save follows jumps, multiport and comments
             .hits.empty());
 }
 
-TEST_CASE("netdebug::analyze_iptables_save treats interface and source rules as conditions") {
+TEST_CASE("netdebug::analyze_iptables_save treats interface and source rules as conditions",
+          "[netdebug][local]") {
   const auto iface = ipt(filter("ACCEPT", "-A INPUT -i eth1 -p tcp -m tcp --dport 6443 -j DROP\n"));
   REQUIRE(iface.hits.size() == 1);
   CHECK(iface.hits[0].conditions == "-i eth1");
@@ -360,7 +366,8 @@ TEST_CASE("netdebug::analyze_iptables_save treats interface and source rules as 
             .hits.empty());
 }
 
-TEST_CASE("netdebug::check_iptables fails naming the rule, reads ip6tables too") {
+TEST_CASE("netdebug::check_iptables fails naming the rule, reads ip6tables too",
+          "[netdebug][local]") {
   FakeMachine machine;
   machine.commands["iptables-save"] = output(0, filter("ACCEPT", ""));
   machine.commands["ip6tables-save"] =
@@ -455,7 +462,7 @@ netdebug::FirewallAnalysis nft_analysis(const std::string& json,
 
 }  // namespace
 
-TEST_CASE("netdebug::analyze_nft_json finds drop and reject in input hooks") {
+TEST_CASE("netdebug::analyze_nft_json finds drop and reject in input hooks", "[netdebug][local]") {
   const auto drop =
       nft_analysis(nft(base_chain("input", "input"),
                        rule("input", 2, kDport6443 + "," + kCounter + "," + kDrop)),
@@ -497,7 +504,8 @@ TEST_CASE("netdebug::analyze_nft_json finds drop and reject in input hooks") {
           .hits.empty());
 }
 
-TEST_CASE("netdebug::analyze_nft_json follows jumps, policies and every base chain") {
+TEST_CASE("netdebug::analyze_nft_json follows jumps, policies and every base chain",
+          "[netdebug][local]") {
   // An accept first: fine.
   const auto accepted = nft_analysis(nft(
       base_chain("input", "input"),
@@ -552,7 +560,8 @@ TEST_CASE("netdebug::analyze_nft_json follows jumps, policies and every base cha
   CHECK_FALSE(netdebug::analyze_nft_json("{\"x\": 1}", 6443, {}));
 }
 
-TEST_CASE("netdebug::nft_rule_texts maps handles to the rules as nft prints them") {
+TEST_CASE("netdebug::nft_rule_texts maps handles to the rules as nft prints them",
+          "[netdebug][local]") {
   const auto texts = netdebug::nft_rule_texts(
       "table inet kp { # handle 5\n"
       "\tset allowed { # handle 3\n"
@@ -575,7 +584,8 @@ TEST_CASE("netdebug::nft_rule_texts maps handles to the rules as nft prints them
         "meta l4proto tcp tcp dport 6443 counter packets 0 bytes 0 reject");
 }
 
-TEST_CASE("netdebug::check_nftables fails naming the rule and skips without nft") {
+TEST_CASE("netdebug::check_nftables fails naming the rule and skips without nft",
+          "[netdebug][local]") {
   FakeMachine machine;
   machine.commands["nft -j list ruleset"] =
       output(0, nft(base_chain("input", "input"), rule("input", 2, kDport6443 + "," + kDrop)));
@@ -613,7 +623,7 @@ TEST_CASE("netdebug::check_nftables fails naming the rule and skips without nft"
 
 // ---------------------------------------------------------------- firewalld
 
-TEST_CASE("netdebug::check_firewalld: missing, not running, open, closed") {
+TEST_CASE("netdebug::check_firewalld: missing, not running, open, closed", "[netdebug][local]") {
   FakeMachine machine;
   auto missing = netdebug::check_firewalld(machine.system(), 6443);
   CHECK(missing.id == "node.firewalld");
@@ -650,7 +660,7 @@ TEST_CASE("netdebug::check_firewalld: missing, not running, open, closed") {
 
 // ---------------------------------------------------------------- manifest and process
 
-TEST_CASE("netdebug::parse_manifest reads kube-apiserver's flags") {
+TEST_CASE("netdebug::parse_manifest reads kube-apiserver's flags", "[netdebug][local]") {
   const auto flags = netdebug::parse_manifest(kManifest);
   REQUIRE(flags);
   CHECK(flags->bindAddress == "198.18.210.2");
@@ -685,7 +695,8 @@ TEST_CASE("netdebug::parse_manifest reads kube-apiserver's flags") {
         "no spec.containers[0].command");
 }
 
-TEST_CASE("netdebug::check_manifest: missing, unreadable, bad YAML, port mismatch, ok") {
+TEST_CASE("netdebug::check_manifest: missing, unreadable, bad YAML, port mismatch, ok",
+          "[netdebug][local]") {
   FakeMachine machine;
   const std::string path = "/etc/kubernetes/manifests/kube-apiserver.yaml";
   auto absent = netdebug::check_manifest(machine.system(), path, false, 6443);
@@ -726,7 +737,8 @@ TEST_CASE("netdebug::check_manifest: missing, unreadable, bad YAML, port mismatc
         path + ": --bind-address unset (default 0.0.0.0), --secure-port unset (default 6443)");
 }
 
-TEST_CASE("netdebug::check_process finds kube-apiserver and compares it with the manifest") {
+TEST_CASE("netdebug::check_process finds kube-apiserver and compares it with the manifest",
+          "[netdebug][local]") {
   std::vector<netdebug::ProcessInfo> processes{
       {1, {"/sbin/init"}, "/usr/lib/systemd/systemd", 'S', false},
       {77,
@@ -780,7 +792,7 @@ TEST_CASE("netdebug::check_process finds kube-apiserver and compares it with the
 
 // ---------------------------------------------------------------- MTU
 
-TEST_CASE("netdebug::parse_ip_route_get and parse_ping_mtu") {
+TEST_CASE("netdebug::parse_ip_route_get and parse_ping_mtu", "[netdebug][local]") {
   const auto plain = netdebug::parse_ip_route_get(
       R"([{"dst":"198.18.210.6","gateway":"198.18.210.2","dev":"veth0","prefsrc":"198.18.210.1","flags":[],"uid":0,"cache":[]}])");
   REQUIRE(plain);
@@ -830,7 +842,8 @@ FakeMachine mtu_machine() {
 
 }  // namespace
 
-TEST_CASE("netdebug::check_mtu: a healthy path, a lower path MTU, a black hole") {
+TEST_CASE("netdebug::check_mtu: a healthy path, a lower path MTU, a black hole",
+          "[netdebug][local]") {
   FakeMachine machine = mtu_machine();
   auto ok = netdebug::check_mtu(machine.system(), "198.18.210.6");
   CHECK(ok.id == "node.mtu");
@@ -872,7 +885,8 @@ TEST_CASE("netdebug::check_mtu: a healthy path, a lower path MTU, a black hole")
   CHECK(contains(routed.message, "route mtu 1400"));
 }
 
-TEST_CASE("netdebug::check_mtu skips without ip or ping, without permission or an answer") {
+TEST_CASE("netdebug::check_mtu skips without ip or ping, without permission or an answer",
+          "[netdebug][local]") {
   FakeMachine noIp = mtu_machine();
   noIp.commands.erase("ip -j route get 198.18.210.6");
   auto ip = netdebug::check_mtu(noIp.system(), "198.18.210.6");
@@ -919,7 +933,7 @@ TEST_CASE("netdebug::check_mtu skips without ip or ping, without permission or a
 
 // ---------------------------------------------------------------- the whole run
 
-TEST_CASE("netdebug::run_local runs every check in order, layer node") {
+TEST_CASE("netdebug::run_local runs every check in order, layer node", "[netdebug][local]") {
   FakeMachine machine = mtu_machine();
   machine.files["/proc/net/tcp"] =
       kTcpHeader + tcp_line(0, kLabAddr + ":192B", "00000000:0000", "0A", 4242);
@@ -978,7 +992,8 @@ TEST_CASE("netdebug::run_local runs every check in order, layer node") {
   CHECK(core::failed_layer(down) == core::Layer::node);
 }
 
-TEST_CASE("netdebug::local_command: help and bad flags (exit 2, naming the flag)") {
+TEST_CASE("netdebug::local_command: help and bad flags (exit 2, naming the flag)",
+          "[netdebug][local]") {
   const auto run = [](std::vector<std::string> args, std::string& out, std::string& err) {
     std::ostringstream o, e;
     const core::Invocation invocation{"kubectl netdebug",
@@ -1013,7 +1028,7 @@ TEST_CASE("netdebug::local_command: help and bad flags (exit 2, naming the flag)
 
 // ---------------------------------------------------------------- the real system
 
-TEST_CASE("netdebug::LocalSystem::system runs commands with a deadline") {
+TEST_CASE("netdebug::LocalSystem::system runs commands with a deadline", "[netdebug][local]") {
   const LocalSystem sys = LocalSystem::system();
   const auto ok = sys.run({"sh", "-c", "echo out; echo err >&2; exit 3"}, std::chrono::seconds(2));
   CHECK(ok.exitCode == 3);
@@ -1032,7 +1047,8 @@ TEST_CASE("netdebug::LocalSystem::system runs commands with a deadline") {
   CHECK(missing.err == "kp-no-such-command: executable file not found in $PATH");
 }
 
-TEST_CASE("netdebug::LocalSystem::system finds this process and the owner of its socket") {
+TEST_CASE("netdebug::LocalSystem::system finds this process and the owner of its socket",
+          "[netdebug][local]") {
   const LocalSystem sys = LocalSystem::system();
   const auto processes = sys.processes();
   CHECK(std::any_of(processes.begin(), processes.end(),

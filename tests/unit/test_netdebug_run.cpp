@@ -10,7 +10,7 @@
 using namespace kp;
 using core::CheckStatus;
 
-TEST_CASE("parse_suite_output: check lines become incluster checks on the node",
+TEST_CASE("netdebug::parse_suite_output check lines become incluster checks on the node",
           "[netdebug][run]") {
   const std::string out =
       R"({"id":"incluster.dns.fqdn","status":"ok","message":"resolves to 10.96.0.1","hint":"","durationMs":12,"details":{"addresses":["10.96.0.1"]}})"
@@ -33,7 +33,7 @@ TEST_CASE("parse_suite_output: check lines become incluster checks on the node",
   CHECK(checks[2].hint == "see the details");  // warn and fail always carry a hint
 }
 
-TEST_CASE("parse_suite_output: garbage and silence are findings, never crashes",
+TEST_CASE("netdebug::parse_suite_output garbage and silence are findings, never crashes",
           "[netdebug][run]") {
   std::vector<core::Check> checks =
       netdebug::parse_suite_output("sh: 1: curl: not found\n\x1b[31m{\"id\":1}\n", "n");
@@ -53,7 +53,7 @@ TEST_CASE("parse_suite_output: garbage and silence are findings, never crashes",
   CHECK(checks.front().id == "incluster.dns");
 }
 
-TEST_CASE("suite_command: the suite's environment, then sh -c SCRIPT", "[netdebug][run]") {
+TEST_CASE("netdebug::suite_command the suite's environment, then sh -c SCRIPT", "[netdebug][run]") {
   const std::vector<std::string> argv = netdebug::suite_command(
       "echo hi", {"10.0.0.5:6443", "10.0.0.6:6443"}, core::PodProfile::restricted, 3, "corp.local");
   CHECK(argv == std::vector<std::string>{"env", "KP_ENDPOINTS=10.0.0.5:6443 10.0.0.6:6443",
@@ -62,7 +62,7 @@ TEST_CASE("suite_command: the suite's environment, then sh -c SCRIPT", "[netdebu
                                          "kubectl-netdebug-suite"});
 }
 
-TEST_CASE("render_matrix: nodes by checks, failing cells explained", "[netdebug][run]") {
+TEST_CASE("netdebug::render_matrix nodes by checks, failing cells explained", "[netdebug][run]") {
   core::Report report;
   report.tool = "netdebug";
   for (const char* node : {"node-a", "node-b"}) {
@@ -85,7 +85,7 @@ TEST_CASE("render_matrix: nodes by checks, failing cells explained", "[netdebug]
   CHECK(text.find("verdict: fail (2 nodes, 1 with failures)") != std::string::npos);
 }
 
-TEST_CASE("certs node: the script's output, files and errors, keys as public halves",
+TEST_CASE("certs::parse_node_output the script's output, files and errors, keys as public halves",
           "[certs][node]") {
   const std::string crt = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
   const std::string output = "file /etc/kubernetes/pki/ca.crt " + core::encode_base64(crt) +

@@ -155,7 +155,8 @@ std::string program_name(std::string_view argv0, const char* kubectlPath) {
   if (kubectlPath == nullptr || !base.starts_with(kPrefix)) {
     return std::string(base);
   }
-  // kubectl maps '-' inside a plugin name to '_' in the file name (spec 9.1); undo that.
+  // kubectl maps '-' inside a plugin name to '_' in the file name
+  // (../shared/K8S-CLIENT-SPEC.md 9.1); undo that.
   std::string name(base.substr(kPrefix.size()));
   std::replace(name.begin(), name.end(), '_', '-');
   return "kubectl " + name;

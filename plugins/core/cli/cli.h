@@ -16,8 +16,8 @@
 
 namespace kp::core {
 
-// The kubectl flags every binary accepts (spec 8.1), because kubectl passes them to plugins
-// unparsed (spec 9.3).
+// The kubectl flags every binary accepts (../shared/K8S-CLIENT-SPEC.md 8.1), because kubectl passes
+// them to plugins unparsed (../shared/K8S-CLIENT-SPEC.md 9.3).
 struct KubeFlags {
   std::string kubeconfig;
   ConfigOverrides overrides;

@@ -2,11 +2,12 @@
 // parse with, so completion cannot drift from the flags.
 //
 // kubectl (>= 1.26) runs completions/kubectl_complete-<name> for `kubectl <name> ...<TAB>`
-// (spec 9.4); that shim runs `kubectl-<name> __complete ARGS... WORD`, the hidden entry point of
-// cobra programs: WORD is the word being completed ("" for a new one). The answer is cobra's
-// format: one candidate a line, optionally "<candidate>\t<description>", then ":<directive>"
-// (spec 9.5). `kubectl-<name> completion bash|zsh|fish` prints a script that asks the same entry
-// point, for the binaries run directly.
+// (../shared/K8S-CLIENT-SPEC.md 9.4); that shim runs `kubectl-<name> __complete ARGS... WORD`, the
+// hidden entry point of cobra programs: WORD is the word being completed ("" for a new one). The
+// answer is cobra's format: one candidate a line, optionally "<candidate>\t<description>", then
+// ":<directive>"
+// (../shared/K8S-CLIENT-SPEC.md 9.5). `kubectl-<name> completion bash|zsh|fish` prints a script
+// that asks the same entry point, for the binaries run directly.
 //
 // How it flows: run_main() sees `__complete`, drops it and WORD from argv, silences std::cout and
 // std::cerr, and runs the plugin's body as usual. dispatch_subcommand() answers for the command
@@ -48,7 +49,7 @@
 
 namespace kp::core {
 
-// cobra's ShellCompDirective bits (spec 9.5).
+// cobra's ShellCompDirective bits (../shared/K8S-CLIENT-SPEC.md 9.5).
 enum Directive : int {
   kDirectiveDefault = 0,  // the shell may complete file names when there is no candidate
   kDirectiveError = 1,

@@ -26,7 +26,8 @@ ExecRunner system_exec_runner() {
 Result<Credentials, ExecError> resolve_credentials(const ClientConfig& c, const ExecRunner& exec,
                                                    std::chrono::milliseconds timeout) {
   Credentials out;
-  std::string token = c.token;  // the loader already read tokenFile into it (spec 1.9)
+  std::string token =
+      c.token;  // the loader already read tokenFile into it (../shared/K8S-CLIENT-SPEC.md 1.9)
   out.clientCertPem = c.clientCertPem;
   out.clientKeyPem = c.clientKeyPem;
   if (c.exec && token.empty() && c.clientCertPem.empty()) {

@@ -222,7 +222,7 @@ Result<ExecCredential, ExecError> run_exec_plugin(const ExecConfig& exec,
                                                   const ClientConfig& cluster,
                                                   const ExecEnvironment& env,
                                                   std::chrono::milliseconds timeout) {
-  // isInteractive() in exec.go (spec 3.4).
+  // isInteractive() in exec.go (../shared/K8S-CLIENT-SPEC.md 3.4).
   bool interactive = false;
   if (exec.interactiveMode == "Always") {
     if (!env.stdinIsTerminal) {

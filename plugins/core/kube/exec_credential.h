@@ -1,7 +1,7 @@
-// Exec credential plugins (K8S-CLIENT-SPEC.md 3.4-3.8): runs the kubeconfig's `exec` command the
-// way client-go's plugin/pkg/client/auth/exec does, and reads its ExecCredential answer. Unlike
-// client-go it puts a deadline on the plugin, so a hung `aws eks get-token` is a finding, not a
-// hang. Nothing here logs or returns the plugin's stdout text: it carries the token.
+// Exec credential plugins (../shared/K8S-CLIENT-SPEC.md 3.4-3.8): runs the kubeconfig's `exec`
+// command the way client-go's plugin/pkg/client/auth/exec does, and reads its ExecCredential
+// answer. Unlike client-go it puts a deadline on the plugin, so a hung `aws eks get-token` is a
+// finding, not a hang. Nothing here logs or returns the plugin's stdout text: it carries the token.
 #pragma once
 
 #include <chrono>
@@ -75,9 +75,9 @@ Result<ExecCredential, ExecError> run_exec_plugin(const ExecConfig& exec,
                                                   const ExecEnvironment& env,
                                                   std::chrono::milliseconds timeout);
 
-// Checks a plugin's stdout against the configured apiVersion (spec 3.6): kind ExecCredential,
-// the same apiVersion, a status with a token or a certificate and key pair, and an RFC 3339
-// expirationTimestamp. Errors never quote the input (it may hold a token).
+// Checks a plugin's stdout against the configured apiVersion (../shared/K8S-CLIENT-SPEC.md 3.6):
+// kind ExecCredential, the same apiVersion, a status with a token or a certificate and key pair,
+// and an RFC 3339 expirationTimestamp. Errors never quote the input (it may hold a token).
 Result<ExecCredential, ExecError> parse_exec_credential(std::string_view json,
                                                         std::string_view expectedApiVersion);
 

@@ -1,5 +1,5 @@
-// The in-cluster configuration (spec 2): is it possible, and the ClientConfig built from the
-// pod's service account, its environment and the few flags that apply.
+// The in-cluster configuration (../shared/K8S-CLIENT-SPEC.md 2): is it possible, and the
+// ClientConfig built from the pod's service account, its environment and the few flags that apply.
 #include <cstdlib>
 #include <filesystem>
 #include <optional>

@@ -187,7 +187,7 @@ Result<HealthReport> parse_health(std::string_view body) {
     report.summary = "ok";
     return report;
   }
-  // /readyz/<name> reports its one check's real error this way (spec 5.5).
+  // /readyz/<name> reports its one check's real error this way (../shared/K8S-CLIENT-SPEC.md 5.5).
   if (lines.size() == 1 && last.starts_with("internal server error: ")) {
     report.summary = std::string(last);
     return report;

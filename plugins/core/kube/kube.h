@@ -1,4 +1,4 @@
-// Parsers for what the API server answers (K8S-CLIENT-SPEC.md sections 5 and 6): health
+// Parsers for what the API server answers (../shared/K8S-CLIENT-SPEC.md sections 5 and 6): health
 // bodies, Status objects, auth reviews, the kubernetes EndpointSlices and /version. Each takes
 // the body as received and tolerates anything (HTML from a proxy, truncation, megabytes of
 // junk): the error says what was wrong; nothing throws.
@@ -33,12 +33,13 @@ struct HealthReport {
   std::vector<std::string> warnings;  // "warn: ..." lines without the "warn: " prefix
 };
 
-// A /livez, /readyz or /healthz body (spec 5.2-5.5): plain "ok"; the ?verbose form ending in
+// A /livez, /readyz or /healthz body (../shared/K8S-CLIENT-SPEC.md 5.2-5.5): plain "ok"; the
+// ?verbose form ending in
 // "<endpoint> check passed|failed"; or a single check's "internal server error: <err>".
 // Anything else (an HTML page, a truncated body) is an error naming the line.
 Result<HealthReport> parse_health(std::string_view body);
 
-// A metav1.Status (spec 5.8).
+// A metav1.Status (../shared/K8S-CLIENT-SPEC.md 5.8).
 struct ApiStatus {
   std::string status;  // "Failure" or "Success"
   std::string message;
@@ -50,7 +51,7 @@ struct ApiStatus {
 // Only for a JSON object with kind "Status"; anything else is nullopt.
 std::optional<ApiStatus> parse_status(std::string_view body);
 
-// status.userInfo of a SelfSubjectReview (spec 6.1).
+// status.userInfo of a SelfSubjectReview (../shared/K8S-CLIENT-SPEC.md 6.1).
 struct UserInfo {
   std::string username;
   std::string uid;
@@ -65,7 +66,7 @@ std::string self_subject_review_request();
 // its message.
 Result<UserInfo> parse_self_subject_review(std::string_view body);
 
-// status of a SelfSubjectAccessReview (spec 6.2).
+// status of a SelfSubjectAccessReview (../shared/K8S-CLIENT-SPEC.md 6.2).
 struct AccessReview {
   bool allowed = false;
   bool denied = false;
@@ -93,7 +94,7 @@ struct ApiEndpoint {
 // labelled for another service are skipped. An empty list is an empty vector, not an error.
 Result<std::vector<ApiEndpoint>> parse_kubernetes_endpoint_slices(std::string_view listBody);
 
-// /version (spec 5.7).
+// /version (../shared/K8S-CLIENT-SPEC.md 5.7).
 struct VersionInfo {
   std::string gitVersion;
   std::string major;

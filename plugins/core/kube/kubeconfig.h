@@ -1,6 +1,6 @@
 // Kubeconfig loading, merging and resolution, following client-go's clientcmd
-// (K8S-CLIENT-SPEC.md section 1). Parsing takes file contents so tests need no files; only
-// load_kubeconfig() and the final resolve step (CA/cert/key/token files) touch the disk.
+// (../shared/K8S-CLIENT-SPEC.md section 1). Parsing takes file contents so tests need no files;
+// only load_kubeconfig() and the final resolve step (CA/cert/key/token files) touch the disk.
 #pragma once
 
 #include <filesystem>
@@ -20,24 +20,27 @@ namespace kp::core {
 
 // A user's `exec` credential plugin, parsed only; exec_credential.h runs it.
 struct ExecConfig {
-  std::string command;  // absolute when the kubeconfig gave a path with a separator (spec 1.5)
+  std::string command;  // absolute when the kubeconfig gave a path with a separator
+                        // (../shared/K8S-CLIENT-SPEC.md 1.5)
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;
   std::string apiVersion;  // client.authentication.k8s.io/v1 or /v1beta1 once validated
   std::string installHint;
   bool provideClusterInfo = false;
   // Never, IfAvailable or Always; v1beta1 (and v1alpha1) default to IfAvailable, v1 has no
-  // default (spec 3.3).
+  // default (../shared/K8S-CLIENT-SPEC.md 3.3).
   std::string interactiveMode;
 };
 
-// A legacy `auth-provider` (spec 3.10): gcp and azure are removed upstream, oidc remains.
+// A legacy `auth-provider` (../shared/K8S-CLIENT-SPEC.md 3.10): gcp and azure are removed upstream,
+// oidc remains.
 struct AuthProvider {
   std::string name;
   std::map<std::string, std::string> config;  // e.g. idp-issuer-url, client-id, id-token
 };
 
-// The cluster extension whose value becomes the exec plugin's spec.cluster.config (spec 1.17).
+// The cluster extension whose value becomes the exec plugin's spec.cluster.config
+// (../shared/K8S-CLIENT-SPEC.md 1.17).
 inline constexpr std::string_view kExecClusterExtension = "client.authentication.k8s.io/exec";
 
 // One `clusters[].cluster` entry. File paths are already resolved against the defining file.
@@ -89,13 +92,14 @@ struct Kubeconfig {
   std::vector<std::string> sourceFiles;  // files read, in precedence order
   std::vector<std::string> warnings;     // e.g. every KUBECONFIG entry missing
 
-  // True when no file defined anything (spec 1.19 then needs --server).
+  // True when no file defined anything (../shared/K8S-CLIENT-SPEC.md 1.19 then needs --server).
   bool empty() const {
     return currentContext.empty() && clusters.empty() && users.empty() && contexts.empty();
   }
 };
 
-// The standard kubectl flags that override kubeconfig values (spec 8.1); empty = not given.
+// The standard kubectl flags that override kubeconfig values (../shared/K8S-CLIENT-SPEC.md 8.1);
+// empty = not given.
 struct ConfigOverrides {
   std::string context;
   std::string cluster;
@@ -131,7 +135,8 @@ struct ClientConfig {
   std::string clientCertPem;
   std::string clientKeyPem;
   std::string token;      // the bearer token in effect: static, from tokenFile, or oidc id-token
-  std::string tokenFile;  // the configured path, kept so a caller can re-read it (spec 1.9)
+  std::string tokenFile;  // the configured path, kept so a caller can re-read it
+                          // (../shared/K8S-CLIENT-SPEC.md 1.9)
   std::string username;
   std::string password;
   std::string impersonate;
@@ -145,21 +150,21 @@ struct ClientConfig {
   std::vector<std::string> sourceFiles;
   std::vector<std::string> warnings;
 
-  // The credential that will authenticate requests, by client-go's precedence (spec 1.11,
-  // 1.12): "none" over plain http; else "client-certificate"; else "token" or "token-file"
-  // (a --token flag beats tokenFile; a readable tokenFile beats a kubeconfig token); else
-  // "basic"; else "exec" (client-go skips exec when a token, basic or certificate is set);
-  // else "auth-provider:<name>"; else "none".
+  // The credential that will authenticate requests, by client-go's precedence
+  // (../shared/K8S-CLIENT-SPEC.md 1.11, 1.12): "none" over plain http; else "client-certificate";
+  // else "token" or "token-file" (a --token flag beats tokenFile; a readable tokenFile beats a
+  // kubeconfig token); else "basic"; else "exec" (client-go skips exec when a token, basic or
+  // certificate is set); else "auth-provider:<name>"; else "none".
   std::string authMethod = "none";
   // Where secrets were read from, for permission warnings; "" when inline or not used.
   std::string clientCertificateFile;
   std::string clientKeyFile;
   std::string tokenFilePath;  // the file the token in effect came from
   std::string caFile;
-  bool inCluster = false;  // built from the pod's service account (spec 2)
+  bool inCluster = false;  // built from the pod's service account (../shared/K8S-CLIENT-SPEC.md 2)
 };
 
-// Where kubeconfig files come from (spec 1.1-1.3).
+// Where kubeconfig files come from (../shared/K8S-CLIENT-SPEC.md 1.1-1.3).
 struct LoadingRules {
   std::string explicitPath;   // --kubeconfig: only this file, and it must exist
   std::string kubeconfigEnv;  // $KUBECONFIG, split on ':'
@@ -176,19 +181,21 @@ struct LoadingRules {
 Result<Kubeconfig> parse_kubeconfig(std::string_view contents, const std::filesystem::path& path);
 
 // Merges in precedence order: the first file to define a name wins whole, and the first file
-// to set current-context wins (spec 1.4).
+// to set current-context wins (../shared/K8S-CLIENT-SPEC.md 1.4).
 Kubeconfig merge_kubeconfigs(std::vector<Kubeconfig> configs);
 
 // Reads and merges the files named by `rules`; missing KUBECONFIG entries are skipped.
 Result<Kubeconfig> load_kubeconfig(const LoadingRules& rules);
 
-// Picks the context, cluster and user, applies the flag overrides (spec 1.6, 1.7, 1.13),
-// validates (1.8, 1.10, 1.18, 3.1, 3.3, 3.9), reads the referenced CA, cert, key and token files
-// (only for https servers, 1.11) and picks the authentication method (1.12). Never in-cluster.
+// Picks the context, cluster and user, applies the flag overrides
+// (../shared/K8S-CLIENT-SPEC.md 1.6, 1.7, 1.13), validates (1.8, 1.10, 1.18, 3.1, 3.3, 3.9), reads
+// the referenced CA, cert, key and token files (only for https servers, 1.11) and picks the
+// authentication method (1.12). Never in-cluster.
 Result<ClientConfig> resolve_client_config(const Kubeconfig& config,
                                            const ConfigOverrides& overrides);
 
-// Where a pod finds its service account and the API server (spec 2); injectable for tests.
+// Where a pod finds its service account and the API server (../shared/K8S-CLIENT-SPEC.md 2);
+// injectable for tests.
 struct InClusterEnvironment {
   std::filesystem::path serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
   // KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT, POD_NAMESPACE; null: the process env.
@@ -202,16 +209,18 @@ struct InClusterEnvironment {
 // present (and not a directory).
 bool in_cluster_possible(const InClusterEnvironment& env);
 
-// The service-account configuration (spec 2.2-2.4): https://host:port (IPv6 in brackets), the
-// CA from ca.crt (unreadable: a warning and the system trust store, as client-go logs and goes
-// on), the token file, namespace from -n, POD_NAMESPACE, the namespace file, or "default".
-// Only --server, --token and --certificate-authority apply (spec 2.3).
+// The service-account configuration (../shared/K8S-CLIENT-SPEC.md 2.2-2.4): https://host:port (IPv6
+// in brackets), the CA from ca.crt (unreadable: a warning and the system trust store, as client-go
+// logs and goes on), the token file, namespace from -n, POD_NAMESPACE, the namespace file, or
+// "default". Only --server, --token and --certificate-authority apply
+// (../shared/K8S-CLIENT-SPEC.md 2.3).
 Result<ClientConfig> in_cluster_config(const ConfigOverrides& overrides,
                                        const InClusterEnvironment& env);
 
 // load_kubeconfig() then resolve_client_config(): what a plugin's complete() calls. When the
 // kubeconfig selects nothing (no current-context) and no --server/--context/--cluster/--user
-// is given, and in_cluster_possible(), the in-cluster configuration is used instead (spec 2.1).
+// is given, and in_cluster_possible(), the in-cluster configuration is used instead
+// (../shared/K8S-CLIENT-SPEC.md 2.1).
 Result<ClientConfig> load_client_config(const LoadingRules& rules,
                                         const ConfigOverrides& overrides);
 Result<ClientConfig> load_client_config(const LoadingRules& rules, const ConfigOverrides& overrides,

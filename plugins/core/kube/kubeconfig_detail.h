@@ -13,8 +13,8 @@ inline std::string quote(std::string_view text) {
   return "\"" + std::string(text) + "\"";
 }
 
-// The namespace must be an RFC 1123 DNS label (spec 1.7); the error says so. Defined in
-// kubeconfig_resolve.cpp.
+// The namespace must be an RFC 1123 DNS label (../shared/K8S-CLIENT-SPEC.md 1.7); the error says
+// so. Defined in kubeconfig_resolve.cpp.
 Status validate_namespace(const std::string& name);
 
 }  // namespace kp::core::detail

@@ -81,7 +81,8 @@ class FieldReader {
     return std::move(bytes).value();
   }
 
-  // A file reference; relative paths resolve against the defining file's directory (spec 1.5).
+  // A file reference; relative paths resolve against the defining file's directory
+  // (../shared/K8S-CLIENT-SPEC.md 1.5).
   std::string file_path(const YAML::Node& map, const std::string& path, const char* key) {
     return resolve(string(map, path, key));
   }
@@ -176,7 +177,8 @@ nlohmann::json plain_scalar_to_json(const std::string& text) {
   return text;
 }
 
-// Extensions are arbitrary objects; the exec plugin receives them as JSON (spec 1.17).
+// Extensions are arbitrary objects; the exec plugin receives them as JSON
+// (../shared/K8S-CLIENT-SPEC.md 1.17).
 nlohmann::json yaml_to_json(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Scalar:
@@ -256,7 +258,8 @@ ExecConfig parse_exec(FieldReader& r, const YAML::Node& n, const std::string& pa
   e.installHint = r.string(n, path, "installHint");
   e.provideClusterInfo = r.boolean(n, path, "provideClusterInfo");
   e.interactiveMode = r.string(n, path, "interactiveMode");
-  // clientcmd's v1 defaulting: the older plugin APIs predate the field (spec 3.3).
+  // clientcmd's v1 defaulting: the older plugin APIs predate the field
+  // (../shared/K8S-CLIENT-SPEC.md 3.3).
   if (e.interactiveMode.empty() && (e.apiVersion == "client.authentication.k8s.io/v1beta1" ||
                                     e.apiVersion == "client.authentication.k8s.io/v1alpha1")) {
     e.interactiveMode = "IfAvailable";
@@ -369,7 +372,7 @@ void parse_named_list(FieldReader& r, const YAML::Node& root, const char* listKe
 Result<Kubeconfig> parse_document(FieldReader& r, const YAML::Node& root) {
   Kubeconfig config;
   if (!root || root.IsNull()) {
-    return config;  // an empty file is an empty config (spec 1.2)
+    return config;  // an empty file is an empty config (../shared/K8S-CLIENT-SPEC.md 1.2)
   }
   if (!root.IsMap()) {
     return Error{r.file() + ": expected a mapping at the top level"};

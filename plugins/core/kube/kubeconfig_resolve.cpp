@@ -28,7 +28,8 @@ Error at(std::string_view origin, std::string_view message) {
   return Error{std::string(origin) + ": " + std::string(message)};
 }
 
-// The flags win over the kubeconfig, with client-go's extra clearing rules (spec 1.13).
+// The flags win over the kubeconfig, with client-go's extra clearing rules
+// (../shared/K8S-CLIENT-SPEC.md 1.13).
 void apply_cluster_overrides(Cluster& c, const ConfigOverrides& o) {
   if (!o.server.empty()) {
     c.server = o.server;
@@ -61,9 +62,9 @@ void apply_auth_overrides(AuthInfo& u, const ConfigOverrides& o) {
       field = value;
     }
   };
-  // --token is an explicit credential and beats the kubeconfig's tokenFile (spec 1.12). client-go
-  // itself keeps the tokenFile next to a --token and lets a readable file win; we follow the spec,
-  // since a user typing --token means that token.
+  // --token is an explicit credential and beats the kubeconfig's tokenFile
+  // (../shared/K8S-CLIENT-SPEC.md 1.12). client-go itself keeps the tokenFile next to a --token and
+  // lets a readable file win; we follow the spec, since a user typing --token means that token.
   if (!o.token.empty()) {
     u.token = o.token;
     u.tokenFile.clear();
@@ -112,8 +113,9 @@ std::string for_name(const std::string& name) {
 constexpr std::string_view kExecV1 = "client.authentication.k8s.io/v1";
 constexpr std::string_view kExecV1beta1 = "client.authentication.k8s.io/v1beta1";
 
-// clientcmd's validateAuthInfo exec checks (spec 3.1-3.3, 3.9), then exec.go's apiVersion check,
-// which client-go only reaches when it builds the transport; here it fails at load time.
+// clientcmd's validateAuthInfo exec checks (../shared/K8S-CLIENT-SPEC.md 3.1-3.3, 3.9), then
+// exec.go's apiVersion check, which client-go only reaches when it builds the transport; here it
+// fails at load time.
 Status validate_exec(const AuthInfo& u, const std::string& name) {
   const ExecConfig& e = *u.exec;
   const std::string suffix = for_name(name) + " to use exec authentication plugin";
@@ -186,7 +188,7 @@ Status validate_auth_info(const AuthInfo& u, const std::string& name) {
   return {};
 }
 
-// A namespace must be an RFC 1123 DNS label (spec 1.7).
+// A namespace must be an RFC 1123 DNS label (../shared/K8S-CLIENT-SPEC.md 1.7).
 bool is_dns_label(std::string_view name) {
   if (name.empty() || name.size() > 63) {
     return false;
@@ -324,8 +326,9 @@ std::string clean_ansi_escape_codes(std::string_view text) {
   return out;
 }
 
-// The legacy auth-provider plugins client-go still registers (spec 3.10). gcp and azure are
-// stubs whose only job is this message; anything else unknown fails like rest.GetAuthProvider.
+// The legacy auth-provider plugins client-go still registers (../shared/K8S-CLIENT-SPEC.md 3.10).
+// gcp and azure are stubs whose only job is this message; anything else unknown fails like
+// rest.GetAuthProvider.
 Status check_auth_provider(const AuthProvider& p, const std::string& origin) {
   const std::string where = origin.empty() ? "auth-provider" : origin + ".auth-provider";
   if (p.name == "gcp") {
@@ -356,7 +359,8 @@ Status check_auth_provider(const AuthProvider& p, const std::string& origin) {
   return {};
 }
 
-// Reads the user's credentials into `out` and picks authMethod (spec 1.9, 1.12, 3.10).
+// Reads the user's credentials into `out` and picks authMethod
+// (../shared/K8S-CLIENT-SPEC.md 1.9, 1.12, 3.10).
 Status load_credentials(const AuthInfo& user, const ConfigOverrides& o, ClientConfig& out) {
   Result<std::string> cert = data_or_file(
       user.clientCertificateData, user.clientCertificate,
@@ -571,7 +575,8 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
   out.impersonateUserExtra = user.impersonateUserExtra;
   out.tokenFile = user.tokenFile;
 
-  // client-go reads user credentials only when the transport is TLS (spec 1.11).
+  // client-go reads user credentials only when the transport is TLS
+  // (../shared/K8S-CLIENT-SPEC.md 1.11).
   if (split_url(out.server).scheme != "https") {
     if (has_credentials(user)) {
       out.warnings.push_back(

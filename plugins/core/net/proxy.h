@@ -41,8 +41,8 @@ ProxyChoice choose_proxy(std::string_view serverUrl, std::string_view kubeconfig
                          const EnvLookup& env);
 
 // Validates a kubeconfig proxy-url like client-go's parseProxyURL: schemes http, https, socks5
-// only, else `unsupported scheme "x", must be http, https, or socks5` (spec 1.15); an
-// unparsable URL is `could not parse: <url>`.
+// only, else `unsupported scheme "x", must be http, https, or socks5`
+// (../shared/K8S-CLIENT-SPEC.md 1.15); an unparsable URL is `could not parse: <url>`.
 Status validate_proxy_url(std::string_view url);
 
 // The proxy URL with the password replaced by "***" ("http://user:***@proxy:3128").

@@ -74,7 +74,7 @@ std::string name_oneline(const X509_NAME* name) {
 }
 
 // Records the request and declines: a probe never authenticates, so no credential can reach a
-// server whose certificate has not been verified yet (DESIGN.md rules).
+// server whose certificate has not been verified yet (../shared/DESIGN.md rules).
 int on_client_cert(SSL* ssl, X509** cert, EVP_PKEY** key) {
   auto* request = static_cast<ClientCertRequest*>(SSL_get_app_data(ssl));
   request->requested = true;

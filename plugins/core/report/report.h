@@ -1,4 +1,4 @@
-// The check model shared by every plugin and its renderers (DESIGN.md "The check model").
+// The check model shared by every plugin and its renderers (../shared/DESIGN.md "The check model").
 // The JSON shape is a stable contract: change it only together with schemaVersion.
 #pragma once
 
@@ -82,10 +82,10 @@ CheckStatus verdict(const Report& report);
 // The earliest layer, in request order, holding a failed check; nullopt when nothing failed.
 std::optional<Layer> failed_layer(const Report& report);
 
-// 0 when nothing failed (warnings allowed unless fail-on=warn), 1 otherwise (DESIGN.md).
+// 0 when nothing failed (warnings allowed unless fail-on=warn), 1 otherwise (../shared/DESIGN.md).
 int exit_code(const Report& report, FailOn failOn);
 
-// The report as the DESIGN.md JSON object, keys in contract order.
+// The report as the ../shared/DESIGN.md JSON object, keys in contract order.
 nlohmann::ordered_json to_json(const Report& report);
 
 // One line per check plus a verdict line, for people; colour only when asked.

@@ -17,7 +17,8 @@ struct UrlParts {
 // Splits `url`; a missing scheme means https, as kubectl does for `--server=host:6443`.
 UrlParts split_url(std::string_view url);
 
-// Drops the query and fragment and adds "https://" when there is no scheme (spec 1.14).
+// Drops the query and fragment and adds "https://" when there is no scheme
+// (../shared/K8S-CLIENT-SPEC.md 1.14).
 std::string normalize_server_url(std::string_view server);
 
 // host:port for reports ("[::1]:6443" for IPv6).
