@@ -12,6 +12,7 @@
 
 #include "core/kube/kube.h"
 #include "core/util/base64.h"
+#include "core/util/env.h"
 #include "core/util/process.h"
 
 namespace kp::core {
@@ -55,17 +56,6 @@ std::string format_duration(std::chrono::milliseconds duration) {
     text += "." + fraction;
   }
   return text + "s";
-}
-
-std::optional<std::string> lookup(const ExecEnvironment& env, const std::string& name) {
-  if (env.getenv) {
-    return env.getenv(name);
-  }
-  const char* value = std::getenv(name.c_str());
-  if (value == nullptr) {
-    return std::nullopt;
-  }
-  return std::string(value);
 }
 
 }  // namespace
@@ -247,7 +237,7 @@ Result<ExecCredential, ExecError> run_exec_plugin(const ExecConfig& exec,
   ProcessSpec spec;
   spec.argv.push_back(exec.command);
   spec.argv.insert(spec.argv.end(), exec.args.begin(), exec.args.end());
-  spec.searchPath = lookup(env, "PATH").value_or("");
+  spec.searchPath = env_value(env.getenv, "PATH").value_or("");
   spec.env = exec.env;
   spec.env.emplace_back("KUBERNETES_EXEC_INFO", exec_info_json(exec, cluster, interactive));
   // An interactive plugin reads our terminal: our stdin and our process group.

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "core/kube/kubeconfig.h"
+#include "core/util/env.h"
 #include "core/util/result.h"
 #include "core/util/time.h"
 
@@ -53,7 +54,7 @@ struct ExecEnvironment {
   bool stdinIsTerminal = false;
   // Looks up variables for PATH resolution; null: the process environment. The child's
   // environment is always this process's environment plus exec.env (as client-go does).
-  std::function<std::optional<std::string>(const std::string&)> getenv;
+  EnvLookup getenv;
   std::ostream* pluginStderr =
       nullptr;  // the plugin's stderr goes here (the user's); null: dropped
 

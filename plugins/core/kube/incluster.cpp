@@ -9,6 +9,7 @@
 
 #include "core/kube/kubeconfig.h"
 #include "core/kube/kubeconfig_detail.h"
+#include "core/util/env.h"
 #include "core/util/files.h"
 #include "core/util/text.h"
 #include "core/util/url.h"
@@ -18,19 +19,8 @@ namespace fs = std::filesystem;
 using detail::validate_namespace;
 namespace {
 
-std::optional<std::string> lookup_env(const InClusterEnvironment& env, const std::string& name) {
-  if (env.getenv) {
-    return env.getenv(name);
-  }
-  const char* value = std::getenv(name.c_str());
-  if (value == nullptr) {
-    return std::nullopt;
-  }
-  return std::string(value);
-}
-
 std::string env_or_empty(const InClusterEnvironment& env, const std::string& name) {
-  return lookup_env(env, name).value_or("");
+  return env_value(env.getenv, name).value_or("");
 }
 
 // net.JoinHostPort: an IPv6 literal needs brackets before the port.

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/util/env.h"
 #include "core/util/result.h"
 
 namespace kp::core {
@@ -199,7 +200,7 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config,
 struct InClusterEnvironment {
   std::filesystem::path serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
   // KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT, POD_NAMESPACE; null: the process env.
-  std::function<std::optional<std::string>(const std::string&)> getenv;
+  EnvLookup getenv;
 
   // The real directory and process environment.
   static InClusterEnvironment system();

@@ -17,6 +17,7 @@
 #include "core/net/dns_wire.h"
 #include "core/net/net.h"
 #include "core/net/net_detail.h"
+#include "core/util/text.h"
 
 namespace kp::core {
 
@@ -318,23 +319,12 @@ std::vector<std::string> resolv_conf_nameservers(std::string_view resolvConf) {
 }
 
 std::string_view to_string(DnsFailure kind) {
-  switch (kind) {
-    case DnsFailure::nxdomain:
-      return "NXDOMAIN";
-    case DnsFailure::noData:
-      return "no data";
-    case DnsFailure::servfail:
-      return "SERVFAIL";
-    case DnsFailure::refused:
-      return "REFUSED";
-    case DnsFailure::timeout:
-      return "timeout";
-    case DnsFailure::network:
-      return "network";
-    case DnsFailure::malformed:
-      return "malformed";
-  }
-  return "network";
+  constexpr NameTable<DnsFailure> kNames[] = {
+      {"NXDOMAIN", DnsFailure::nxdomain},  {"no data", DnsFailure::noData},
+      {"SERVFAIL", DnsFailure::servfail},  {"REFUSED", DnsFailure::refused},
+      {"timeout", DnsFailure::timeout},    {"network", DnsFailure::network},
+      {"malformed", DnsFailure::malformed}};
+  return name_of(kNames, kind, "network");
 }
 
 Result<DnsAnswer, DnsError> query_dns_server(std::string_view serverText, std::string_view name,

@@ -303,19 +303,12 @@ TransferPhase phase_of(CURL* handle, const Transfer& transfer, CURLcode code, bo
 
 // What the phase adds to libcurl's message where that message does not say it.
 std::string phase_note(TransferPhase phase) {
-  switch (phase) {
-    case TransferPhase::dns:
-      return " (resolving the host name)";
-    case TransferPhase::connect:
-      return " (TCP connect)";
-    case TransferPhase::tls:
-      return " (TCP connected; the TLS handshake did not finish)";
-    case TransferPhase::response:
-      return " (connected; the HTTP response did not complete)";
-    case TransferPhase::unknown:
-      break;
-  }
-  return {};
+  constexpr NameTable<TransferPhase> kNotes[] = {
+      {" (resolving the host name)", TransferPhase::dns},
+      {" (TCP connect)", TransferPhase::connect},
+      {" (TCP connected; the TLS handshake did not finish)", TransferPhase::tls},
+      {" (connected; the HTTP response did not complete)", TransferPhase::response}};
+  return std::string(name_of(kNotes, phase, ""));
 }
 
 }  // namespace

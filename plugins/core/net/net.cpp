@@ -22,6 +22,7 @@
 
 #include "core/net/net_detail.h"
 #include "core/util/files.h"
+#include "core/util/text.h"
 
 namespace kp::core {
 namespace detail {
@@ -195,19 +196,12 @@ Result<ResolveResult, DnsError> resolve_system(std::string_view hostText,
 }
 
 std::string_view to_string(ConnectFailure kind) {
-  switch (kind) {
-    case ConnectFailure::refused:
-      return "refused";
-    case ConnectFailure::timeout:
-      return "timed out";
-    case ConnectFailure::unreachable:
-      return "unreachable";
-    case ConnectFailure::reset:
-      return "reset";
-    case ConnectFailure::other:
-      return "failed";
-  }
-  return "failed";
+  constexpr NameTable<ConnectFailure> kNames[] = {{"refused", ConnectFailure::refused},
+                                                  {"timed out", ConnectFailure::timeout},
+                                                  {"unreachable", ConnectFailure::unreachable},
+                                                  {"reset", ConnectFailure::reset},
+                                                  {"failed", ConnectFailure::other}};
+  return name_of(kNames, kind, "failed");
 }
 
 ConnectFailure classify_connect_errno(int err) {

@@ -689,16 +689,6 @@ Result<ProxyTunnel, ProxyError> socks5_connect(UniqueFd fd, const ProxyUrl& prox
 
 }  // namespace
 
-EnvLookup process_env() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* value = std::getenv(name.c_str());
-    if (value == nullptr) {
-      return std::nullopt;
-    }
-    return std::string(value);
-  };
-}
-
 std::string mask_proxy_url(std::string_view url) {
   const auto sep = url.find("://");
   const std::size_t authorityStart = sep == std::string_view::npos ? 0 : sep + 3;

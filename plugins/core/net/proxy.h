@@ -10,14 +10,10 @@
 #include <string_view>
 
 #include "core/net/net.h"
+#include "core/util/env.h"
 #include "core/util/result.h"
 
 namespace kp::core {
-
-// The getenv seam: nullopt when the variable is unset.
-using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
-// The real process environment.
-EnvLookup process_env();
 
 struct ProxyChoice {
   bool used = false;

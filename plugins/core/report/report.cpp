@@ -48,17 +48,11 @@ int severity(CheckStatus status) {
 }
 
 std::string_view colour_code(CheckStatus status) {
-  switch (status) {
-    case CheckStatus::ok:
-      return "\033[32m";
-    case CheckStatus::warn:
-      return "\033[33m";
-    case CheckStatus::fail:
-      return "\033[31m";
-    case CheckStatus::skip:
-      return "\033[2m";
-  }
-  return "";
+  constexpr NameTable<CheckStatus> kColours[] = {{"\033[32m", CheckStatus::ok},
+                                                 {"\033[33m", CheckStatus::warn},
+                                                 {"\033[31m", CheckStatus::fail},
+                                                 {"\033[2m", CheckStatus::skip}};
+  return name_of(kColours, status, "");
 }
 
 constexpr std::string_view kColourReset = "\033[0m";
