@@ -29,6 +29,7 @@
 #include "core/net/net.h"
 #include "core/report/report.h"
 #include "core/util/signals.h"
+#include "support_http.h"
 
 using namespace kp;
 using Clock = std::chrono::steady_clock;
@@ -267,28 +268,19 @@ TEST_CASE("certs::check_server names tcp, tls or dns for a server it could not i
 
 namespace {
 
-struct FailingHttp : core::HttpClient {
-  core::HttpError error;
-  int* calls;
-  core::HttpResult send(const core::HttpRequest&) override {
-    ++*calls;
-    return error;
-  }
-};
-
+// Every request fails with `error`; *calls counts them.
 core::ApiClient failing_client(core::HttpError error, int* calls) {
+  auto http = std::make_shared<kp::testsupport::FakeHttp>();
+  http->hook(
+      [error, calls](const core::HttpRequest&, std::size_t) -> std::optional<core::HttpResult> {
+        ++*calls;
+        return error;
+      });
   core::ClientConfig config;
   config.server = "https://api.test:6443";
   config.namespaceName = "web";
   return core::ApiClient(
-      config, {},
-      [error, calls] {
-        auto http = std::make_unique<FailingHttp>();
-        http->error = error;
-        http->calls = calls;
-        return http;
-      },
-      std::chrono::milliseconds(2000));
+      config, {}, [http] { return http->client(); }, std::chrono::milliseconds(2000));
 }
 
 }  // namespace
@@ -356,19 +348,6 @@ struct QuietNetwork : core::Network {
   std::string read_file(const std::string&) override { return {}; }
 };
 
-// Every request times out, as against a server that accepted and then dribbled.
-struct StalledHttp : core::HttpClient {
-  std::vector<std::string>* paths;
-  core::HttpResult send(const core::HttpRequest& request) override {
-    paths->push_back(request.url.substr(request.url.find('/', 8)));
-    return core::HttpError{core::TransportError::timeout,
-                           28,
-                           "Operation timed out after 1000 milliseconds with 0 bytes received",
-                           {},
-                           core::TransferPhase::response};
-  }
-};
-
 // An apicheck run whose network is fine up to TLS and whose HTTP client is `http`.
 apicheck::Options options_with(std::function<std::unique_ptr<core::HttpClient>()> http) {
   apicheck::Options options;
@@ -395,29 +374,21 @@ apicheck::Options options_with(std::function<std::unique_ptr<core::HttpClient>()
   return options;
 }
 
-// Ctrl-C arrives while the request is in flight: the request sees it through `cancelled`.
-struct InterruptedHttp : core::HttpClient {
-  bool* sawCancel;
-  core::HttpResult send(const core::HttpRequest& request) override {
-    core::StopSignals::set_for_test(SIGINT);
-    *sawCancel = request.cancelled && request.cancelled();
-    return core::HttpError{
-        core::TransportError::cancelled, 42, "Callback aborted", {}, core::TransferPhase::response};
-  }
-};
-
 }  // namespace
 
 TEST_CASE("apicheck::check: a server that lets /livez time out costs one deadline, not four",
           "[hostile][apicheck]") {
-  std::vector<std::string> paths;
-  const apicheck::Options options = options_with([&paths] {
-    auto http = std::make_unique<StalledHttp>();
-    http->paths = &paths;
-    return http;
-  });
+  // Every request times out, as against a server that accepted and then dribbled.
+  kp::testsupport::FakeHttp http;
+  http.fallback =
+      core::HttpError{core::TransportError::timeout,
+                      28,
+                      "Operation timed out after 1000 milliseconds with 0 bytes received",
+                      {},
+                      core::TransferPhase::response};
+  const apicheck::Options options = options_with(http.factory());
   const core::Report report = options.check();
-  CHECK(paths == std::vector<std::string>{"/livez"});
+  CHECK(http.paths() == std::vector<std::string>{"/livez"});
   CHECK(core::failed_layer(report) == core::Layer::health);
   std::map<std::string, core::CheckStatus> status;
   for (const core::Check& c : report.checks) {
@@ -432,12 +403,17 @@ TEST_CASE("apicheck::check: a server that lets /livez time out costs one deadlin
 
 TEST_CASE("apicheck::watch: Ctrl-C cancels the request in flight and the cut round is not counted",
           "[hostile][apicheck]") {
+  // Ctrl-C arrives while the request is in flight: the request sees it through `cancelled`.
   bool sawCancel = false;
-  const apicheck::Options options = options_with([&sawCancel] {
-    auto http = std::make_unique<InterruptedHttp>();
-    http->sawCancel = &sawCancel;
-    return http;
+  kp::testsupport::FakeHttp http;
+  http.hook([&sawCancel](const core::HttpRequest& request,
+                         std::size_t) -> std::optional<core::HttpResult> {
+    core::StopSignals::set_for_test(SIGINT);
+    sawCancel = request.cancelled && request.cancelled();
+    return core::HttpError{
+        core::TransportError::cancelled, 42, "Callback aborted", {}, core::TransferPhase::response};
   });
+  const apicheck::Options options = options_with(http.factory());
   core::StopSignals::set_for_test(0);
   std::ostringstream out;
   const int code = apicheck::watch(options, out, [] { return core::StopSignals::raised(); });
