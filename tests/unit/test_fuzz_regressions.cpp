@@ -18,24 +18,12 @@
 #include "netdebug/local.h"
 #include "netdebug/run.h"
 #include "support_http.h"
+#include "support_invoke.h"
 
 using namespace kp::core;
+using kp::testsupport::invoke_main;
 
 namespace {
-
-// Runs a plugin's main() and captures stdout.
-std::string run_stdout(int (*main)(int, char**), std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (std::string& arg : args) {
-    argv.push_back(arg.data());
-  }
-  argv.push_back(nullptr);
-  std::ostringstream out;
-  std::streambuf* saved = std::cout.rdbuf(out.rdbuf());
-  main(static_cast<int>(args.size()), argv.data());
-  std::cout.rdbuf(saved);
-  return out.str();
-}
 
 // An API server that answers every request with the next of `bodies` (then the last again) and
 // gives up after 50 requests, so a pager that never stops fails the test instead of hanging it.
@@ -172,7 +160,7 @@ TEST_CASE("core::set_completion_sources_override", "[regression][fuzz]") {
     return sources;
   });
   const std::string out =
-      run_stdout(kp::certs::main, {"kubectl-certs", "__complete", "secrets", "-n", "fake-"});
+      invoke_main(kp::certs::main, {"kubectl-certs", "__complete", "secrets", "-n", "fake-"}).out;
   set_completion_sources_override({});
   CHECK(out == "fake-a\nfake-b\n:4\n");
   CHECK(asked == std::vector<std::string>{"namespaces"});
