@@ -30,67 +30,16 @@
 #include "core/report/report.h"
 #include "core/util/signals.h"
 #include "support_http.h"
+#include "support_server.h"
 
 using namespace kp;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// One listening socket on 127.0.0.1; each accepted connection runs `handler` on its own thread
-// until the handler returns or the server is destroyed.
-class Loopback {
- public:
-  explicit Loopback(std::function<void(int fd, const std::atomic<bool>& stop)> handler)
-      : handler_(std::move(handler)) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    socklen_t size = sizeof addr;
-    REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &size) == 0);
-    port_ = ntohs(addr.sin_port);
-    REQUIRE(::listen(listener_, 16) == 0);
-    acceptor_ = std::thread([this] {
-      while (!stop_) {
-        const int fd = ::accept(listener_, nullptr, nullptr);
-        if (fd < 0) {
-          return;
-        }
-        std::lock_guard lock(mutex_);
-        connections_.emplace_back([this, fd] {
-          handler_(fd, stop_);
-          ::close(fd);
-        });
-      }
-    });
-  }
-  ~Loopback() {
-    stop_ = true;
-    ::shutdown(listener_, SHUT_RDWR);
-    ::close(listener_);
-    acceptor_.join();
-    std::lock_guard lock(mutex_);
-    for (std::thread& t : connections_) {
-      t.join();
-    }
-  }
-  Loopback(const Loopback&) = delete;
-  Loopback& operator=(const Loopback&) = delete;
-  int port() const { return port_; }
-  std::string url(const std::string& scheme) const {
-    return scheme + "://127.0.0.1:" + std::to_string(port_) + "/livez";
-  }
-
- private:
-  std::function<void(int, const std::atomic<bool>&)> handler_;
-  int listener_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread acceptor_;
-  std::mutex mutex_;
-  std::vector<std::thread> connections_;
-};
+// One listening socket on 127.0.0.1; each accepted connection runs its handler on its own
+// thread until the handler returns or the server is destroyed.
+using Loopback = kp::testsupport::LoopbackServer;
 
 // Reads what the client sends (the request, a ClientHello) until the request's blank line, the
 // client leaves or the test ends; false when the client left.
@@ -149,7 +98,7 @@ TEST_CASE("core::CurlHttpClient: a server that accepts and never finishes TLS is
   Loopback server(hold);
   core::CurlHttpClient client;
   const auto start = Clock::now();
-  const core::HttpResult result = client.send(request(server.url("https"), 700));
+  const core::HttpResult result = client.send(request(server.url("https", "/livez"), 700));
   REQUIRE_FALSE(result);
   CHECK(seconds_since(start) < 2.0);
   CHECK(result.error().kind == core::TransportError::timeout);
@@ -176,7 +125,7 @@ TEST_CASE("core::CurlHttpClient: an answer dribbled byte by byte ends at the who
   });
   core::CurlHttpClient client;
   const auto start = Clock::now();
-  const core::HttpResult result = client.send(request(server.url("http"), 800));
+  const core::HttpResult result = client.send(request(server.url("http", "/livez"), 800));
   REQUIRE_FALSE(result);
   CHECK(seconds_since(start) < 2.0);  // not reset by each byte: 78 bytes would take 7.8 s
   CHECK(result.error().kind == core::TransportError::timeout);
@@ -198,7 +147,7 @@ TEST_CASE("core::CurlHttpClient: header lines without end are cut off at kMaxHea
   });
   core::CurlHttpClient client;
   const auto start = Clock::now();
-  const core::HttpResult result = client.send(request(server.url("http"), 5000));
+  const core::HttpResult result = client.send(request(server.url("http", "/livez"), 5000));
   REQUIRE_FALSE(result);
   CHECK(seconds_since(start) < 3.0);
   CHECK(result.error().kind == core::TransportError::tooLarge);
@@ -215,7 +164,7 @@ TEST_CASE("core::CurlHttpClient: a status line that is not HTTP is a broken answ
     }
   });
   core::CurlHttpClient client;
-  const core::HttpResult result = client.send(request(server.url("http"), 2000));
+  const core::HttpResult result = client.send(request(server.url("http", "/livez"), 2000));
   REQUIRE_FALSE(result);
   CHECK(result.error().kind == core::TransportError::other);
   CHECK(result.error().phase == core::TransferPhase::response);
