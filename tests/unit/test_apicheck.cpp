@@ -10,6 +10,7 @@
 
 #include "apicheck/apicheck.h"
 #include "apicheck/run.h"
+#include "support_http.h"
 #include "test_support_certs.h"
 
 namespace {
@@ -64,28 +65,6 @@ struct FakeNetwork : kp::core::Network {
   }
 };
 
-struct FakeHttp : kp::core::HttpClient {
-  std::map<std::string, kp::core::HttpResponse>* responses;
-  std::map<std::string, kp::core::HttpError>* failures;
-  std::vector<kp::core::HttpRequest>* sent;
-  std::mutex* mutex;
-  kp::core::HttpResult send(const kp::core::HttpRequest& request) override {
-    std::lock_guard<std::mutex> lock(*mutex);
-    sent->push_back(request);
-    const std::string path = request.url.substr(request.url.find('/', 8));
-    if (const auto failed = failures->find(path); failed != failures->end()) {
-      return failed->second;
-    }
-    const auto it = responses->find(path);
-    if (it == responses->end()) {
-      kp::core::HttpResponse notFound;
-      notFound.status = 404;
-      return notFound;
-    }
-    return it->second;
-  }
-};
-
 kp::core::HttpResponse answer(long status, std::string body) {
   kp::core::HttpResponse r;
   r.status = status;
@@ -97,10 +76,7 @@ kp::core::HttpResponse answer(long status, std::string body) {
 // A healthy API server at https://api.test:6443 (198.51.100.7 is never dialled: all is fake).
 struct World {
   std::shared_ptr<FakeNetwork> net = std::make_shared<FakeNetwork>();
-  std::map<std::string, kp::core::HttpResponse> responses;
-  std::map<std::string, kp::core::HttpError> failures;  // by path: the transfer failed
-  std::vector<kp::core::HttpRequest> sent;
-  std::mutex sentMutex;
+  kp::testsupport::FakeHttp http;  // answers by path; 404 for the rest
   kp::core::TlsProbe tls;
   kp::apicheck::Options options;
 
@@ -113,15 +89,18 @@ struct World {
     tls.verify.ok = true;
     tls.nameMatches = true;
     tls.nameChecked = "api.test";
-    responses["/livez"] = answer(200, "ok");
-    responses["/readyz?verbose"] = answer(200, "[+]ping ok\n[+]etcd ok\nreadyz check passed\n");
-    responses["/healthz"] = answer(200, "ok");
-    responses["/version"] =
+    http.on("/livez", answer(200, "ok"));
+    http.on("/readyz?verbose", answer(200, "[+]ping ok\n[+]etcd ok\nreadyz check passed\n"));
+    http.on("/healthz", answer(200, "ok"));
+    http.on(
+        "/version",
         answer(200, R"({"major":"1","minor":"37","gitVersion":"v1.37.2","goVersion":"go1.26.8",)"
-                    R"("platform":"linux/amd64"})");
-    responses["/apis/authentication.k8s.io/v1/selfsubjectreviews"] = answer(
-        201, R"({"kind":"SelfSubjectReview","apiVersion":"authentication.k8s.io/v1",)"
-             R"("status":{"userInfo":{"username":"alice","groups":["system:authenticated"]}}})");
+                    R"("platform":"linux/amd64"})"));
+    http.on(
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        answer(201,
+               R"({"kind":"SelfSubjectReview","apiVersion":"authentication.k8s.io/v1",)"
+               R"("status":{"userInfo":{"username":"alice","groups":["system:authenticated"]}}})"));
     options.client.contextName = "test";
     options.client.clusterName = "test";
     options.client.server = "https://api.test:6443";
@@ -132,14 +111,7 @@ struct World {
     options.deps.net = net;
     options.deps.tls = [this](int, const kp::core::TlsProbeOptions&)
         -> kp::core::Result<kp::core::TlsProbe, kp::core::TlsError> { return tls; };
-    options.deps.http = [this] {
-      auto http = std::make_unique<FakeHttp>();
-      http->responses = &responses;
-      http->failures = &failures;
-      http->sent = &sent;
-      http->mutex = &sentMutex;
-      return http;
-    };
+    options.deps.http = http.factory();
     options.deps.env = [](const std::string&) { return std::optional<std::string>(); };
     options.deps.now = [] { return std::int64_t{1795000000}; };
     options.deps.kubectlVersion = [] { return std::string("v1.37.0"); };
@@ -187,8 +159,9 @@ TEST_CASE("apicheck::check healthy path is ok with every layer", "[apicheck]") {
 
 TEST_CASE("apicheck::check names the token only by fingerprint", "[apicheck]") {
   World w;
-  w.responses["/apis/authentication.k8s.io/v1/selfsubjectreviews"] =
-      answer(401, R"({"kind":"Status","status":"Failure","reason":"Unauthorized","code":401})");
+  w.http.on(
+      "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+      answer(401, R"({"kind":"Status","status":"Failure","reason":"Unauthorized","code":401})"));
   const kp::core::Report report = w.options.check();
   CHECK(kp::core::failed_layer(report) == Layer::auth);
   const kp::core::Check* whoami = w.find(report, "auth.whoami");
@@ -208,7 +181,7 @@ TEST_CASE("apicheck::check DNS failure stops before any connection", "[apicheck]
   CHECK(w.find(report, "dns.resolve")->message ==
         "api.test does not resolve: NXDOMAIN; DNS (192.0.2.53) says the name does not exist");
   CHECK(w.net->connects.empty());
-  CHECK(w.sent.empty());
+  CHECK(w.http.sent.empty());
   CHECK(w.find(report, "tcp.connect")->status == CheckStatus::skip);
 }
 
@@ -220,7 +193,7 @@ TEST_CASE("apicheck::check refused connection is the tcp layer", "[apicheck]") {
   const kp::core::Check* tcp = w.find(report, "tcp.connect");
   CHECK(tcp->endpoint == "198.51.100.7:6443");
   CHECK(tcp->message.find("connection refused") == 0);
-  CHECK(w.sent.empty());
+  CHECK(w.http.sent.empty());
 }
 
 TEST_CASE("apicheck::check sends nothing to a server that failed TLS verification", "[apicheck]") {
@@ -237,8 +210,8 @@ TEST_CASE("apicheck::check sends nothing to a server that failed TLS verificatio
   w.options.client.clientCertPem = "not used";
   const kp::core::Report report = w.options.check();
   CHECK(kp::core::failed_layer(report) == Layer::tls);
-  CHECK(w.sent.empty());
-  CHECK_FALSE(sent_credentials(w.sent));
+  CHECK(w.http.sent.empty());
+  CHECK_FALSE(sent_credentials(w.http.sent));
   CHECK(w.find(report, "auth.whoami")->status == CheckStatus::skip);
 }
 
@@ -258,7 +231,7 @@ TEST_CASE("apicheck::check a client key that is not the certificate's fails conf
     const kp::core::Report report = w.options.check();
     CHECK(w.find(report, "config.client-cert")->status == CheckStatus::ok);
     CHECK(w.find(report, "auth.whoami")->status == CheckStatus::ok);
-    CHECK(sent_credentials(w.sent));
+    CHECK(sent_credentials(w.http.sent));
   }
   SECTION("another key: config fails, the pair is never sent") {
     w.options.client.clientKeyPem = tc::key_pem_pkcs8(tc::make_key(tc::KeyKind::ecdsaP256));
@@ -269,7 +242,7 @@ TEST_CASE("apicheck::check a client key that is not the certificate's fails conf
     CHECK(cert->message.find("the client key does not match it") != std::string::npos);
     CHECK(cert->hint.find("tls: private key does not match public key") != std::string::npos);
     CHECK(w.find(report, "auth.whoami")->status == CheckStatus::skip);
-    CHECK_FALSE(sent_credentials(w.sent));
+    CHECK_FALSE(sent_credentials(w.http.sent));
   }
 }
 
@@ -283,13 +256,14 @@ TEST_CASE("apicheck::check insecure-skip-tls-verify warns and goes on", "[apiche
   CHECK(kp::core::verdict(report) == CheckStatus::warn);
   CHECK(w.find(report, "config.insecure")->status == CheckStatus::warn);
   CHECK(w.find(report, "tls.verify")->status == CheckStatus::warn);
-  CHECK(sent_credentials(w.sent));
+  CHECK(sent_credentials(w.http.sent));
 }
 
 TEST_CASE("apicheck::check names the failing readyz checks", "[apicheck]") {
   World w;
-  w.responses["/readyz?verbose"] =
-      answer(500, "[+]ping ok\n[-]etcd failed: reason withheld\n[+]log ok\nreadyz check failed\n");
+  w.http.on(
+      "/readyz?verbose",
+      answer(500, "[+]ping ok\n[-]etcd failed: reason withheld\n[+]log ok\nreadyz check failed\n"));
   const kp::core::Report report = w.options.check();
   CHECK(kp::core::failed_layer(report) == Layer::health);
   CHECK(w.find(report, "health.readyz")->message == "/readyz?verbose HTTP 500: etcd failed");
@@ -301,11 +275,11 @@ TEST_CASE("apicheck::check names the layer a health request's own connection bro
           "[apicheck]") {
   World w;
   SECTION("its TLS handshake") {
-    w.failures["/livez"] = kp::core::HttpError{kp::core::TransportError::tlsVerify,
-                                               60,
-                                               "SSL certificate problem: certificate has expired",
-                                               {},
-                                               kp::core::TransferPhase::tls};
+    w.http.on("/livez", kp::core::HttpError{kp::core::TransportError::tlsVerify,
+                                            60,
+                                            "SSL certificate problem: certificate has expired",
+                                            {},
+                                            kp::core::TransferPhase::tls});
     const kp::core::Report report = w.options.check();
     CHECK(kp::core::failed_layer(report) == Layer::tls);
     const kp::core::Check* livez = w.find(report, "health.livez");
@@ -315,21 +289,21 @@ TEST_CASE("apicheck::check names the layer a health request's own connection bro
     CHECK(w.find(report, "tls.verify")->status == kp::core::CheckStatus::ok);
   }
   SECTION("its TCP connection") {
-    w.failures["/livez"] = kp::core::HttpError{kp::core::TransportError::connect,
-                                               7,
-                                               "Failed to connect: Connection refused",
-                                               {},
-                                               kp::core::TransferPhase::connect};
+    w.http.on("/livez", kp::core::HttpError{kp::core::TransportError::connect,
+                                            7,
+                                            "Failed to connect: Connection refused",
+                                            {},
+                                            kp::core::TransferPhase::connect});
     const kp::core::Report report = w.options.check();
     CHECK(kp::core::failed_layer(report) == Layer::tcp);
     CHECK(w.find(report, "health.livez")->hint.find("flapping") != std::string::npos);
   }
   SECTION("the answer: health, as before") {
-    w.failures["/livez"] = kp::core::HttpError{kp::core::TransportError::other,
-                                               52,
-                                               "Empty reply from server",
-                                               {},
-                                               kp::core::TransferPhase::response};
+    w.http.on("/livez", kp::core::HttpError{kp::core::TransportError::other,
+                                            52,
+                                            "Empty reply from server",
+                                            {},
+                                            kp::core::TransferPhase::response});
     const kp::core::Report report = w.options.check();
     CHECK(kp::core::failed_layer(report) == Layer::health);
   }
@@ -399,7 +373,7 @@ TEST_CASE("apicheck::check HA backends are checked directly and summarised", "[a
   CHECK(backends == 2);
   CHECK(w.find(report, "ha.summary")->message.find("1 of 2 backends ready") == 0);
   bool dialledByName = true;
-  for (const kp::core::HttpRequest& r : w.sent) {
+  for (const kp::core::HttpRequest& r : w.http.sent) {
     if (!r.connectTo.empty()) {
       dialledByName = dialledByName && r.url.find("https://api.test:6443/") == 0;
     }
@@ -435,7 +409,7 @@ TEST_CASE("apicheck::tls_layer alone fails an unverified chain and skips the lat
   // Only this layer ran: nothing resolved, dialled or requested.
   CHECK(w.find(report, "dns.resolve") == nullptr);
   CHECK(w.net->connects.empty());
-  CHECK(w.sent.empty());
+  CHECK(w.http.sent.empty());
   REQUIRE(w.find(report, "tls.handshake") != nullptr);
   CHECK(w.find(report, "tls.handshake")->status == CheckStatus::ok);
   const kp::core::Check* verify = w.find(report, "tls.verify");

@@ -1,5 +1,6 @@
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include <catch2/catch.hpp>
@@ -7,6 +8,7 @@
 #include "certs/secrets.h"
 #include "core/kube/apiclient.h"
 #include "core/util/base64.h"
+#include "support_http.h"
 #include "test_support_certs.h"
 
 using namespace kp;
@@ -362,12 +364,18 @@ namespace {
 
 // Pages of a SecretList served by continue token, behind ApiClient.
 struct FakeApi {
-  std::vector<std::string> paths;
+  kp::testsupport::FakeHttp http;
   std::map<std::string, kp::core::HttpResponse> answers;  // by continue token ("" = first)
   std::size_t maxItems = 1000;                            // more per page: tooLarge
 
+  FakeApi() {
+    http.hook([this](const kp::core::HttpRequest& request,
+                     std::size_t) -> std::optional<kp::core::HttpResult> {
+      return answer(kp::testsupport::path_of(request.url));
+    });
+  }
+
   kp::core::HttpResult answer(const std::string& path) {
-    paths.push_back(path);
     std::string token;
     if (const auto at = path.find("&continue="); at != std::string::npos) {
       token = path.substr(at + 10);
@@ -383,14 +391,6 @@ struct FakeApi {
   }
 };
 
-struct FakeHttp : kp::core::HttpClient {
-  std::shared_ptr<FakeApi> api;
-  explicit FakeHttp(std::shared_ptr<FakeApi> a) : api(std::move(a)) {}
-  kp::core::HttpResult send(const kp::core::HttpRequest& request) override {
-    return api->answer(request.url.substr(request.url.find('/', 8)));
-  }
-};
-
 core::ApiClient fake_client(const std::shared_ptr<FakeApi>& api) {
   core::ClientConfig config;
   config.server = "https://api.test:6443";
@@ -398,8 +398,7 @@ core::ApiClient fake_client(const std::shared_ptr<FakeApi>& api) {
   config.clusterName = "lab";
   config.namespaceName = "web";
   return core::ApiClient(
-      config, {}, [api] { return std::make_unique<FakeHttp>(api); },
-      std::chrono::milliseconds(5000));
+      config, {}, [api] { return api->http.client(); }, std::chrono::milliseconds(5000));
 }
 
 kp::core::HttpResponse page(const std::vector<nlohmann::json>& items, const std::string& next) {
@@ -436,15 +435,16 @@ TEST_CASE("certs::check_secrets lists page by page with limit and continue token
   options.labelSelector = "app in (web),tier!=db";
   core::Result<core::Report> report = certs::check_secrets(client, options);
   REQUIRE(report);
-  CHECK(api->paths == std::vector<std::string>{
-                          "/api/v1/namespaces/web/"
-                          "secrets?limit=500&labelSelector=app%20in%20%28web%29%2Ctier%21%3Ddb",
-                          "/api/v1/namespaces/web/"
-                          "secrets?limit=500&labelSelector=app%20in%20%28web%29%2Ctier%21%3Ddb&"
-                          "continue=tok%2F1%2B",
-                          "/api/v1/namespaces/web/"
-                          "secrets?limit=500&labelSelector=app%20in%20%28web%29%2Ctier%21%3Ddb&"
-                          "continue=t2"});
+  CHECK(api->http.paths() ==
+        std::vector<std::string>{
+            "/api/v1/namespaces/web/"
+            "secrets?limit=500&labelSelector=app%20in%20%28web%29%2Ctier%21%3Ddb",
+            "/api/v1/namespaces/web/"
+            "secrets?limit=500&labelSelector=app%20in%20%28web%29%2Ctier%21%3Ddb&"
+            "continue=tok%2F1%2B",
+            "/api/v1/namespaces/web/"
+            "secrets?limit=500&labelSelector=app%20in%20%28web%29%2Ctier%21%3Ddb&"
+            "continue=t2"});
   REQUIRE(report->checks.size() == 4);
   CHECK(report->checks[0].id == "cert.secrets");
   CHECK(report->checks[0].status == core::CheckStatus::ok);
@@ -465,7 +465,7 @@ TEST_CASE("certs::check_secrets lists page by page with limit and continue token
     all.labelSelector.clear();
     core::Result<core::Report> result = certs::check_secrets(fake_client(big), all);
     REQUIRE(result);
-    CHECK(big->paths ==
+    CHECK(big->http.paths() ==
           std::vector<std::string>{"/api/v1/secrets?limit=500", "/api/v1/secrets?limit=50"});
     CHECK(result->checks[0].message ==
           "listed 1 secret in all namespaces in 1 page: 1 holds certificates");

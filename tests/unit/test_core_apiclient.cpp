@@ -3,43 +3,34 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "core/kube/apiclient.h"
+#include "support_http.h"
 
 using namespace kp::core;
 
 namespace {
 
-struct PagedServer {
-  std::vector<std::string> paths;
-  // Answers the n-th request (0-based) with its path; gives up after 50 requests, so a pager
-  // that never stops fails the test instead of hanging it.
-  std::function<HttpResult(std::size_t, const std::string&)> answer;
-};
+// Answers the n-th request (0-based) with `answer(n, path)`; gives up after 50 requests, so a
+// pager that never stops fails the test instead of hanging it.
+void answer_pages(kp::testsupport::FakeHttp& server,
+                  std::function<HttpResult(std::size_t, const std::string&)> answer) {
+  server.maxRequests = 50;
+  server.hook([answer = std::move(answer)](const HttpRequest& request,
+                                           std::size_t n) -> std::optional<HttpResult> {
+    return answer(n, kp::testsupport::path_of(request.url));
+  });
+}
 
-struct PagedHttp : HttpClient {
-  explicit PagedHttp(PagedServer& server) : server(server) {}
-  PagedServer& server;
-  HttpResult send(const HttpRequest& request) override {
-    const std::string path = request.url.substr(request.url.find('/', 8));
-    server.paths.push_back(path);
-    if (server.paths.size() > 50) {
-      return HttpError{TransportError::other, 0, "the test's fake gave up after 50 requests", {}};
-    }
-    return server.answer(server.paths.size() - 1, path);
-  }
-};
-
-ApiClient paged_client(PagedServer& server) {
+ApiClient paged_client(kp::testsupport::FakeHttp& server) {
   ClientConfig config;
   config.server = "https://198.18.0.2:6443";
-  return ApiClient(
-      config, {}, [&server] { return std::make_unique<PagedHttp>(server); },
-      std::chrono::milliseconds(1000));
+  return ApiClient(config, {}, server.factory(), std::chrono::milliseconds(1000));
 }
 
 HttpResponse ok(std::string body) {
@@ -74,8 +65,8 @@ std::vector<std::string> names_of(const nlohmann::json& page) {
 
 TEST_CASE("core::ApiClient::list_pages follows continue tokens, limit first, query kept",
           "[apiclient]") {
-  PagedServer server;
-  server.answer = [](std::size_t n, const std::string&) -> HttpResult {
+  kp::testsupport::FakeHttp server;
+  answer_pages(server, [](std::size_t n, const std::string&) -> HttpResult {
     if (n == 0) {
       return page({"a", "b"}, "tok/1+");
     }
@@ -83,7 +74,7 @@ TEST_CASE("core::ApiClient::list_pages follows continue tokens, limit first, que
       return page({"c"}, "t2");
     }
     return page({"d"}, "");
-  };
+  });
   std::vector<std::string> seen;
   const auto pages = paged_client(server).list_pages("/api/v1/pods?labelSelector=app%3Dweb", 2,
                                                      [&seen](const nlohmann::json& p) {
@@ -95,34 +86,36 @@ TEST_CASE("core::ApiClient::list_pages follows continue tokens, limit first, que
   REQUIRE(pages);
   CHECK(*pages == 3);
   CHECK(seen == std::vector<std::string>{"a", "b", "c", "d"});
-  CHECK(server.paths ==
+  CHECK(server.paths() ==
         std::vector<std::string>{"/api/v1/pods?limit=2&labelSelector=app%3Dweb",
                                  "/api/v1/pods?limit=2&labelSelector=app%3Dweb&continue=tok%2F1%2B",
                                  "/api/v1/pods?limit=2&labelSelector=app%3Dweb&continue=t2"});
 }
 
 TEST_CASE("core::ApiClient::list_pages stops when the page callback says so", "[apiclient]") {
-  PagedServer server;
-  server.answer = [](std::size_t, const std::string&) -> HttpResult { return page({"a"}, "more"); };
+  kp::testsupport::FakeHttp server;
+  answer_pages(server,
+               [](std::size_t, const std::string&) -> HttpResult { return page({"a"}, "more"); });
   const auto pages = paged_client(server).list_pages("/api/v1/nodes", 500,
                                                      [](const nlohmann::json&) { return false; });
   REQUIRE(pages);
   CHECK(*pages == 1);
-  CHECK(server.paths == std::vector<std::string>{"/api/v1/nodes?limit=500"});
+  CHECK(server.paths() == std::vector<std::string>{"/api/v1/nodes?limit=500"});
 }
 
 TEST_CASE("core::ApiClient::list_pages refuses a continue token it has seen before",
           "[apiclient]") {
-  PagedServer server;
+  kp::testsupport::FakeHttp server;
   std::size_t expectedRequests = 0;
   SECTION("the same token twice in a row") {
-    server.answer = [](std::size_t, const std::string&) -> HttpResult { return page({}, "t"); };
+    answer_pages(server,
+                 [](std::size_t, const std::string&) -> HttpResult { return page({}, "t"); });
     expectedRequests = 2;
   }
   SECTION("a cycle of two tokens") {
-    server.answer = [](std::size_t n, const std::string&) -> HttpResult {
+    answer_pages(server, [](std::size_t n, const std::string&) -> HttpResult {
       return page({}, n % 2 == 0 ? "a" : "b");
-    };
+    });
     expectedRequests = 3;
   }
   const auto pages = paged_client(server).list_pages("/api/v1/secrets?labelSelector=x", 500,
@@ -132,19 +125,19 @@ TEST_CASE("core::ApiClient::list_pages refuses a continue token it has seen befo
   // The path without its query: the selector is the user's, the token the server's.
   CHECK(pages.error().message ==
         "GET /api/v1/secrets: the API server returned the same continue token twice");
-  CHECK(server.paths.size() == expectedRequests);
+  CHECK(server.paths().size() == expectedRequests);
 }
 
 TEST_CASE("core::ApiClient::list_pages asks again with smaller pages when one is too large",
           "[apiclient]") {
-  PagedServer server;
-  server.answer = [](std::size_t, const std::string& path) -> HttpResult {
+  kp::testsupport::FakeHttp server;
+  answer_pages(server, [](std::size_t, const std::string& path) -> HttpResult {
     const std::size_t limit = std::stoul(path.substr(path.find("limit=") + 6));
     if (limit > 5) {  // pages of more than 5 nodes are over the body cap
       return HttpError{TransportError::tooLarge, 63, "body over 16777216 bytes", {}};
     }
     return path.find("continue=") == std::string::npos ? page({"a"}, "n") : page({"b"}, "");
-  };
+  });
   std::size_t items = 0;
   const auto pages =
       paged_client(server).list_pages("/api/v1/nodes", 500, [&items](const nlohmann::json& p) {
@@ -155,27 +148,27 @@ TEST_CASE("core::ApiClient::list_pages asks again with smaller pages when one is
   CHECK(*pages == 2);
   CHECK(items == 2);
   // The smaller limit is kept for the pages after.
-  CHECK(server.paths == std::vector<std::string>{"/api/v1/nodes?limit=500",
-                                                 "/api/v1/nodes?limit=50", "/api/v1/nodes?limit=5",
-                                                 "/api/v1/nodes?limit=5&continue=n"});
+  CHECK(server.paths() ==
+        std::vector<std::string>{"/api/v1/nodes?limit=500", "/api/v1/nodes?limit=50",
+                                 "/api/v1/nodes?limit=5", "/api/v1/nodes?limit=5&continue=n"});
 }
 
 TEST_CASE("core::ApiClient::list_pages: too large at a limit of 1, and other failures",
           "[apiclient]") {
-  PagedServer server;
+  kp::testsupport::FakeHttp server;
   SECTION("one object over the cap") {
-    server.answer = [](std::size_t, const std::string&) -> HttpResult {
+    answer_pages(server, [](std::size_t, const std::string&) -> HttpResult {
       return HttpError{TransportError::tooLarge, 63, "body over 16777216 bytes", {}};
-    };
+    });
     const auto pages = paged_client(server).list_pages("/api/v1/secrets", 10,
                                                        [](const nlohmann::json&) { return true; });
     REQUIRE_FALSE(pages);
     CHECK(pages.error().transport == TransportError::tooLarge);
-    CHECK(server.paths ==
+    CHECK(server.paths() ==
           std::vector<std::string>{"/api/v1/secrets?limit=10", "/api/v1/secrets?limit=1"});
   }
   SECTION("an error on the second page, after the first was read") {
-    server.answer = [](std::size_t n, const std::string&) -> HttpResult {
+    answer_pages(server, [](std::size_t n, const std::string&) -> HttpResult {
       if (n == 0) {
         return page({"a"}, "n");
       }
@@ -184,7 +177,7 @@ TEST_CASE("core::ApiClient::list_pages: too large at a limit of 1, and other fai
       gone.body =
           R"({"kind":"Status","status":"Failure","reason":"Expired","message":"the continue token is too old"})";
       return gone;
-    };
+    });
     std::size_t calls = 0;
     const auto pages =
         paged_client(server).list_pages("/api/v1/pods", 500, [&calls](const nlohmann::json&) {
@@ -197,9 +190,9 @@ TEST_CASE("core::ApiClient::list_pages: too large at a limit of 1, and other fai
     CHECK(pages.error().reason == "Expired");
   }
   SECTION("answers that are not lists end after one page") {
-    server.answer = [](std::size_t n, const std::string&) -> HttpResult {
+    answer_pages(server, [](std::size_t n, const std::string&) -> HttpResult {
       return ok(n == 0 ? R"({"metadata":{"continue":7}})" : "[1,2]");
-    };
+    });
     std::size_t calls = 0;
     const auto pages =
         paged_client(server).list_pages("/api/v1/pods", 0, [&calls](const nlohmann::json&) {
@@ -208,34 +201,28 @@ TEST_CASE("core::ApiClient::list_pages: too large at a limit of 1, and other fai
         });
     REQUIRE(pages);
     CHECK(calls == 1);
-    CHECK(server.paths == std::vector<std::string>{"/api/v1/pods?limit=1"});  // 0: at least 1
+    CHECK(server.paths() == std::vector<std::string>{"/api/v1/pods?limit=1"});  // 0: at least 1
   }
 }
 
 namespace {
 
 // A watch answered with `chunks` through onBody, as libcurl hands them over.
-struct ChunkedHttp : HttpClient {
-  explicit ChunkedHttp(std::vector<std::string> chunks) : chunks(std::move(chunks)) {}
-  std::vector<std::string> chunks;
-  HttpResult send(const HttpRequest& request) override {
+ApiClient chunked_client(std::vector<std::string> chunks) {
+  auto http = std::make_shared<kp::testsupport::FakeHttp>();
+  http->hook([chunks = std::move(chunks)](const HttpRequest& request,
+                                          std::size_t) -> std::optional<HttpResult> {
     for (const std::string& chunk : chunks) {
       if (!request.onBody(chunk)) {
         break;
       }
     }
-    HttpResponse response;
-    response.status = 200;
-    return response;
-  }
-};
-
-ApiClient chunked_client(std::vector<std::string> chunks) {
+    return kp::testsupport::http_answer(200);
+  });
   ClientConfig config;
   config.server = "https://198.18.0.2:6443";
   return ApiClient(
-      config, {}, [chunks = std::move(chunks)] { return std::make_unique<ChunkedHttp>(chunks); },
-      std::chrono::milliseconds(1000));
+      config, {}, [http] { return http->client(); }, std::chrono::milliseconds(1000));
 }
 
 }  // namespace

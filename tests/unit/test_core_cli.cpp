@@ -5,25 +5,21 @@
 
 #include "certs/certs.h"
 #include "core/cli/cli.h"
+#include "support_invoke.h"
 
 using namespace kp::core;
 
 namespace {
 
 // Runs a table-driven plugin in-process and captures what it prints.
-struct Captured {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Captured run_certs(const std::vector<std::string>& args) {
-  const ArgvView argv("kubectl-certs", args);
-  std::ostringstream out;
-  std::ostringstream err;
-  const int code = dispatch_subcommand("certs", "Certificates.", kp::certs::commands(), argv.argc(),
-                                       argv.argv(), out, err);
-  return {code, out.str(), err.str()};
+kp::testsupport::Invoked run_certs(std::vector<std::string> args) {
+  args.insert(args.begin(), "kubectl-certs");
+  return kp::testsupport::invoke_main(
+      [](int argc, char** argv) {
+        return dispatch_subcommand("certs", "Certificates.", kp::certs::commands(), argc, argv,
+                                   std::cout, std::cerr);
+      },
+      std::move(args));
 }
 
 }  // namespace
@@ -129,7 +125,7 @@ TEST_CASE("core::KubeFlags::read_from", "[cli]") {
 
 TEST_CASE("core::dispatch_subcommand", "[cli]") {
   SECTION("help lists the table") {
-    const Captured r = run_certs({"--help"});
+    const kp::testsupport::Invoked r = run_certs({"--help"});
     CHECK(r.code == 0);
     CHECK(r.out.find("Usage:\n  kubectl-certs <command> [flags]") != std::string::npos);
     CHECK(r.out.find("  server      Inspect the API server's live serving certificate chain\n") !=
@@ -137,12 +133,12 @@ TEST_CASE("core::dispatch_subcommand", "[cli]") {
     CHECK(r.err.empty());
   }
   SECTION("version") {
-    const Captured r = run_certs({"--version"});
+    const kp::testsupport::Invoked r = run_certs({"--version"});
     CHECK(r.code == 0);
     CHECK(r.out == "kubectl-certs version 0.1.0\n");
   }
   SECTION("unknown command with a suggestion") {
-    const Captured r = run_certs({"sever"});
+    const kp::testsupport::Invoked r = run_certs({"sever"});
     CHECK(r.code == 2);
     CHECK(r.out.empty());
     CHECK(r.err ==
@@ -151,28 +147,27 @@ TEST_CASE("core::dispatch_subcommand", "[cli]") {
           "Run 'kubectl-certs --help' for usage.\n");
   }
   SECTION("unknown command without a suggestion") {
-    const Captured r = run_certs({"frobnicate"});
+    const kp::testsupport::Invoked r = run_certs({"frobnicate"});
     CHECK(r.code == 2);
     CHECK(r.err ==
           "kubectl-certs: error: unknown command \"frobnicate\" for \"kubectl-certs\"\n"
           "Run 'kubectl-certs --help' for usage.\n");
   }
   SECTION("a command's --help") {
-    const Captured r = run_certs({"server", "--help"});
+    const kp::testsupport::Invoked r = run_certs({"server", "--help"});
     CHECK(r.code == 0);
     CHECK(r.out.find("Usage:\n  kubectl-certs server [flags]") != std::string::npos);
   }
 }
 
 TEST_CASE("core::run_main", "[cli]") {
-  std::ostringstream captured;
-  std::streambuf* saved = std::cerr.rdbuf(captured.rdbuf());
-  char name[] = "kubectl-apicheck";
-  char* argv[] = {name, nullptr};
-  const int code = run_main("apicheck", 1, argv, [](int, char**) -> int {
-    throw cxxopts::exceptions::no_such_option("bogus");
-  });
-  std::cerr.rdbuf(saved);
-  CHECK(code == 2);
-  CHECK(captured.str() == "kubectl-apicheck: error: Option \"bogus\" does not exist\n");
+  const kp::testsupport::Invoked r = kp::testsupport::invoke_main(
+      [](int argc, char** argv) {
+        return run_main("apicheck", argc, argv, [](int, char**) -> int {
+          throw cxxopts::exceptions::no_such_option("bogus");
+        });
+      },
+      {"kubectl-apicheck"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "kubectl-apicheck: error: Option \"bogus\" does not exist\n");
 }

@@ -6,8 +6,11 @@
 #include "apicheck/apicheck.h"
 #include "certs/certs.h"
 #include "core/cli/complete.h"
+#include "support_invoke.h"
 
 using namespace kp::core;
+using kp::testsupport::invoke_main;
+using kp::testsupport::Invoked;
 
 namespace {
 
@@ -74,29 +77,6 @@ Completion complete(const Values& args, std::string_view word, Fakes& fakes,
                     Positionals positionals = Positionals::none) {
   cxxopts::Options cli = run_like_cli();
   return complete_command(cli, args, word, positionals, fakes.sources());
-}
-
-// Runs `main` as the process would be run and captures stdout and stderr.
-struct Run {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Run run_process(int (*main)(int, char**), std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (std::string& arg : args) {
-    argv.push_back(arg.data());
-  }
-  argv.push_back(nullptr);
-  std::ostringstream out;
-  std::ostringstream err;
-  std::streambuf* savedOut = std::cout.rdbuf(out.rdbuf());
-  std::streambuf* savedErr = std::cerr.rdbuf(err.rdbuf());
-  const int code = main(static_cast<int>(args.size()), argv.data());
-  std::cout.rdbuf(savedOut);
-  std::cerr.rdbuf(savedErr);
-  return {code, out.str(), err.str()};
 }
 
 }  // namespace
@@ -264,68 +244,68 @@ TEST_CASE("core::parse_or_complete", "[complete]") {
 
 TEST_CASE("core::run_main __complete", "[complete]") {
   SECTION("a command's flag values, through the plugin's own parse") {
-    const Run r =
-        run_process(kp::certs::main, {"kubectl-certs", "__complete", "server", "--fail-on", ""});
+    const Invoked r =
+        invoke_main(kp::certs::main, {"kubectl-certs", "__complete", "server", "--fail-on", ""});
     CHECK(r.code == 0);
     CHECK(r.out == "fail\nwarn\n:4\n");
     CHECK(r.err.empty());
   }
   SECTION("the command names, with and without descriptions") {
-    CHECK(run_process(kp::certs::main, {"kubectl-certs", "__complete", "p"}).out ==
+    CHECK(invoke_main(kp::certs::main, {"kubectl-certs", "__complete", "p"}).out ==
           "pki\tInspect a kubeadm PKI directory (default /etc/kubernetes/pki)\n:4\n");
-    CHECK(run_process(kp::certs::main, {"kubectl-certs", "__completeNoDesc", "p"}).out ==
+    CHECK(invoke_main(kp::certs::main, {"kubectl-certs", "__completeNoDesc", "p"}).out ==
           "pki\n:4\n");
     CHECK(
-        run_process(kp::certs::main, {"kubectl-certs", "__complete"}).out.starts_with("server\t"));
+        invoke_main(kp::certs::main, {"kubectl-certs", "__complete"}).out.starts_with("server\t"));
   }
   SECTION("apicheck, which has no commands") {
-    const Run r = run_process(kp::apicheck::main, {"kubectl-apicheck", "__complete", "--all"});
+    const Invoked r = invoke_main(kp::apicheck::main, {"kubectl-apicheck", "__complete", "--all"});
     CHECK(r.out ==
           "--all-endpoints\tCheck every backend of the EndpointSlices of "
           "default/kubernetes\n:4\n");
   }
   SECTION("`certs file` takes files") {
-    CHECK(run_process(kp::certs::main, {"kubectl-certs", "__complete", "file", ""}).out == ":0\n");
+    CHECK(invoke_main(kp::certs::main, {"kubectl-certs", "__complete", "file", ""}).out == ":0\n");
   }
   SECTION("what a command prints while being completed stays out of the answer") {
-    const Run r = run_process(kp::certs::main, {"kubectl-certs", "__complete", "bogus", ""});
+    const Invoked r = invoke_main(kp::certs::main, {"kubectl-certs", "__complete", "bogus", ""});
     CHECK(r.code == 0);
     CHECK(r.out == ":4\n");
     CHECK(r.err.empty());
     CHECK(completion_request() == nullptr);
   }
   SECTION("the shells of `completion`") {
-    CHECK(run_process(kp::certs::main, {"kubectl-certs", "__complete", "completion", ""}).out ==
+    CHECK(invoke_main(kp::certs::main, {"kubectl-certs", "__complete", "completion", ""}).out ==
           "bash\nfish\nzsh\n:4\n");
   }
 }
 
 TEST_CASE("core::completion_command", "[complete]") {
   SECTION("a script per shell, for the binary it belongs to") {
-    const Run bash = run_process(kp::certs::main, {"kubectl-certs", "completion", "bash"});
+    const Invoked bash = invoke_main(kp::certs::main, {"kubectl-certs", "completion", "bash"});
     CHECK(bash.code == 0);
     CHECK(bash.out.find("complete -F __kubectl_certs_complete kubectl-certs\n") !=
           std::string::npos);
     CHECK(bash.out.find("@BIN@") == std::string::npos);
     CHECK(bash.out.find("@FN@") == std::string::npos);
-    const Run zsh = run_process(kp::apicheck::main, {"kubectl-apicheck", "completion", "zsh"});
+    const Invoked zsh = invoke_main(kp::apicheck::main, {"kubectl-apicheck", "completion", "zsh"});
     CHECK(zsh.out.starts_with("#compdef kubectl-apicheck\n"));
     CHECK(zsh.out.find("compdef __kubectl_apicheck_complete kubectl-apicheck\n") !=
           std::string::npos);
-    const Run fish = run_process(kp::certs::main, {"kubectl-certs", "completion", "fish"});
+    const Invoked fish = invoke_main(kp::certs::main, {"kubectl-certs", "completion", "fish"});
     CHECK(fish.out.find("complete -c kubectl-certs -f -a '(__kubectl_certs_complete)'\n") !=
           std::string::npos);
   }
   SECTION("bad input: exit 2 and a clear error") {
-    const Run tcsh = run_process(kp::certs::main, {"kubectl-certs", "completion", "tcsh"});
+    const Invoked tcsh = invoke_main(kp::certs::main, {"kubectl-certs", "completion", "tcsh"});
     CHECK(tcsh.code == 2);
     CHECK(tcsh.err ==
           "kubectl-certs: error: unsupported shell \"tcsh\": choose bash, zsh or fish\n");
-    const Run none = run_process(kp::apicheck::main, {"kubectl-apicheck", "completion"});
+    const Invoked none = invoke_main(kp::apicheck::main, {"kubectl-apicheck", "completion"});
     CHECK(none.code == 2);
     CHECK(none.err ==
           "kubectl-apicheck: error: give one shell: kubectl-apicheck completion "
           "bash|zsh|fish\n");
-    CHECK(run_process(kp::certs::main, {"kubectl-certs", "completion", "--help"}).code == 0);
+    CHECK(invoke_main(kp::certs::main, {"kubectl-certs", "completion", "--help"}).code == 0);
   }
 }

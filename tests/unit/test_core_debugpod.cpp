@@ -1,5 +1,6 @@
 #include <csignal>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -7,66 +8,47 @@
 
 #include "core/kube/apiclient.h"
 #include "core/kube/debugpod.h"
+#include "support_http.h"
 
 using namespace kp::core;
 using nlohmann::json;
 
 namespace {
 
-// The API server as the runner sees it: scripted answers by method and path prefix, watches
-// streamed through onBody, every request recorded.
+// The API server as the runner sees it: scripted answers by method, watches streamed through
+// onBody, every request recorded in http.sent.
 struct FakeApiServer {
-  struct Seen {
-    std::string method;
-    std::string url;
-    std::string body;
-  };
-  std::vector<Seen> seen;
+  kp::testsupport::FakeHttp http;
   long createStatus = 201;
   json createBody = {{"metadata", {{"name", "kubectl-netdebug-abcde"}, {"resourceVersion", "7"}}},
                      {"status", {{"phase", "Pending"}}}};
   std::vector<json> watchEvents;  // streamed to a watch; then the watch "times out"
   long deleteStatus = 200;
 
-  std::size_t count(const std::string& method) const {
-    std::size_t n = 0;
-    for (const Seen& s : seen) {
-      n += s.method == method ? 1 : 0;
-    }
-    return n;
+  FakeApiServer() {
+    http.hook([this](const HttpRequest& r, std::size_t) { return answer(r); });
   }
-};
 
-struct FakeHttp : HttpClient {
-  explicit FakeHttp(FakeApiServer& server) : server(server) {}
-  FakeApiServer& server;
-
-  HttpResult send(const HttpRequest& r) override {
-    server.seen.push_back({r.method, r.url, r.body});
-    HttpResponse resp;
-    resp.status = 200;
+  std::optional<HttpResult> answer(const HttpRequest& r) const {
     if (r.method == "POST") {
-      resp.status = server.createStatus;
-      resp.body = server.createBody.dump();
-      return resp;
+      return kp::testsupport::http_answer(createStatus, createBody.dump());
     }
     if (r.method == "DELETE") {
-      resp.status = server.deleteStatus;
-      resp.body = resp.status == 404
-                      ? R"({"kind":"Status","status":"Failure","reason":"NotFound","code":404})"
-                      : "{}";
-      return resp;
+      return kp::testsupport::http_answer(
+          deleteStatus,
+          deleteStatus == 404
+              ? R"({"kind":"Status","status":"Failure","reason":"NotFound","code":404})"
+              : "{}");
     }
     if (r.onBody) {
-      for (const json& event : server.watchEvents) {
+      for (const json& event : watchEvents) {
         if (!r.onBody(event.dump() + "\n")) {
-          return resp;
+          return kp::testsupport::http_answer(200);
         }
       }
       return HttpError{TransportError::timeout, 28, "Operation timed out", {}};
     }
-    resp.body = "{}";
-    return resp;
+    return kp::testsupport::http_answer(200, "{}");
   }
 };
 
@@ -75,9 +57,7 @@ ApiClient client_for(FakeApiServer& server) {
   config.server = "https://api.example:6443";
   Credentials credentials;
   credentials.headers.emplace_back("Authorization", "Bearer secret-token");
-  return ApiClient(
-      config, credentials, [&server] { return std::make_unique<FakeHttp>(server); },
-      std::chrono::milliseconds(1000));
+  return ApiClient(config, credentials, server.http.factory(), std::chrono::milliseconds(1000));
 }
 
 json running_pod() {
@@ -214,18 +194,18 @@ TEST_CASE("core::run_debug_pod create, watch until running, exec, delete", "[cor
   CHECK(run.podName == "kubectl-netdebug-abcde");
   CHECK(run.exec.out == "{\"id\":\"x\"}\n");
   CHECK(execs == 1);
-  REQUIRE(server.seen.size() == 3);
-  CHECK(server.seen[0].method == "POST");
-  CHECK(server.seen[0].url == "https://api.example:6443/api/v1/namespaces/tools/pods");
-  CHECK(json::parse(server.seen[0].body)["spec"]["nodeName"] == "node-1");
-  CHECK(server.seen[1].url.find("watch=1") != std::string::npos);
-  CHECK(server.seen[1].url.find("fieldSelector=metadata.name%3Dkubectl-netdebug-abcde") !=
+  REQUIRE(server.http.sent.size() == 3);
+  CHECK(server.http.sent[0].method == "POST");
+  CHECK(server.http.sent[0].url == "https://api.example:6443/api/v1/namespaces/tools/pods");
+  CHECK(json::parse(server.http.sent[0].body)["spec"]["nodeName"] == "node-1");
+  CHECK(server.http.sent[1].url.find("watch=1") != std::string::npos);
+  CHECK(server.http.sent[1].url.find("fieldSelector=metadata.name%3Dkubectl-netdebug-abcde") !=
         std::string::npos);
-  CHECK(server.seen[1].url.find("resourceVersion=7") != std::string::npos);
-  CHECK(server.seen[2].method == "DELETE");
-  CHECK(server.seen[2].url ==
+  CHECK(server.http.sent[1].url.find("resourceVersion=7") != std::string::npos);
+  CHECK(server.http.sent[2].method == "DELETE");
+  CHECK(server.http.sent[2].url ==
         "https://api.example:6443/api/v1/namespaces/tools/pods/kubectl-netdebug-abcde");
-  CHECK(json::parse(server.seen[2].body)["gracePeriodSeconds"] == 0);
+  CHECK(json::parse(server.http.sent[2].body)["gracePeriodSeconds"] == 0);
   CHECK(registry.live().empty());
   CHECK(registry.peak() == 1);
   CHECK(client.requests() == 3);
@@ -285,10 +265,10 @@ TEST_CASE("core::run_debug_pod the pod is deleted on every path", "[core][debugp
     const DebugPodRun run = run_debug_pod(client, spec(), {"true"}, "", short_timeouts(), registry,
                                           false, exec_answering("", &execs));
     CHECK(run.failure.find("did not start within 1 s") != std::string::npos);
-    REQUIRE(server.count("GET") >= 2);
-    CHECK(server.count("GET") <= 20);  // paced, not a busy loop
-    CHECK(server.seen[1].url.find("resourceVersion=7") != std::string::npos);
-    CHECK(server.seen[2].url.find("resourceVersion") == std::string::npos);
+    REQUIRE(server.http.count("GET") >= 2);
+    CHECK(server.http.count("GET") <= 20);  // paced, not a busy loop
+    CHECK(server.http.sent[1].url.find("resourceVersion=7") != std::string::npos);
+    CHECK(server.http.sent[2].url.find("resourceVersion") == std::string::npos);
   }
   SECTION("someone else deletes it") {
     server.watchEvents = {{{"type", "DELETED"}, {"object", json::object()}}};
@@ -296,7 +276,7 @@ TEST_CASE("core::run_debug_pod the pod is deleted on every path", "[core][debugp
                                           false, exec_answering("", &execs));
     CHECK(run.failure.find("deleted by someone else") != std::string::npos);
   }
-  CHECK(server.count("DELETE") == 1);
+  CHECK(server.http.count("DELETE") == 1);
   CHECK(registry.live().empty());
 }
 
@@ -310,7 +290,7 @@ TEST_CASE("core::run_debug_pod --keep keeps it; a failed create creates nothing 
   DebugPodRun run = run_debug_pod(client, spec(), {"true"}, "", short_timeouts(), registry, true,
                                   exec_answering("", &execs));
   CHECK(run.failure.empty());
-  CHECK(server.count("DELETE") == 0);
+  CHECK(server.http.count("DELETE") == 0);
   CHECK(registry.live().empty());
 
   FakeApiServer rejecting;
@@ -322,7 +302,7 @@ TEST_CASE("core::run_debug_pod --keep keeps it; a failed create creates nothing 
                       false, exec_answering("", &execs));
   CHECK(run.failure.find("violates PodSecurity \"restricted:latest\"") != std::string::npos);
   CHECK(run.failureHint.find("--profile restricted") != std::string::npos);
-  CHECK(rejecting.count("DELETE") == 0);
+  CHECK(rejecting.http.count("DELETE") == 0);
 }
 
 TEST_CASE("core::delete_pod a pod already gone counts as deleted; a signal does not stop it",

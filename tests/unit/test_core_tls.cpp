@@ -23,6 +23,7 @@
 #include "core/net/http.h"
 #include "core/net/tls.h"
 #include "core/net/x509.h"
+#include "support_server.h"
 #include "test_support_certs.h"
 
 using kp::core::Certificate;
@@ -47,83 +48,11 @@ struct SslDeleter {
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
 using SslPtr = std::unique_ptr<SSL, SslDeleter>;
 
-// One connection on 127.0.0.1 (never anything else), handled by `handler` on a thread.
-// Catch2 assertions are not thread-safe: handlers record into atomics, the test checks later.
-class LoopbackServer {
- public:
-  explicit LoopbackServer(std::function<void(int fd)> handler) {
-    listenFd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listenFd_ < 0) {
-      throw std::runtime_error("socket");
-    }
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
-    socklen_t size = sizeof address;
-    if (::bind(listenFd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listenFd_, 4) != 0 ||
-        ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-      ::close(listenFd_);
-      throw std::runtime_error("bind/listen on 127.0.0.1");
-    }
-    port_ = ntohs(address.sin_port);
-    thread_ = std::thread([this, handler = std::move(handler)] {
-      // OpenSSL's socket BIO writes with write(): a client that already left would raise
-      // SIGPIPE. Blocked on this thread only, the write fails with EPIPE instead.
-      sigset_t pipe;
-      sigemptyset(&pipe);
-      sigaddset(&pipe, SIGPIPE);
-      pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
-      pollfd entry{listenFd_, POLLIN, 0};
-      if (::poll(&entry, 1, 5000) <= 0) {
-        return;  // the client never came: do not hang the test run
-      }
-      const int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) {
-        return;
-      }
-      // A broken test must fail, not hang: every blocking call on the server side times out.
-      timeval fiveSeconds{5, 0};
-      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &fiveSeconds, sizeof fiveSeconds);
-      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &fiveSeconds, sizeof fiveSeconds);
-      handler(fd);
-      ::close(fd);
-    });
-  }
-  ~LoopbackServer() {
-    join();
-    ::close(listenFd_);
-  }
-  LoopbackServer(const LoopbackServer&) = delete;
-  LoopbackServer& operator=(const LoopbackServer&) = delete;
-
-  void join() {
-    if (thread_.joinable()) {
-      thread_.join();
-    }
-  }
-
-  int port() const { return port_; }
-
-  // A connected, blocking client socket; the caller closes it.
-  int connect_client() const {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(static_cast<std::uint16_t>(port_));
-    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-      throw std::runtime_error("connect to 127.0.0.1");
-    }
-    return fd;
-  }
-
- private:
-  int listenFd_ = -1;
-  int port_ = 0;
-  std::thread thread_;
-};
+// One connection on 127.0.0.1, handled on a thread; every blocking call on the server side
+// times out, so a broken test fails instead of hanging.
+using kp::testsupport::LoopbackServer;
+const LoopbackServer::Options kOneConnection{1, std::chrono::milliseconds(5000),
+                                             std::chrono::seconds(5)};
 
 // Closes the client socket at scope end, after which the server thread can finish.
 struct ClientSocket {
@@ -275,7 +204,8 @@ TlsProbeOptions options_for(std::string serverName) {
 kp::core::Result<kp::core::TlsProbe, kp::core::TlsError> probe_server(
     const ServerConfig& config, const TlsProbeOptions& options, ServerSeen& seen) {
   const std::string wire = alpn_wire(config.alpn);
-  LoopbackServer server([&](int fd) { serve_tls(fd, config, wire, seen); });
+  LoopbackServer server(
+      [&](int fd, const std::atomic<bool>&) { serve_tls(fd, config, wire, seen); }, kOneConnection);
   auto result = [&] {
     ClientSocket client(server.connect_client());
     return probe_tls(client.fd, options);
@@ -286,7 +216,8 @@ kp::core::Result<kp::core::TlsProbe, kp::core::TlsError> probe_server(
 
 kp::core::Result<kp::core::TlsProbe, kp::core::TlsError> probe_raw(std::function<void(int)> handler,
                                                                    const TlsProbeOptions& options) {
-  LoopbackServer server(std::move(handler));
+  LoopbackServer server([&handler](int fd, const std::atomic<bool>&) { handler(fd); },
+                        kOneConnection);
   ClientSocket client(server.connect_client());
   return probe_tls(client.fd, options);
 }
@@ -340,7 +271,8 @@ TEST_CASE("core::probe_tls on TLS 1.2, no SNI for an IP, http/1.1, blocking mode
   config.maxVersion = TLS1_2_VERSION;
   ServerSeen seen;
   const std::string wire = alpn_wire(config.alpn);
-  LoopbackServer server([&](int fd) { serve_tls(fd, config, wire, seen); });
+  LoopbackServer server(
+      [&](int fd, const std::atomic<bool>&) { serve_tls(fd, config, wire, seen); }, kOneConnection);
   const int fd = server.connect_client();
   const int flagsBefore = fcntl(fd, F_GETFL);
   const auto result = probe_tls(fd, options_for("127.0.0.1"));
@@ -570,7 +502,8 @@ TEST_CASE("core::CurlHttpClient presents no client certificate to a server of an
   config.maxVersion = version;
   config.clientCas = {p.clientCa.cert};
   ServerSeen seen;
-  LoopbackServer server([&](int fd) { serve_tls(fd, config, "", seen); });
+  LoopbackServer server([&](int fd, const std::atomic<bool>&) { serve_tls(fd, config, "", seen); },
+                        kOneConnection);
   kp::core::HttpRequest request;
   request.url = "https://127.0.0.1:" + std::to_string(server.port()) + "/livez";
   request.tlsServerName = c.tlsServerName;

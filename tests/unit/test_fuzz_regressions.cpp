@@ -1,8 +1,10 @@
 // Inputs the libFuzzer targets in fuzz/ found (each also in fuzz/corpus/<target>/), and the seam
 // the `complete` target uses. One TEST_CASE per finding, named after the function it broke.
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -15,53 +17,33 @@
 #include "core/kube/debugpod.h"
 #include "netdebug/local.h"
 #include "netdebug/run.h"
+#include "support_http.h"
+#include "support_invoke.h"
 
 using namespace kp::core;
+using kp::testsupport::invoke_main;
 
 namespace {
-
-// Runs a plugin's main() and captures stdout.
-std::string run_stdout(int (*main)(int, char**), std::vector<std::string> args) {
-  std::vector<char*> argv;
-  for (std::string& arg : args) {
-    argv.push_back(arg.data());
-  }
-  argv.push_back(nullptr);
-  std::ostringstream out;
-  std::streambuf* saved = std::cout.rdbuf(out.rdbuf());
-  main(static_cast<int>(args.size()), argv.data());
-  std::cout.rdbuf(saved);
-  return out.str();
-}
 
 // An API server that answers every request with the next of `bodies` (then the last again) and
 // gives up after 50 requests, so a pager that never stops fails the test instead of hanging it.
 struct RepeatingServer {
   std::vector<std::string> bodies;
-  std::size_t requests = 0;
-};
+  kp::testsupport::FakeHttp http;
 
-struct RepeatingHttp : HttpClient {
-  explicit RepeatingHttp(RepeatingServer& server) : server(server) {}
-  RepeatingServer& server;
-
-  HttpResult send(const HttpRequest&) override {
-    if (++server.requests > 50) {
-      return HttpError{TransportError::other, 0, "the test's fake gave up after 50 requests", {}};
-    }
-    HttpResponse response;
-    response.status = 200;
-    response.body = server.bodies[std::min(server.requests, server.bodies.size()) - 1];
-    return response;
+  RepeatingServer() {
+    http.maxRequests = 50;
+    http.hook([this](const HttpRequest&, std::size_t n) -> std::optional<HttpResult> {
+      return kp::testsupport::http_answer(200, bodies[std::min(n + 1, bodies.size()) - 1]);
+    });
   }
+  std::size_t requests() const { return http.sent.size(); }
 };
 
 ApiClient repeating_client(RepeatingServer& server) {
   ClientConfig config;
   config.server = "https://198.18.0.2:6443";
-  return ApiClient(
-      config, {}, [&server] { return std::make_unique<RepeatingHttp>(server); },
-      std::chrono::milliseconds(1000));
+  return ApiClient(config, {}, server.http.factory(), std::chrono::milliseconds(1000));
 }
 
 }  // namespace
@@ -82,7 +64,7 @@ TEST_CASE("core::list_debug_pods stops when the continue token repeats", "[regre
   REQUIRE_FALSE(pods);
   CHECK(pods.error().message ==
         "GET /api/v1/pods: the API server returned the same continue token twice");
-  CHECK(server.requests <= 3);
+  CHECK(server.requests() <= 3);
 }
 
 TEST_CASE("core::list_debug_pods pages with distinct tokens", "[regression][fuzz]") {
@@ -94,7 +76,7 @@ TEST_CASE("core::list_debug_pods pages with distinct tokens", "[regression][fuzz
   REQUIRE(pods);
   REQUIRE(pods->size() == 2);
   CHECK((*pods)[1].name == "p2");
-  CHECK(server.requests == 2);
+  CHECK(server.requests() == 2);
 }
 
 // fuzz/corpus/api_lists/regress-nodes-*: `netdebug run` without --node threw nlohmann's
@@ -140,7 +122,7 @@ TEST_CASE("netdebug::list_nodes stops when the continue token repeats", "[regres
   REQUIRE_FALSE(nodes);
   CHECK(nodes.error().message ==
         "GET /api/v1/nodes: the API server returned the same continue token twice");
-  CHECK(server.requests == 2);
+  CHECK(server.requests() == 2);
 }
 
 // fuzz/corpus/netdebug_local/regress-nft-op-object (found by CI's fuzz run): `netdebug local`
@@ -178,7 +160,7 @@ TEST_CASE("core::set_completion_sources_override", "[regression][fuzz]") {
     return sources;
   });
   const std::string out =
-      run_stdout(kp::certs::main, {"kubectl-certs", "__complete", "secrets", "-n", "fake-"});
+      invoke_main(kp::certs::main, {"kubectl-certs", "__complete", "secrets", "-n", "fake-"}).out;
   set_completion_sources_override({});
   CHECK(out == "fake-a\nfake-b\n:4\n");
   CHECK(asked == std::vector<std::string>{"namespaces"});

@@ -29,67 +29,17 @@
 #include "core/net/net.h"
 #include "core/report/report.h"
 #include "core/util/signals.h"
+#include "support_http.h"
+#include "support_server.h"
 
 using namespace kp;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// One listening socket on 127.0.0.1; each accepted connection runs `handler` on its own thread
-// until the handler returns or the server is destroyed.
-class Loopback {
- public:
-  explicit Loopback(std::function<void(int fd, const std::atomic<bool>& stop)> handler)
-      : handler_(std::move(handler)) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    socklen_t size = sizeof addr;
-    REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &size) == 0);
-    port_ = ntohs(addr.sin_port);
-    REQUIRE(::listen(listener_, 16) == 0);
-    acceptor_ = std::thread([this] {
-      while (!stop_) {
-        const int fd = ::accept(listener_, nullptr, nullptr);
-        if (fd < 0) {
-          return;
-        }
-        std::lock_guard lock(mutex_);
-        connections_.emplace_back([this, fd] {
-          handler_(fd, stop_);
-          ::close(fd);
-        });
-      }
-    });
-  }
-  ~Loopback() {
-    stop_ = true;
-    ::shutdown(listener_, SHUT_RDWR);
-    ::close(listener_);
-    acceptor_.join();
-    std::lock_guard lock(mutex_);
-    for (std::thread& t : connections_) {
-      t.join();
-    }
-  }
-  Loopback(const Loopback&) = delete;
-  Loopback& operator=(const Loopback&) = delete;
-  int port() const { return port_; }
-  std::string url(const std::string& scheme) const {
-    return scheme + "://127.0.0.1:" + std::to_string(port_) + "/livez";
-  }
-
- private:
-  std::function<void(int, const std::atomic<bool>&)> handler_;
-  int listener_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread acceptor_;
-  std::mutex mutex_;
-  std::vector<std::thread> connections_;
-};
+// One listening socket on 127.0.0.1; each accepted connection runs its handler on its own
+// thread until the handler returns or the server is destroyed.
+using Loopback = kp::testsupport::LoopbackServer;
 
 // Reads what the client sends (the request, a ClientHello) until the request's blank line, the
 // client leaves or the test ends; false when the client left.
@@ -148,7 +98,7 @@ TEST_CASE("core::CurlHttpClient: a server that accepts and never finishes TLS is
   Loopback server(hold);
   core::CurlHttpClient client;
   const auto start = Clock::now();
-  const core::HttpResult result = client.send(request(server.url("https"), 700));
+  const core::HttpResult result = client.send(request(server.url("https", "/livez"), 700));
   REQUIRE_FALSE(result);
   CHECK(seconds_since(start) < 2.0);
   CHECK(result.error().kind == core::TransportError::timeout);
@@ -175,7 +125,7 @@ TEST_CASE("core::CurlHttpClient: an answer dribbled byte by byte ends at the who
   });
   core::CurlHttpClient client;
   const auto start = Clock::now();
-  const core::HttpResult result = client.send(request(server.url("http"), 800));
+  const core::HttpResult result = client.send(request(server.url("http", "/livez"), 800));
   REQUIRE_FALSE(result);
   CHECK(seconds_since(start) < 2.0);  // not reset by each byte: 78 bytes would take 7.8 s
   CHECK(result.error().kind == core::TransportError::timeout);
@@ -197,7 +147,7 @@ TEST_CASE("core::CurlHttpClient: header lines without end are cut off at kMaxHea
   });
   core::CurlHttpClient client;
   const auto start = Clock::now();
-  const core::HttpResult result = client.send(request(server.url("http"), 5000));
+  const core::HttpResult result = client.send(request(server.url("http", "/livez"), 5000));
   REQUIRE_FALSE(result);
   CHECK(seconds_since(start) < 3.0);
   CHECK(result.error().kind == core::TransportError::tooLarge);
@@ -214,7 +164,7 @@ TEST_CASE("core::CurlHttpClient: a status line that is not HTTP is a broken answ
     }
   });
   core::CurlHttpClient client;
-  const core::HttpResult result = client.send(request(server.url("http"), 2000));
+  const core::HttpResult result = client.send(request(server.url("http", "/livez"), 2000));
   REQUIRE_FALSE(result);
   CHECK(result.error().kind == core::TransportError::other);
   CHECK(result.error().phase == core::TransferPhase::response);
@@ -267,28 +217,19 @@ TEST_CASE("certs::check_server names tcp, tls or dns for a server it could not i
 
 namespace {
 
-struct FailingHttp : core::HttpClient {
-  core::HttpError error;
-  int* calls;
-  core::HttpResult send(const core::HttpRequest&) override {
-    ++*calls;
-    return error;
-  }
-};
-
+// Every request fails with `error`; *calls counts them.
 core::ApiClient failing_client(core::HttpError error, int* calls) {
+  auto http = std::make_shared<kp::testsupport::FakeHttp>();
+  http->hook(
+      [error, calls](const core::HttpRequest&, std::size_t) -> std::optional<core::HttpResult> {
+        ++*calls;
+        return error;
+      });
   core::ClientConfig config;
   config.server = "https://api.test:6443";
   config.namespaceName = "web";
   return core::ApiClient(
-      config, {},
-      [error, calls] {
-        auto http = std::make_unique<FailingHttp>();
-        http->error = error;
-        http->calls = calls;
-        return http;
-      },
-      std::chrono::milliseconds(2000));
+      config, {}, [http] { return http->client(); }, std::chrono::milliseconds(2000));
 }
 
 }  // namespace
@@ -356,19 +297,6 @@ struct QuietNetwork : core::Network {
   std::string read_file(const std::string&) override { return {}; }
 };
 
-// Every request times out, as against a server that accepted and then dribbled.
-struct StalledHttp : core::HttpClient {
-  std::vector<std::string>* paths;
-  core::HttpResult send(const core::HttpRequest& request) override {
-    paths->push_back(request.url.substr(request.url.find('/', 8)));
-    return core::HttpError{core::TransportError::timeout,
-                           28,
-                           "Operation timed out after 1000 milliseconds with 0 bytes received",
-                           {},
-                           core::TransferPhase::response};
-  }
-};
-
 // An apicheck run whose network is fine up to TLS and whose HTTP client is `http`.
 apicheck::Options options_with(std::function<std::unique_ptr<core::HttpClient>()> http) {
   apicheck::Options options;
@@ -395,29 +323,21 @@ apicheck::Options options_with(std::function<std::unique_ptr<core::HttpClient>()
   return options;
 }
 
-// Ctrl-C arrives while the request is in flight: the request sees it through `cancelled`.
-struct InterruptedHttp : core::HttpClient {
-  bool* sawCancel;
-  core::HttpResult send(const core::HttpRequest& request) override {
-    core::StopSignals::set_for_test(SIGINT);
-    *sawCancel = request.cancelled && request.cancelled();
-    return core::HttpError{
-        core::TransportError::cancelled, 42, "Callback aborted", {}, core::TransferPhase::response};
-  }
-};
-
 }  // namespace
 
 TEST_CASE("apicheck::check: a server that lets /livez time out costs one deadline, not four",
           "[hostile][apicheck]") {
-  std::vector<std::string> paths;
-  const apicheck::Options options = options_with([&paths] {
-    auto http = std::make_unique<StalledHttp>();
-    http->paths = &paths;
-    return http;
-  });
+  // Every request times out, as against a server that accepted and then dribbled.
+  kp::testsupport::FakeHttp http;
+  http.fallback =
+      core::HttpError{core::TransportError::timeout,
+                      28,
+                      "Operation timed out after 1000 milliseconds with 0 bytes received",
+                      {},
+                      core::TransferPhase::response};
+  const apicheck::Options options = options_with(http.factory());
   const core::Report report = options.check();
-  CHECK(paths == std::vector<std::string>{"/livez"});
+  CHECK(http.paths() == std::vector<std::string>{"/livez"});
   CHECK(core::failed_layer(report) == core::Layer::health);
   std::map<std::string, core::CheckStatus> status;
   for (const core::Check& c : report.checks) {
@@ -432,12 +352,17 @@ TEST_CASE("apicheck::check: a server that lets /livez time out costs one deadlin
 
 TEST_CASE("apicheck::watch: Ctrl-C cancels the request in flight and the cut round is not counted",
           "[hostile][apicheck]") {
+  // Ctrl-C arrives while the request is in flight: the request sees it through `cancelled`.
   bool sawCancel = false;
-  const apicheck::Options options = options_with([&sawCancel] {
-    auto http = std::make_unique<InterruptedHttp>();
-    http->sawCancel = &sawCancel;
-    return http;
+  kp::testsupport::FakeHttp http;
+  http.hook([&sawCancel](const core::HttpRequest& request,
+                         std::size_t) -> std::optional<core::HttpResult> {
+    core::StopSignals::set_for_test(SIGINT);
+    sawCancel = request.cancelled && request.cancelled();
+    return core::HttpError{
+        core::TransportError::cancelled, 42, "Callback aborted", {}, core::TransferPhase::response};
   });
+  const apicheck::Options options = options_with(http.factory());
   core::StopSignals::set_for_test(0);
   std::ostringstream out;
   const int code = apicheck::watch(options, out, [] { return core::StopSignals::raised(); });

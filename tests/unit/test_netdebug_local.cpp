@@ -10,6 +10,7 @@
 
 #include "core/net/net.h"
 #include "netdebug/local.h"
+#include "support_invoke.h"
 
 using namespace kp;
 using netdebug::CommandOutput;
@@ -995,18 +996,13 @@ TEST_CASE("netdebug::run_local runs every check in order, layer node", "[netdebu
 TEST_CASE("netdebug::local_command: help and bad flags (exit 2, naming the flag)",
           "[netdebug][local]") {
   const auto run = [](std::vector<std::string> args, std::string& out, std::string& err) {
-    std::ostringstream o, e;
-    const core::Invocation invocation{"kubectl netdebug",
-                                      "netdebug",
-                                      "local",
-                                      "Run the node-local checks on this machine",
-                                      args,
-                                      o,
-                                      e};
-    const int code = netdebug::local_command(invocation);
-    out = o.str();
-    err = e.str();
-    return code;
+    const kp::testsupport::Invoked r = kp::testsupport::invoke_command(
+        netdebug::local_command,
+        {"kubectl netdebug", "netdebug", "local", "Run the node-local checks on this machine"},
+        std::move(args));
+    out = r.out;
+    err = r.err;
+    return r.code;
   };
   std::string out, err;
   CHECK(run({"--help"}, out, err) == 0);
