@@ -8,6 +8,7 @@
 #include "apicheck/run.h"
 #include "core/net/net.h"
 #include "core/util/text.h"
+#include "core/util/url.h"
 
 namespace kp::apicheck::detail {
 
@@ -111,9 +112,7 @@ std::vector<std::string> dns_layer(Run& run) {
 std::optional<core::UniqueFd> tcp_layer(Run& run, const std::vector<std::string>& addresses) {
   std::optional<core::UniqueFd> first;
   for (const std::string& address : addresses) {
-    const std::string endpoint =
-        (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" +
-        run.url.port;
+    const std::string endpoint = core::host_port(address, run.url.port);
     auto conn = run.options.deps.net->connect(address, run.port, run.options.timeout);
     if (!conn) {
       const core::ConnectError& e = conn.error();

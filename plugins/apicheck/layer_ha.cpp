@@ -137,9 +137,7 @@ std::vector<std::string> ha_backends(Run& run, core::HttpClient& http, bool auth
   }
   std::vector<std::string> out;
   for (const core::ApiEndpoint& e : *endpoints) {
-    const std::string host =
-        e.address.find(':') != std::string::npos ? "[" + e.address + "]" : e.address;
-    out.push_back(host + ":" + std::to_string(e.port));
+    out.push_back(core::host_port(e.address, e.port));
   }
   run.add(make("ha.endpoints", Layer::ha, CheckStatus::ok,
                "EndpointSlice default/kubernetes lists " + join(out)));

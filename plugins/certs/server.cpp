@@ -15,11 +15,6 @@ constexpr std::string_view kRenewHint =
     "renew the serving certificate, e.g. kubeadm certs renew apiserver, then restart "
     "kube-apiserver";
 
-std::string endpoint(const std::string& host, int port) {
-  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-         std::to_string(port);
-}
-
 // The layer a probe failure broke in, from how probe_server words it: "resolve HOST: ...",
 // "TLS handshake with HOST:PORT: ...", else the TCP connect. A timeout during the handshake
 // is TLS even though TCP connected fine.
@@ -74,7 +69,7 @@ core::Result<core::TlsProbe> probe_server(const std::string& host, int port,
     }
     auto probe = core::probe_tls(connection->fd.get(), options);
     if (!probe) {
-      return core::Error{"TLS handshake with " + endpoint(address, port) + ": " +
+      return core::Error{"TLS handshake with " + core::host_port(address, port) + ": " +
                          probe.error().message};
     }
     return std::move(probe).value();
@@ -85,7 +80,7 @@ core::Result<core::TlsProbe> probe_server(const std::string& host, int port,
 core::Report check_server(const ServerOptions& options) {
   core::Report report;
   report.tool = "certs";
-  const std::string where = endpoint(options.host, options.port);
+  const std::string where = core::host_port(options.host, options.port);
   report.target.server = "https://" + where;
   const std::string name = options.serverName.empty() ? options.host : options.serverName;
   core::TlsProbeOptions probeOptions;

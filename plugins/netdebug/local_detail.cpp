@@ -59,13 +59,6 @@ std::vector<std::string> words(std::string_view text) {
   return result;
 }
 
-std::string lower(std::string text) {
-  for (char& c : text) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return text;
-}
-
 // A decimal number within [0, max], or nullopt.
 std::optional<long> parse_number(std::string_view text, long max) {
   if (text.empty() || text.size() > 10 ||

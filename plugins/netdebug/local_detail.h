@@ -32,8 +32,6 @@ std::vector<std::string> split(std::string_view text, char separator);
 // The blank-separated words of `text`.
 std::vector<std::string> words(std::string_view text);
 
-std::string lower(std::string text);
-
 // A decimal number within [0, max], or nullopt.
 std::optional<long> parse_number(std::string_view text, long max);
 

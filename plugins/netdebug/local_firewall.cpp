@@ -31,7 +31,7 @@ bool is_return(std::string_view target) {
 }
 
 std::string blocks_verb(const FirewallHit& hit) {
-  return lower(hit.verdict).find("reject") != std::string::npos ? "rejects" : "drops";
+  return core::ascii_lower(hit.verdict).find("reject") != std::string::npos ? "rejects" : "drops";
 }
 
 }  // namespace

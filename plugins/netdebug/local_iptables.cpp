@@ -8,12 +8,12 @@
 
 namespace kp::netdebug {
 
+using core::ascii_lower;
 using detail::ChainWalker;
 using detail::command_failure;
 using detail::GenericChain;
 using detail::GenericRule;
 using detail::judge_firewall;
-using detail::lower;
 using detail::node_check;
 using detail::port_in_range;
 using detail::RuleView;
@@ -109,7 +109,7 @@ RuleView view_iptables_rule(const std::vector<std::string>& tokens, int port) {
       }
     };
     if (option == "-p" || option == "--protocol") {
-      const std::string proto = lower(value);
+      const std::string proto = ascii_lower(value);
       const bool tcp = proto == "tcp" || proto == "6";
       const bool all = proto == "all" || proto == "0";
       if (negate ? (tcp || all) : !(tcp || all)) {

@@ -11,11 +11,11 @@
 
 namespace kp::netdebug {
 
+using core::ascii_lower;
 using detail::command_failure;
 using detail::first_line;
 using detail::join_path;
 using detail::json_text;
-using detail::lower;
 using detail::node_check;
 using detail::parse_number;
 using detail::set;
@@ -71,7 +71,7 @@ std::optional<int> parse_ping_mtu(std::string_view output) {
 namespace {
 
 bool ping_not_permitted(const CommandOutput& output) {
-  const std::string text = lower(output.out + output.err);
+  const std::string text = ascii_lower(output.out + output.err);
   return text.find("operation not permitted") != std::string::npos ||
          text.find("permission denied") != std::string::npos;
 }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/util/text.h"
+#include "core/util/url.h"
 #include "netdebug/local.h"
 #include "netdebug/local_detail.h"
 
@@ -36,11 +37,6 @@ bool is_wildcard(const std::string& address) {
 bool is_loopback(const std::string& address) {
   const std::string a = unmapped(address);
   return a.starts_with("127.") || a == "::1";
-}
-
-std::string host_port(const std::string& address, int port) {
-  return (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" +
-         std::to_string(port);
 }
 
 }  // namespace
@@ -130,7 +126,7 @@ core::Check check_listen(int port, const std::vector<TcpSocket>& sockets,
   std::vector<std::string> seen;
   bool allLoopback = true;
   for (const TcpSocket* socket : listeners) {
-    std::string text = host_port(socket->localAddress, port);
+    std::string text = core::host_port(socket->localAddress, port);
     nlohmann::ordered_json item = {{"address", socket->localAddress}, {"port", port}};
     if (const auto owner = owners.find(socket->inode); owner != owners.end()) {
       const auto name = names.find(owner->second);

@@ -15,6 +15,7 @@
 #include "core/kube/kube.h"
 #include "core/util/process.h"
 #include "core/util/text.h"
+#include "core/util/url.h"
 #include "netdebug/suite_script.h"
 
 namespace kp::netdebug {
@@ -199,8 +200,7 @@ core::Result<std::vector<std::string>, std::string> api_endpoints(const core::Ap
   }
   std::vector<std::string> out;
   for (const core::ApiEndpoint& e : *parsed) {
-    const bool v6 = e.address.find(':') != std::string::npos;
-    out.push_back((v6 ? "[" + e.address + "]" : e.address) + ":" + std::to_string(e.port));
+    out.push_back(core::host_port(e.address, e.port));
   }
   return out;
 }

@@ -23,14 +23,6 @@ std::string env_or_empty(const InClusterEnvironment& env, const std::string& nam
   return env_value(env.getenv, name).value_or("");
 }
 
-// net.JoinHostPort: an IPv6 literal needs brackets before the port.
-std::string join_host_port(const std::string& host, const std::string& port) {
-  if (host.find(':') != std::string::npos) {
-    return "[" + host + "]:" + port;
-  }
-  return host + ":" + port;
-}
-
 }  // namespace
 
 InClusterEnvironment InClusterEnvironment::system() {
@@ -66,7 +58,7 @@ Result<ClientConfig> in_cluster_config(const ConfigOverrides& o, const InCluster
   ClientConfig out;
   out.inCluster = true;
   out.server =
-      o.server.empty() ? "https://" + join_host_port(host, port) : normalize_server_url(o.server);
+      o.server.empty() ? "https://" + host_port(host, port) : normalize_server_url(o.server);
 
   if (!o.token.empty()) {
     out.token = o.token;

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/util/text.h"
+
 namespace kp::core {
 namespace {
 
@@ -23,20 +25,13 @@ bool name_char(char c) {
   return name_start(c) || std::isdigit(static_cast<unsigned char>(c)) != 0;
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 // Go's strconv.ParseFloat as the Prometheus parsers use it: decimal or exponent forms, an
 // optional sign, and NaN / Inf / Infinity in any case.
 std::optional<double> parse_float(std::string_view text) {
   if (text.empty()) {
     return std::nullopt;
   }
-  const std::string special = lower(text);
+  const std::string special = ascii_lower(text);
   if (special == "nan") {
     return std::numeric_limits<double>::quiet_NaN();
   }

@@ -281,11 +281,8 @@ Status set_peer_name(SSL* handle, const Plan& plan) {
 }
 
 std::string dial_message(const tcp::endpoint& endpoint, const beast::error_code& ec) {
-  std::string address = endpoint.address().to_string();
-  if (endpoint.address().is_v6()) {
-    address = "[" + address + "]";
-  }
-  return "dial tcp " + address + ":" + std::to_string(endpoint.port()) + ": " + ec.message();
+  return "dial tcp " + host_port(endpoint.address().to_string(), endpoint.port()) + ": " +
+         ec.message();
 }
 
 // One WebSocket exec on a connected (or connecting) stream, driven by the io_context in
@@ -651,8 +648,7 @@ Result<PodExecResult, ApiError> run_exec(const ApiClient& client, const PodExecR
   }
   plan.tls = parts.scheme == "https";
   plan.target = exec_target(parts.path, request);
-  const std::string host =
-      parts.host.find(':') != std::string::npos ? "[" + parts.host + "]" : parts.host;
+  const std::string host = bracket_host(parts.host);
   const bool defaultPort = parts.port == (plan.tls ? "443" : "80");
   plan.hostHeader = defaultPort ? host : host + ":" + parts.port;
   plan.verifyName = plan.config->tlsServerName.empty() ? parts.host : plan.config->tlsServerName;

@@ -286,7 +286,7 @@ std::optional<ServerAddress> parse_server(std::string_view text) {
 
 std::vector<std::string> hosts_file_lookup(std::string_view hostsContents, std::string_view name) {
   std::vector<std::string> out;
-  const std::string wanted = lower(name);
+  const std::string wanted = ascii_lower(name);
   if (wanted.empty()) {
     return out;
   }
@@ -297,7 +297,7 @@ std::vector<std::string> hosts_file_lookup(std::string_view hostsContents, std::
       return;
     }
     for (std::size_t i = 1; i < fields.size(); ++i) {
-      if (lower(fields[i]) == wanted) {
+      if (ascii_lower(fields[i]) == wanted) {
         append_unique(out, std::string(fields[0]));
         return;
       }
@@ -344,7 +344,7 @@ Result<DnsAnswer, DnsError> query_dns_server(std::string_view serverText, std::s
   if (!qnameWire) {
     return DnsError{DnsFailure::malformed, "invalid DNS name \"" + std::string(name) + "\""};
   }
-  std::string qname = lower(name);
+  std::string qname = ascii_lower(name);
   if (qname.ends_with('.')) {
     qname.pop_back();
   }

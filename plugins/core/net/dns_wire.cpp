@@ -68,7 +68,7 @@ Result<std::string> read_name(const Bytes& msg, std::size_t& pos) {
     if (!out.empty()) {
       out += '.';
     }
-    out += lower(std::string_view(reinterpret_cast<const char*>(&msg[p + 1]), length));
+    out += ascii_lower(std::string_view(reinterpret_cast<const char*>(&msg[p + 1]), length));
     p += 1u + length;
   }
   return out;

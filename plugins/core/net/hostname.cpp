@@ -66,16 +66,6 @@ bool ip_bytes_16(const ASN1_OCTET_STRING* value, std::array<unsigned char, 16>& 
   return false;
 }
 
-std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 std::vector<std::string_view> split_labels(std::string_view text) {
   std::vector<std::string_view> parts;
   std::size_t start = 0;
@@ -122,13 +112,13 @@ bool match_exactly(std::string_view a, std::string_view b) {
   if (a.empty() || a == "." || b.empty() || b == ".") {
     return false;
   }
-  return lower_ascii(a) == lower_ascii(b);
+  return ascii_lower(a) == ascii_lower(b);
 }
 
 // Go's matchHostnames: same label count, a "*" left-most label matches exactly one label.
 bool match_hostnames(std::string_view pattern, std::string_view host) {
-  const std::string p = lower_ascii(pattern);
-  std::string h = lower_ascii(host);
+  const std::string p = ascii_lower(pattern);
+  std::string h = ascii_lower(host);
   if (h.ends_with('.')) {
     h.pop_back();
   }
@@ -186,7 +176,7 @@ bool sans_match_host(const SanView& sans, std::string_view host) {
   if (parse_ip(host, ip)) {
     return std::find(sans.ips.begin(), sans.ips.end(), ip) != sans.ips.end();
   }
-  const std::string candidate = lower_ascii(host);
+  const std::string candidate = ascii_lower(host);
   const bool validCandidate = valid_hostname(candidate, false);
   for (const auto& pattern : sans.dnsNames) {
     // Wildcards and the trailing dot only for valid names; anything else must match exactly.

@@ -148,29 +148,25 @@ struct Routing {
   std::string verifyName;  // the name the server's certificate must carry
 };
 
-std::string bracket(const std::string& host) {
-  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
-}
-
 Routing route(const HttpRequest& request) {
   Routing r{request.url, nullptr, {}, {}};
   const UrlParts parts = split_url(request.url);
   std::string nameHost = parts.host;
   if (!request.tlsServerName.empty() && request.tlsServerName != parts.host) {
     nameHost = request.tlsServerName;
-    const std::string authority = parts.scheme + "://" + bracket(parts.host);
+    const std::string authority = parts.scheme + "://" + bracket_host(parts.host);
     const auto at = request.url.find(authority);
     if (at == 0) {
-      r.url = parts.scheme + "://" + bracket(nameHost) + request.url.substr(authority.size());
-      r.hostHeader = bracket(parts.host) + ":" + parts.port;
+      r.url = parts.scheme + "://" + bracket_host(nameHost) + request.url.substr(authority.size());
+      r.hostHeader = bracket_host(parts.host) + ":" + parts.port;
     }
   }
   std::string target = request.connectTo;
   if (target.empty() && nameHost != parts.host) {
-    target = bracket(parts.host) + ":" + parts.port;
+    target = bracket_host(parts.host) + ":" + parts.port;
   }
   if (!target.empty()) {
-    const std::string rule = bracket(nameHost) + ":" + parts.port + ":" + target;
+    const std::string rule = bracket_host(nameHost) + ":" + parts.port + ":" + target;
     r.connectTo.reset(curl_slist_append(nullptr, rule.c_str()));
   }
   r.verifyName = nameHost;

@@ -40,21 +40,6 @@ int remaining_ms(Deadline deadline) {
   return static_cast<int>(std::min<long long>(ms, 1 << 30));
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string describe_errno(int err) {
-  std::string text = std::strerror(err);
-  if (!text.empty()) {
-    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
-  }
-  return text;
-}
-
 std::optional<SockAddr> make_sockaddr(std::string_view ip, int port) {
   const std::string text(ip);
   SockAddr out;
@@ -74,14 +59,6 @@ std::optional<SockAddr> make_sockaddr(std::string_view ip, int port) {
     return out;
   }
   return std::nullopt;
-}
-
-std::string host_port(std::string_view ip, int port) {
-  const std::string p = std::to_string(port);
-  if (ip.find(':') != std::string_view::npos) {
-    return "[" + std::string(ip) + "]:" + p;
-  }
-  return std::string(ip) + ":" + p;
 }
 
 void append_unique(std::vector<std::string>& out, std::string value) {

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "core/net/net.h"
+#include "core/util/text.h"
+#include "core/util/url.h"
 
 namespace kp::core::detail {
 
@@ -21,12 +23,6 @@ double ms_since(Clock::time_point start);
 // the deadline has passed.
 int remaining_ms(Deadline deadline);
 
-// `text` with std::tolower applied to every character.
-std::string lower(std::string_view text);
-
-// strerror() capitalises; Go (and so kubectl) prints the lower-case form users search for.
-std::string describe_errno(int err);
-
 // A socket address for an IP literal; nullopt when `ip` is not one.
 struct SockAddr {
   sockaddr_storage storage{};
@@ -36,9 +32,6 @@ struct SockAddr {
 };
 
 std::optional<SockAddr> make_sockaddr(std::string_view ip, int port);
-
-// "10.0.0.1:6443", "[::1]:6443".
-std::string host_port(std::string_view ip, int port);
 
 // Appends `value` unless `out` already holds it.
 void append_unique(std::vector<std::string>& out, std::string value);

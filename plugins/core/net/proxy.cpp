@@ -33,13 +33,6 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 bool all_digits(std::string_view text) {
   return !text.empty() &&
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -184,7 +177,7 @@ std::vector<NoProxyEntry> parse_no_proxy(std::string_view noProxy) {
   std::vector<NoProxyEntry> out;
   while (true) {
     const auto comma = noProxy.find(',');
-    const std::string p = lower(trim(noProxy.substr(0, comma)));
+    const std::string p = ascii_lower(trim(noProxy.substr(0, comma)));
     noProxy = comma == std::string_view::npos ? std::string_view() : noProxy.substr(comma + 1);
     if (!p.empty()) {
       NoProxyEntry entry;
@@ -305,7 +298,7 @@ Result<ProxyUrl> parse_proxy_url(std::string_view url) {
   if (sep == std::string_view::npos) {
     out.scheme = "http";
   } else {
-    out.scheme = lower(url.substr(0, sep));
+    out.scheme = ascii_lower(url.substr(0, sep));
     rest = url.substr(sep + 3);
   }
   std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
@@ -355,13 +348,6 @@ Result<ProxyUrl> parse_proxy_url(std::string_view url) {
     out.port = out.scheme == "https" ? 443 : out.scheme == "socks5" ? 1080 : 80;
   }
   return out;
-}
-
-std::string join_host_port(std::string_view host, int port) {
-  if (host.find(':') != std::string_view::npos) {
-    return "[" + std::string(host) + "]:" + std::to_string(port);
-  }
-  return std::string(host) + ":" + std::to_string(port);
 }
 
 // Text from the wire, quoted and bounded so a binary answer cannot wreck the report.
@@ -653,7 +639,7 @@ Result<ProxyTunnel, ProxyError> socks5_connect(UniqueFd fd, const ProxyUrl& prox
   }
   if (code != 0) {
     return fail(ProxyFailure::rejected, "SOCKS5 proxy could not connect to " +
-                                            join_host_port(host, port) + ": " +
+                                            host_port(host, port) + ": " +
                                             std::string(socks_reply_text(code)));
   }
   // The bound address is of no use to us, but it must be consumed: the tunnel starts after it.
@@ -764,7 +750,7 @@ ProxyChoice choose_proxy(std::string_view serverUrl, std::string_view kubeconfig
     out.reason = host + " is a loopback address, never proxied";
     return out;
   }
-  host = lower(trim(host));
+  host = ascii_lower(trim(host));
   const auto [noProxyName, noProxyValue] = env_any(env, {"NO_PROXY", "no_proxy"});
   for (const auto& entry : parse_no_proxy(noProxyValue)) {
     if (entry_matches(entry, host, request.port, ip)) {
@@ -806,7 +792,7 @@ Status validate_proxy_url(std::string_view url) {
       if (i == 0) {
         return unparsable;  // "missing protocol scheme"
       }
-      scheme = lower(url.substr(0, i));
+      scheme = ascii_lower(url.substr(0, i));
     }
     break;
   }
@@ -903,11 +889,11 @@ Result<ProxyTunnel, ProxyError> probe_proxy(Network& net, std::string_view proxy
     return ProxyError{kind, "proxyconnect tcp: " + lastError->message, probe};
   }
   probe.connectMs = connection->ms;
-  const std::string target = join_host_port(targetHost, targetPort);
+  const std::string target = host_port(targetHost, targetPort);
   if (proxy.scheme == "https") {
     return ProxyError{ProxyFailure::unsupported,
                       "TLS to an https:// proxy is not implemented: the TCP connect to " +
-                          join_host_port(proxy.host, proxy.port) +
+                          host_port(proxy.host, proxy.port) +
                           " succeeded, the CONNECT tunnel was not tested",
                       probe};
   }

@@ -7,6 +7,8 @@
 #include <memory>
 #include <system_error>
 
+#include "core/util/text.h"
+
 namespace kp::core {
 namespace {
 
@@ -14,15 +16,6 @@ struct FileCloser {
   void operator()(std::FILE* f) const noexcept { std::fclose(f); }
 };
 using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
-
-// strerror() capitalises; Go (and so kubectl) prints the lower-case form users search for.
-std::string describe_errno(int err) {
-  std::string text = std::strerror(err);
-  if (!text.empty()) {
-    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
-  }
-  return text;
-}
 
 }  // namespace
 

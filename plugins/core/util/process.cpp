@@ -170,14 +170,6 @@ void keep(std::string& sink, std::string_view chunk, std::size_t limit, bool tai
 
 }  // namespace
 
-std::string describe_errno(int errorNumber) {
-  std::string text = std::strerror(errorNumber);
-  if (!text.empty()) {
-    text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
-  }
-  return text;
-}
-
 std::string process_search_path() {
   const char* path = std::getenv("PATH");
   return path != nullptr ? path : "";

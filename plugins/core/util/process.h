@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/util/result.h"
+#include "core/util/text.h"  // describe_errno for SpawnFailure::errorNumber
 
 namespace kp::core {
 
@@ -86,8 +87,5 @@ std::optional<std::string> find_executable(std::string_view name, std::string_vi
 
 // This process's PATH ("" when unset).
 std::string process_search_path();
-
-// strerror() in Go's lower-case form ("no such file or directory").
-std::string describe_errno(int errorNumber);
 
 }  // namespace kp::core

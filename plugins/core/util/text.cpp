@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstring>
 
 namespace kp::core {
 
@@ -45,6 +46,24 @@ std::string quote_bytes(std::string_view bytes, std::size_t maxBytes) {
     }
   }
   return out + "\"";
+}
+
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+std::string describe_errno(int errorNumber) {
+  std::string text = std::strerror(errorNumber);
+  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') {
+    text[0] = static_cast<char>(text[0] - 'A' + 'a');
+  }
+  return text;
 }
 
 }  // namespace kp::core

@@ -16,6 +16,14 @@ std::string_view trim(std::string_view text);
 // The parts with `separator` between them.
 std::string join(const std::vector<std::string>& parts, std::string_view separator = ", ");
 
+// `text` with A-Z as a-z (Go's strings.ToLower for the ASCII names we compare: hosts, schemes,
+// header and flag values).
+std::string ascii_lower(std::string_view text);
+
+// strerror() in Go's lower-case form ("no such file or directory"), as kubectl prints it and
+// users search for it.
+std::string describe_errno(int errorNumber);
+
 // Go's %q of at most `maxBytes` of `bytes`, cut at the first line break: how reports show what
 // an unrecognised input or peer sent. Keep it short: a mistaken input may be a secret.
 std::string quote_bytes(std::string_view bytes, std::size_t maxBytes);

@@ -3,15 +3,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/util/text.h"
+
 namespace kp::core {
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::string_view strip_query_and_fragment(std::string_view url) {
   return url.substr(0, url.find_first_of("?#"));
@@ -23,7 +18,8 @@ UrlParts split_url(std::string_view url) {
   UrlParts parts;
   url = strip_query_and_fragment(url);
   const auto schemeEnd = url.find("://");
-  parts.scheme = schemeEnd == std::string_view::npos ? "https" : lower(url.substr(0, schemeEnd));
+  parts.scheme =
+      schemeEnd == std::string_view::npos ? "https" : ascii_lower(url.substr(0, schemeEnd));
   std::string_view rest = schemeEnd == std::string_view::npos ? url : url.substr(schemeEnd + 3);
   const auto pathStart = rest.find('/');
   std::string_view authority = rest.substr(0, pathStart);
@@ -63,12 +59,22 @@ std::string normalize_server_url(std::string_view server) {
   return "https://" + std::string(server);
 }
 
+std::string bracket_host(std::string_view host) {
+  return host.find(':') != std::string_view::npos ? "[" + std::string(host) + "]"
+                                                  : std::string(host);
+}
+
+std::string host_port(std::string_view host, std::string_view port) {
+  return bracket_host(host) + ":" + std::string(port);
+}
+
+std::string host_port(std::string_view host, int port) {
+  return host_port(host, std::to_string(port));
+}
+
 std::string endpoint_of(std::string_view url) {
   const UrlParts parts = split_url(url);
-  if (parts.host.find(':') != std::string::npos) {
-    return "[" + parts.host + "]:" + parts.port;
-  }
-  return parts.host + ":" + parts.port;
+  return host_port(parts.host, parts.port);
 }
 
 std::string join_url(std::string_view server, std::string_view path) {

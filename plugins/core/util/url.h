@@ -21,6 +21,13 @@ UrlParts split_url(std::string_view url);
 // (../shared/K8S-CLIENT-SPEC.md 1.14).
 std::string normalize_server_url(std::string_view server);
 
+// The host as it stands in a URL or before ":port": bracketed when it holds a ':' (IPv6).
+std::string bracket_host(std::string_view host);
+
+// Go's net.JoinHostPort: "host:port", "[::1]:6443" for IPv6.
+std::string host_port(std::string_view host, std::string_view port);
+std::string host_port(std::string_view host, int port);
+
 // host:port for reports ("[::1]:6443" for IPv6).
 std::string endpoint_of(std::string_view url);
 
