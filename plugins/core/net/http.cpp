@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "core/util/owned.h"
 #include "core/util/text.h"
 #include "core/util/url.h"
 #include "core/util/version.h"
@@ -19,12 +20,8 @@
 namespace kp::core {
 namespace {
 
-struct CurlEasyDeleter {
-  void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
-};
-struct CurlSlistDeleter {
-  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
-};
+using CurlEasyDeleter = FreeWith<curl_easy_cleanup>;
+using CurlSlistDeleter = FreeWith<curl_slist_free_all>;
 using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
 using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 
@@ -357,9 +354,7 @@ std::string HttpResponse::header(std::string_view name) const {
   return {};
 }
 
-struct CurlMultiDeleter {
-  void operator()(CURLM* multi) const noexcept { curl_multi_cleanup(multi); }
-};
+using CurlMultiDeleter = FreeWith<curl_multi_cleanup>;
 
 // The multi handle owns the connection cache: connections outlive each batch's easy handles,
 // so every request of a client rides the same connection (HTTP/2 streams side by side).

@@ -15,20 +15,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "core/util/owned.h"
 #include "core/util/text.h"
 
 namespace kp::core {
 namespace {
 
-struct SslCtxDeleter {
-  void operator()(SSL_CTX* ctx) const noexcept { SSL_CTX_free(ctx); }
-};
-struct SslDeleter {
-  void operator()(SSL* ssl) const noexcept { SSL_free(ssl); }  // also frees its BIOs
-};
-struct BioDeleter {
-  void operator()(BIO* bio) const noexcept { BIO_free(bio); }
-};
+using SslCtxDeleter = FreeWith<SSL_CTX_free>;
+using SslDeleter = FreeWith<SSL_free>;  // also frees its BIOs
+using BioDeleter = FreeWith<BIO_free>;
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
 using SslPtr = std::unique_ptr<SSL, SslDeleter>;
 using BioPtr = std::unique_ptr<BIO, BioDeleter>;

@@ -18,42 +18,26 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "core/util/owned.h"
+
 namespace kp::core::detail {
 
 // ---- RAII holders for the OpenSSL objects the x509 files create ----
 
-struct BioDeleter {
-  void operator()(BIO* bio) const noexcept { BIO_free(bio); }
-};
-struct X509Deleter {
-  void operator()(X509* cert) const noexcept { X509_free(cert); }
-};
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* key) const noexcept { EVP_PKEY_free(key); }
-};
-struct StoreDeleter {
-  void operator()(X509_STORE* store) const noexcept { X509_STORE_free(store); }
-};
-struct StoreCtxDeleter {
-  void operator()(X509_STORE_CTX* ctx) const noexcept { X509_STORE_CTX_free(ctx); }
-};
+using BioDeleter = core::FreeWith<BIO_free>;
+using X509Deleter = core::FreeWith<X509_free>;
+using PkeyDeleter = core::FreeWith<EVP_PKEY_free>;
+using StoreDeleter = core::FreeWith<X509_STORE_free>;
+using StoreCtxDeleter = core::FreeWith<X509_STORE_CTX_free>;
 // Frees the stack only: the certificates in it belong to Certificate objects.
 struct X509StackDeleter {
   void operator()(STACK_OF(X509) * stack) const noexcept { sk_X509_free(stack); }
 };
-struct GeneralNamesDeleter {
-  void operator()(GENERAL_NAMES* names) const noexcept { GENERAL_NAMES_free(names); }
-};
-struct EkuDeleter {
-  void operator()(EXTENDED_KEY_USAGE* eku) const noexcept { EXTENDED_KEY_USAGE_free(eku); }
-};
-struct BasicConstraintsDeleter {
-  void operator()(BASIC_CONSTRAINTS* bc) const noexcept { BASIC_CONSTRAINTS_free(bc); }
-};
-struct BignumDeleter {
-  void operator()(BIGNUM* bn) const noexcept { BN_free(bn); }
-};
-struct OpensslFree {
+using GeneralNamesDeleter = core::FreeWith<GENERAL_NAMES_free>;
+using EkuDeleter = core::FreeWith<EXTENDED_KEY_USAGE_free>;
+using BasicConstraintsDeleter = core::FreeWith<BASIC_CONSTRAINTS_free>;
+using BignumDeleter = core::FreeWith<BN_free>;
+struct OpensslFree {  // OPENSSL_free is a macro
   void operator()(void* p) const noexcept { OPENSSL_free(p); }
 };
 
