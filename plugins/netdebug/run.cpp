@@ -653,8 +653,11 @@ int shell_command(const core::Invocation& invocation) {
         shell.ownProcessGroup = false;
         const core::Result<core::ProcessResult, core::SpawnFailure> ran = core::run_process(shell);
         if (!ran) {
+          // errorNumber 0: a bare KUBECTL_PATH that is not on PATH.
           started.failure =
-              "cannot run " + kubectl + ": " + core::describe_errno(ran.error().errorNumber);
+              ran.error().errorNumber != 0
+                  ? "cannot run " + kubectl + ": " + core::describe_errno(ran.error().errorNumber)
+                  : "cannot run " + ran.error().message;
           return;
         }
         shellExit = ran->exitCode < 0 ? 1 : ran->exitCode;  // -1: kubectl died of a signal

@@ -199,6 +199,45 @@ TEST_CASE("core::run_process starts the child with SIGPIPE not ignored", "[proce
   CHECK((mask & (1ULL << (SIGPIPE - 1))) == 0);
 }
 
+TEST_CASE("core::find_executable searches nothing on an empty PATH, as Go", "[process]") {
+  CHECK_FALSE(find_executable("sh", ""));
+  CHECK(find_executable("sh", "/nonexistent:/bin") == "/bin/sh");
+}
+
+TEST_CASE("core::run_process reports -1 when the exit status was lost", "[process]") {
+  // With SIGCHLD ignored the kernel reaps the child: no status, so no claim of success.
+  struct sigaction ignore {
+  }, previous{};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGCHLD, &ignore, &previous);
+  const ProcessResult result = run_ok(shell("exit 0"));
+  ::sigaction(SIGCHLD, &previous, nullptr);
+  CHECK(result.exitCode == -1);
+}
+
+TEST_CASE("core::run_process keeps the stderr written before stdout went over the limit",
+          "[process]") {
+  ProcessSpec spec = shell("echo why >&2; sleep 0.2; head -c 100000 /dev/zero; sleep 30");
+  spec.stdoutLimit = 1000;
+  spec.killOverStdoutLimit = true;
+  spec.timeout = std::chrono::seconds(20);
+  const ProcessResult result = run_ok(spec);
+  CHECK(result.stdoutOverLimit);
+  CHECK(result.err == "why\n");
+}
+
+TEST_CASE("core::run_process checks its deadline against a child that writes without pause",
+          "[process]") {
+  ProcessSpec spec = shell("yes");
+  spec.stdoutLimit = 1000;  // kept: the first 1000 bytes, the rest read and dropped
+  spec.timeout = std::chrono::milliseconds(300);
+  const auto start = std::chrono::steady_clock::now();
+  const ProcessResult result = run_ok(spec);
+  CHECK(result.timedOut);
+  CHECK(result.out.size() == 1000);
+  CHECK(seconds_since(start) < 5.0);
+}
+
 TEST_CASE("core::describe_errno reads like Go", "[process]") {
   CHECK(describe_errno(ENOENT) == "no such file or directory");
   CHECK(describe_errno(EACCES) == "permission denied");

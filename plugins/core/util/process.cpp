@@ -92,10 +92,12 @@ bool make_pipe(UniqueFd& read, UniqueFd& write) {
   return true;
 }
 
-// Reads what is there without blocking; closes `fd` at end of file or on an error.
+// Reads what is there without blocking, at most 64 KiB a call (so the caller's limits and
+// deadline are checked between calls however fast the child writes); closes `fd` at end of
+// file or on an error.
 void drain(UniqueFd& fd, std::string& into) {
   char buffer[16 * 1024];
-  for (;;) {
+  for (int reads = 0; reads < 4; ++reads) {
     const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
     if (n > 0) {
       into.append(buffer, static_cast<std::size_t>(n));
@@ -124,7 +126,8 @@ class Child {
   bool exited() {
     if (!reaped_) {
       const pid_t done = ::waitpid(pid_, &status_, WNOHANG);
-      reaped_ = done == pid_ || (done < 0 && errno == ECHILD);
+      known_ = done == pid_;
+      reaped_ = known_ || (done < 0 && errno == ECHILD);
     }
     return reaped_;
   }
@@ -144,16 +147,19 @@ class Child {
   void wait() {
     while (!reaped_) {
       const pid_t done = ::waitpid(pid_, &status_, 0);
-      reaped_ = done == pid_ || (done < 0 && errno != EINTR);
+      known_ = done == pid_;
+      reaped_ = known_ || (done < 0 && errno != EINTR);
     }
   }
 
-  int exit_code() const { return reaped_ && WIFEXITED(status_) ? WEXITSTATUS(status_) : -1; }
+  // -1 when a signal ended it, or its status was lost (SIGCHLD ignored: the kernel reaped it).
+  int exit_code() const { return known_ && WIFEXITED(status_) ? WEXITSTATUS(status_) : -1; }
 
  private:
   pid_t pid_;
   bool ownGroup_;
   bool reaped_ = false;
+  bool known_ = false;
   int status_ = 0;
 };
 
@@ -186,7 +192,8 @@ std::optional<std::string> find_executable(std::string_view name, std::string_vi
   }
   std::vector<std::string> dirs;
   std::size_t start = 0;
-  for (;;) {
+  // Go's filepath.SplitList: an empty PATH is no directory at all; an empty entry is ".".
+  while (!searchPath.empty()) {
     const auto end = searchPath.find(':', start);
     dirs.emplace_back(searchPath.substr(start, end == std::string_view::npos ? end : end - start));
     if (end == std::string_view::npos) {
@@ -241,13 +248,11 @@ Result<ProcessResult, SpawnFailure> run_process(const ProcessSpec& spec) {
     posix_spawn_file_actions_adddup2(&actions.actions, errWrite.get(), STDERR_FILENO);
   }
   SpawnAttributes attributes;
-  // Default dispositions for what we ignore or catch (SIGPIPE is ignored for sockets), and no
-  // signal blocked: the child starts as from a shell.
+  // SIGPIPE back to its default (we ignore it for sockets) and no signal blocked. Other
+  // ignored signals stay ignored, as a shell leaves them (nohup).
   sigset_t defaults;
   sigemptyset(&defaults);
-  for (int signal : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) {
-    sigaddset(&defaults, signal);
-  }
+  sigaddset(&defaults, SIGPIPE);
   posix_spawnattr_setsigdefault(&attributes.attributes, &defaults);
   sigset_t none;
   sigemptyset(&none);
@@ -320,6 +325,16 @@ Result<ProcessResult, SpawnFailure> run_process(const ProcessSpec& spec) {
     } else if (::poll(fds, count, sliceMs) < 0 && errno != EINTR) {
       break;
     }
+    if (errRead) {
+      chunk.clear();
+      drain(errRead, chunk);
+      if (!chunk.empty()) {
+        if (spec.onStderr) {
+          spec.onStderr(chunk);
+        }
+        keep(result.err, chunk, spec.stderrLimit, spec.stderrKeepsTail);
+      }
+    }
     if (outRead) {
       chunk.clear();
       drain(outRead, chunk);
@@ -331,16 +346,6 @@ Result<ProcessResult, SpawnFailure> run_process(const ProcessSpec& spec) {
         }
       } else {
         result.out += chunk;
-      }
-    }
-    if (errRead) {
-      chunk.clear();
-      drain(errRead, chunk);
-      if (!chunk.empty()) {
-        if (spec.onStderr) {
-          spec.onStderr(chunk);
-        }
-        keep(result.err, chunk, spec.stderrLimit, spec.stderrKeepsTail);
       }
     }
   }
