@@ -521,13 +521,13 @@ int secrets_command(const core::Invocation& invocation) {
   const auto fail = [&invocation](const std::string& message) {
     return core::print_error(invocation.err, invocation.tool, message);
   };
-  const core::KubeFlags* flags = &command->kube;
+  const core::KubeFlags& flags = command->kube;
   std::string timeoutText = parsed["timeout"].as<std::string>();
   // kubectl's --request-timeout sets the deadline when --timeout is not given ("0": none,
   // which this command never allows).
-  if (parsed.count("timeout") == 0 && !flags->requestTimeout.empty() &&
-      flags->requestTimeout != "0") {
-    timeoutText = flags->requestTimeout;
+  if (parsed.count("timeout") == 0 && !flags.requestTimeout.empty() &&
+      flags.requestTimeout != "0") {
+    timeoutText = flags.requestTimeout;
   }
   core::Result<std::chrono::milliseconds> timeout = core::parse_duration(timeoutText);
   if (!timeout) {
@@ -547,7 +547,7 @@ int secrets_command(const core::Invocation& invocation) {
     options.labelSelector = parsed["selector"].as<std::string>();
   }
   core::Result<core::ApiClient> client = core::connect(
-      flags->loading_rules(), flags->overrides, *timeout, std::min(verbosity, kMaxVerbosity));
+      flags.loading_rules(), flags.overrides, *timeout, std::min(verbosity, kMaxVerbosity));
   if (!client) {
     return fail(client.error().message);
   }

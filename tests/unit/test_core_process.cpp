@@ -200,7 +200,21 @@ TEST_CASE("core::run_process starts the child with SIGPIPE not ignored", "[proce
 }
 
 TEST_CASE("core::find_executable searches nothing on an empty PATH, as Go", "[process]") {
-  CHECK_FALSE(find_executable("sh", ""));
+  // In a directory holding the program: an empty entry of a PATH means ".", an empty PATH
+  // means no directory at all (Go's filepath.SplitList).
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("kp-emptypath-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "kp-here") << "#!/bin/sh\n";
+  std::filesystem::permissions(dir / "kp-here", std::filesystem::perms::owner_all);
+  const std::filesystem::path previous = std::filesystem::current_path();
+  std::filesystem::current_path(dir);
+  const std::optional<std::string> viaEmptyEntry = find_executable("kp-here", "/nonexistent:");
+  const std::optional<std::string> viaEmptyPath = find_executable("kp-here", "");
+  std::filesystem::current_path(previous);
+  std::filesystem::remove_all(dir);
+  CHECK(viaEmptyEntry == "./kp-here");
+  CHECK_FALSE(viaEmptyPath);
   CHECK(find_executable("sh", "/nonexistent:/bin") == "/bin/sh");
 }
 
