@@ -266,20 +266,16 @@ core::Status Options::validate() {
     return failOnValue.error();
   }
   failOn = *failOnValue;
-  core::Result<std::chrono::milliseconds> deadline = core::parse_duration(timeoutText);
+  core::Result<std::chrono::milliseconds> deadline =
+      core::parse_positive_duration("--timeout", timeoutText);
   if (!deadline) {
-    return deadline.error().prefixed("--timeout");
-  }
-  if (deadline->count() <= 0) {
-    return core::Error{"--timeout: must be greater than 0"};
+    return deadline.error();
   }
   timeout = *deadline;
-  core::Result<std::chrono::milliseconds> every = core::parse_duration(intervalText);
+  core::Result<std::chrono::milliseconds> every =
+      core::parse_positive_duration("--interval", intervalText);
   if (!every) {
-    return every.error().prefixed("--interval");
-  }
-  if (every->count() <= 0) {
-    return core::Error{"--interval: must be greater than 0"};
+    return every.error();
   }
   interval = *every;
   for (const std::string& endpoint : endpoints) {

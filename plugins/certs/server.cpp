@@ -183,12 +183,9 @@ int server_command(const core::Invocation& invocation) {
   ServerOptions options;
   options.common = command->common;
   core::Result<std::chrono::milliseconds> timeout =
-      core::parse_duration(parsed["timeout"].as<std::string>());
+      core::parse_positive_duration("--timeout", parsed["timeout"].as<std::string>());
   if (!timeout) {
-    return fail(timeout.error().prefixed("--timeout").message);
-  }
-  if (timeout->count() <= 0) {
-    return fail("--timeout: must be greater than 0");
+    return fail(timeout.error().message);
   }
   options.timeout = *timeout;
   const auto flag = [&parsed](const char* name) {

@@ -198,6 +198,18 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   return std::chrono::milliseconds(static_cast<long long>(totalMs));
 }
 
+Result<std::chrono::milliseconds> parse_positive_duration(std::string_view flag,
+                                                          std::string_view text) {
+  Result<std::chrono::milliseconds> duration = parse_duration(text);
+  if (!duration) {
+    return duration.error().prefixed(std::string(flag));
+  }
+  if (duration->count() <= 0) {
+    return Error{std::string(flag) + ": must be greater than 0"};
+  }
+  return duration;
+}
+
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> previous(b.size() + 1);
   std::vector<std::size_t> current(b.size() + 1);

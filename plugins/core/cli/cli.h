@@ -41,6 +41,11 @@ std::string program_name(std::string_view argv0, const char* kubectlPath);
 // Parses an integer number of seconds or a Go duration ("1s", "2m", "1m30s", "500ms").
 Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 
+// The value of a duration flag that must be greater than 0 (a timeout, an interval); errors
+// name the flag: "--timeout: must be greater than 0".
+Result<std::chrono::milliseconds> parse_positive_duration(std::string_view flag,
+                                                          std::string_view text);
+
 // Levenshtein distance, for suggestions.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 

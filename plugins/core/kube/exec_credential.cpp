@@ -171,25 +171,19 @@ Result<ExecCredential, ExecError> parse_exec_credential(std::string_view json,
   if (!status->is_object()) {
     return bad_output("decoding stdout: status: expected an object");
   }
-  Result<std::string, ExecError> token = status_string(*status, "token");
-  if (!token) {
-    return token.error();
+  std::string expiration;
+  const std::pair<const char*, std::string*> fields[] = {
+      {"token", &credential.token},
+      {"clientCertificateData", &credential.clientCertPem},
+      {"clientKeyData", &credential.clientKeyPem},
+      {"expirationTimestamp", &expiration}};
+  for (const auto& [field, into] : fields) {
+    Result<std::string, ExecError> value = status_string(*status, field);
+    if (!value) {
+      return value.error();
+    }
+    *into = std::move(value).value();
   }
-  Result<std::string, ExecError> cert = status_string(*status, "clientCertificateData");
-  if (!cert) {
-    return cert.error();
-  }
-  Result<std::string, ExecError> key = status_string(*status, "clientKeyData");
-  if (!key) {
-    return key.error();
-  }
-  Result<std::string, ExecError> expiration = status_string(*status, "expirationTimestamp");
-  if (!expiration) {
-    return expiration.error();
-  }
-  credential.token = std::move(token).value();
-  credential.clientCertPem = std::move(cert).value();
-  credential.clientKeyPem = std::move(key).value();
   if (credential.token.empty() && credential.clientCertPem.empty() &&
       credential.clientKeyPem.empty()) {
     return bad_output("exec plugin didn't return a token or cert/key pair");
@@ -198,10 +192,10 @@ Result<ExecCredential, ExecError> parse_exec_credential(std::string_view json,
     return bad_output("exec plugin returned only certificate or key, not both");
   }
   // metav1.Time: an empty string is the zero time, which client-go treats as no expiry.
-  if (!expiration->empty()) {
-    credential.expirationUnix = parse_rfc3339(*expiration);
+  if (!expiration.empty()) {
+    credential.expirationUnix = parse_rfc3339(expiration);
     if (!credential.expirationUnix) {
-      return bad_output("decoding stdout: parsing time " + quote(*expiration) +
+      return bad_output("decoding stdout: parsing time " + quote(expiration) +
                         " as \"2006-01-02T15:04:05Z07:00\": not RFC 3339");
     }
   }

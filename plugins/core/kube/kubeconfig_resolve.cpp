@@ -1,6 +1,7 @@
 // From a merged kubeconfig and the flags to a ClientConfig: picking the context, cluster and
 // user, applying the overrides, validating, reading the CA, certificate, key and token files,
 // and choosing the authentication method.
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,21 @@ Error at(std::string_view origin, std::string_view message) {
     return Error{std::string(message)};
   }
   return Error{std::string(origin) + ": " + std::string(message)};
+}
+
+// The entry called `name` (an empty one when no name is given); an error when none is, worded
+// as client-go words it ("context \"x\" does not exist").
+template <class Entry>
+Result<Entry> entry_named(const std::map<std::string, Entry>& entries, const std::string& name,
+                          std::string_view kind) {
+  if (name.empty()) {
+    return Entry{};
+  }
+  const auto found = entries.find(name);
+  if (found == entries.end()) {
+    return Error{std::string(kind) + " " + quote(name) + " does not exist"};
+  }
+  return found->second;
 }
 
 // The flags win over the kubeconfig, with client-go's extra clearing rules
@@ -484,33 +500,23 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
   out.warnings = config.warnings;
   out.contextName = o.context.empty() ? config.currentContext : o.context;
 
-  Context context;
-  if (!out.contextName.empty()) {
-    const auto found = config.contexts.find(out.contextName);
-    if (found == config.contexts.end()) {
-      return Error{"context " + quote(out.contextName) + " does not exist"};
-    }
-    context = found->second;
+  Result<Context> context = entry_named(config.contexts, out.contextName, "context");
+  if (!context) {
+    return context.error();
   }
-  out.clusterName = o.cluster.empty() ? context.cluster : o.cluster;
-  out.userName = o.user.empty() ? context.user : o.user;
+  out.clusterName = o.cluster.empty() ? context->cluster : o.cluster;
+  out.userName = o.user.empty() ? context->user : o.user;
 
-  Cluster cluster;
-  if (!out.clusterName.empty()) {
-    const auto found = config.clusters.find(out.clusterName);
-    if (found == config.clusters.end()) {
-      return Error{"cluster " + quote(out.clusterName) + " does not exist"};
-    }
-    cluster = found->second;
+  Result<Cluster> foundCluster = entry_named(config.clusters, out.clusterName, "cluster");
+  if (!foundCluster) {
+    return foundCluster.error();
   }
-  AuthInfo user;
-  if (!out.userName.empty()) {
-    const auto found = config.users.find(out.userName);
-    if (found == config.users.end()) {
-      return Error{"auth info " + quote(out.userName) + " does not exist"};
-    }
-    user = found->second;
+  Result<AuthInfo> foundUser = entry_named(config.users, out.userName, "auth info");
+  if (!foundUser) {
+    return foundUser.error();
   }
+  Cluster cluster = std::move(foundCluster).value();
+  AuthInfo user = std::move(foundUser).value();
   apply_cluster_overrides(cluster, o);
   apply_auth_overrides(user, o);
 
@@ -519,7 +525,7 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
       return Error{"no context is selected: set current-context or pass --context or --server"};
     }
     if (out.clusterName.empty()) {
-      return at(context.origin, "context " + quote(out.contextName) + " names no cluster");
+      return at(context->origin, "context " + quote(out.contextName) + " names no cluster");
     }
     return at(cluster.origin, "no server found for cluster " + quote(out.clusterName));
   }
@@ -532,9 +538,9 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
     return valid.error();
   }
 
-  out.namespaceName = !o.namespaceName.empty()         ? o.namespaceName
-                      : !context.namespaceName.empty() ? context.namespaceName
-                                                       : "default";
+  out.namespaceName = !o.namespaceName.empty()          ? o.namespaceName
+                      : !context->namespaceName.empty() ? context->namespaceName
+                                                        : "default";
   valid = validate_namespace(out.namespaceName);
   if (!valid) {
     return valid.error();

@@ -143,13 +143,16 @@ Verdict consider(const Bytes& msg, std::vector<Question>& questions, const std::
     return Verdict::ignore;
   }
   DnsMessage& m = *header;
+  const auto malformed = [&](const Error& error) {
+    q->done = true;
+    q->failure =
+        DnsError{DnsFailure::malformed, "malformed answer from " + server + ": " + error.message};
+    return Verdict::settled;
+  };
   std::size_t pos = 0;
   auto question = parse_question(msg, m, pos);
   if (!question) {
-    q->done = true;
-    q->failure = DnsError{DnsFailure::malformed,
-                          "malformed answer from " + server + ": " + question.error().message};
-    return Verdict::settled;
+    return malformed(question.error());
   }
   // No echoed question is only tolerated on an error (some servers drop it on REFUSED).
   if (m.questions == 0 && m.rcode == 0) {
@@ -164,10 +167,7 @@ Verdict consider(const Bytes& msg, std::vector<Question>& questions, const std::
   }
   auto answers = parse_answers(msg, m, pos);
   if (!answers) {
-    q->done = true;
-    q->failure = DnsError{DnsFailure::malformed,
-                          "malformed answer from " + server + ": " + answers.error().message};
-    return Verdict::settled;
+    return malformed(answers.error());
   }
   settle(*q, m, qname, server);
   return Verdict::settled;

@@ -2,8 +2,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <utility>
 
 #include "core/net/net_detail.h"
+#include "core/util/text.h"
 
 namespace kp::core::detail {
 namespace {
@@ -209,20 +211,9 @@ Status parse_answers(const Bytes& msg, DnsMessage& out, std::size_t pos) {
 }
 
 std::string_view rcode_name(int rcode) {
-  switch (rcode) {
-    case 1:
-      return "FORMERR";
-    case 2:
-      return "SERVFAIL";
-    case 3:
-      return "NXDOMAIN";
-    case 4:
-      return "NOTIMP";
-    case 5:
-      return "REFUSED";
-    default:
-      return "";
-  }
+  static constexpr std::pair<int, std::string_view> kNames[] = {
+      {1, "FORMERR"}, {2, "SERVFAIL"}, {3, "NXDOMAIN"}, {4, "NOTIMP"}, {5, "REFUSED"}};
+  return mapped(kNames, rcode, std::string_view());
 }
 
 }  // namespace kp::core::detail

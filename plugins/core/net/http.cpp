@@ -307,36 +307,24 @@ std::string phase_note(TransferPhase phase) {
 }  // namespace
 
 TransportError classify_curl_code(int curlCode) {
-  switch (static_cast<CURLcode>(curlCode)) {
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return TransportError::badUrl;
-    case CURLE_COULDNT_RESOLVE_PROXY:
-      return TransportError::proxy;
-    case CURLE_COULDNT_RESOLVE_HOST:
-      return TransportError::dns;
-    case CURLE_COULDNT_CONNECT:
-      return TransportError::connect;
-    case CURLE_OPERATION_TIMEDOUT:
-      return TransportError::timeout;
-    case CURLE_PEER_FAILED_VERIFICATION:
-      return TransportError::tlsVerify;
-    case CURLE_SSL_CACERT_BADFILE:
-      return TransportError::tlsCa;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-      return TransportError::tlsHandshake;
-    case CURLE_FILESIZE_EXCEEDED:
-      return TransportError::tooLarge;
-    case CURLE_ABORTED_BY_CALLBACK:
-      return TransportError::cancelled;
-    default:
-      return TransportError::other;
-  }
+  static constexpr std::pair<CURLcode, TransportError> kErrors[] = {
+      {CURLE_URL_MALFORMAT, TransportError::badUrl},
+      {CURLE_UNSUPPORTED_PROTOCOL, TransportError::badUrl},
+      {CURLE_COULDNT_RESOLVE_PROXY, TransportError::proxy},
+      {CURLE_COULDNT_RESOLVE_HOST, TransportError::dns},
+      {CURLE_COULDNT_CONNECT, TransportError::connect},
+      {CURLE_OPERATION_TIMEDOUT, TransportError::timeout},
+      {CURLE_PEER_FAILED_VERIFICATION, TransportError::tlsVerify},
+      {CURLE_SSL_CACERT_BADFILE, TransportError::tlsCa},
+      {CURLE_SSL_CONNECT_ERROR, TransportError::tlsHandshake},
+      {CURLE_SSL_CERTPROBLEM, TransportError::tlsHandshake},
+      {CURLE_SSL_CIPHER, TransportError::tlsHandshake},
+      {CURLE_SSL_ISSUER_ERROR, TransportError::tlsHandshake},
+      {CURLE_SSL_ENGINE_NOTFOUND, TransportError::tlsHandshake},
+      {CURLE_SSL_ENGINE_SETFAILED, TransportError::tlsHandshake},
+      {CURLE_FILESIZE_EXCEEDED, TransportError::tooLarge},
+      {CURLE_ABORTED_BY_CALLBACK, TransportError::cancelled}};
+  return mapped(kErrors, static_cast<CURLcode>(curlCode), TransportError::other);
 }
 
 std::string HttpResponse::header(std::string_view name) const {

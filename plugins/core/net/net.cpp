@@ -182,20 +182,11 @@ std::string_view to_string(ConnectFailure kind) {
 }
 
 ConnectFailure classify_connect_errno(int err) {
-  switch (err) {
-    case ECONNREFUSED:
-      return ConnectFailure::refused;
-    case ETIMEDOUT:
-      return ConnectFailure::timeout;
-    case EHOSTUNREACH:
-    case ENETUNREACH:
-    case EADDRNOTAVAIL:
-      return ConnectFailure::unreachable;
-    case ECONNRESET:
-      return ConnectFailure::reset;
-    default:
-      return ConnectFailure::other;
-  }
+  static constexpr std::pair<int, ConnectFailure> kFailures[] = {
+      {ECONNREFUSED, ConnectFailure::refused},      {ETIMEDOUT, ConnectFailure::timeout},
+      {EHOSTUNREACH, ConnectFailure::unreachable},  {ENETUNREACH, ConnectFailure::unreachable},
+      {EADDRNOTAVAIL, ConnectFailure::unreachable}, {ECONNRESET, ConnectFailure::reset}};
+  return mapped(kFailures, err, ConnectFailure::other);
 }
 
 Result<Connection, ConnectError> connect_tcp(std::string_view ip, int port,

@@ -160,17 +160,12 @@ class Transport {
           sent += static_cast<std::size_t>(n);
           continue;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-          const Wait wait = wait_for(fd_, POLLOUT, deadline_);
-          if (wait == Wait::timeout) {
-            timedOut = true;
-            return false;
-          }
-          if (wait == Wait::ready) {
-            continue;
-          }
+        if (n < 0 && retry_after_wait(POLLOUT)) {
+          continue;
         }
-        noteSocketError(n < 0 ? errno : EPIPE);
+        if (!timedOut) {
+          noteSocketError(n < 0 ? errno : EPIPE);
+        }
         return false;
       }
     }
@@ -196,17 +191,12 @@ class Transport {
         BIO_set_mem_eof_return(rbio_, 0);  // now an empty BIO means end of stream to OpenSSL
         return false;
       }
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-        const Wait wait = wait_for(fd_, POLLIN, deadline_);
-        if (wait == Wait::timeout) {
-          timedOut = true;
-          return false;
-        }
-        if (wait == Wait::ready) {
-          continue;
-        }
+      if (retry_after_wait(POLLIN)) {
+        continue;
       }
-      noteSocketError(errno);
+      if (!timedOut) {
+        noteSocketError(errno);
+      }
       return false;
     }
   }
@@ -219,6 +209,18 @@ class Transport {
   std::string firstBytes;  // the first bytes the server sent, to recognise non-TLS servers
 
  private:
+  // After a send or recv that failed: when it only would have blocked (errno EAGAIN,
+  // EWOULDBLOCK or EINTR), waits for `events` until the deadline. True to try again; false
+  // when the deadline passed (timedOut is then set) or the socket failed (errno says how).
+  bool retry_after_wait(short events) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      return false;
+    }
+    const Wait wait = wait_for(fd_, events, deadline_);
+    timedOut = wait == Wait::timeout;
+    return wait == Wait::ready;
+  }
+
   void noteSocketError(int error) {
     socketError = error;
     if (error == ECONNRESET || error == EPIPE) {

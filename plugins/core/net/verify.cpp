@@ -28,35 +28,25 @@ bool insecure_hash(std::string_view hash) {
 }
 
 VerifyFailure classify_verify_error(int code) {
-  switch (code) {
-    case X509_V_OK:
-      return VerifyFailure::none;
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-      return VerifyFailure::expired;
-    case X509_V_ERR_CERT_NOT_YET_VALID:
-      return VerifyFailure::notYetValid;
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-    case X509_V_ERR_CERT_UNTRUSTED:
-      return VerifyFailure::unknownAuthority;
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-      return VerifyFailure::selfSigned;
-    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-    case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
-    case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
-    case X509_V_ERR_CA_MD_TOO_WEAK:
-      return VerifyFailure::badSignature;
-    case X509_V_ERR_INVALID_CA:
-    case X509_V_ERR_PATH_LENGTH_EXCEEDED:
-    case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
-      return VerifyFailure::notCA;
-    case X509_V_ERR_INVALID_PURPOSE:
-      return VerifyFailure::purpose;
-    default:
-      return VerifyFailure::other;
-  }
+  static constexpr std::pair<int, VerifyFailure> kFailures[] = {
+      {X509_V_OK, VerifyFailure::none},
+      {X509_V_ERR_CERT_HAS_EXPIRED, VerifyFailure::expired},
+      {X509_V_ERR_CERT_NOT_YET_VALID, VerifyFailure::notYetValid},
+      {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, VerifyFailure::unknownAuthority},
+      {X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, VerifyFailure::unknownAuthority},
+      {X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE, VerifyFailure::unknownAuthority},
+      {X509_V_ERR_CERT_UNTRUSTED, VerifyFailure::unknownAuthority},
+      {X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, VerifyFailure::selfSigned},
+      {X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, VerifyFailure::selfSigned},
+      {X509_V_ERR_CERT_SIGNATURE_FAILURE, VerifyFailure::badSignature},
+      {X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE, VerifyFailure::badSignature},
+      {X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, VerifyFailure::badSignature},
+      {X509_V_ERR_CA_MD_TOO_WEAK, VerifyFailure::badSignature},
+      {X509_V_ERR_INVALID_CA, VerifyFailure::notCA},
+      {X509_V_ERR_PATH_LENGTH_EXCEEDED, VerifyFailure::notCA},
+      {X509_V_ERR_KEYUSAGE_NO_CERTSIGN, VerifyFailure::notCA},
+      {X509_V_ERR_INVALID_PURPOSE, VerifyFailure::purpose}};
+  return mapped(kFailures, code, VerifyFailure::other);
 }
 
 // The system trust store, loaded once: reading the distribution bundle (~150 roots) per call

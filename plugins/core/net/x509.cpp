@@ -266,24 +266,45 @@ using namespace detail;
 
 // ---- Certificate / PrivateKey ----
 
-Certificate Certificate::adopt(x509_st* cert) {
-  Certificate out;
-  if (cert != nullptr) {
-    out.cert_ = std::shared_ptr<x509_st>(cert, X509Deleter{});
+namespace {
+void release(x509_st* cert) {
+  X509_free(cert);
+}
+void release(evp_pkey_st* key) {
+  EVP_PKEY_free(key);
+}
+bool add_reference(x509_st* cert) {
+  return X509_up_ref(cert) == 1;
+}
+bool add_reference(evp_pkey_st* key) {
+  return EVP_PKEY_up_ref(key) == 1;
+}
+}  // namespace
+
+template <class Self, class T>
+Self SharedHandle<Self, T>::adopt(T* handle) {
+  Self out;
+  if (handle != nullptr) {
+    static_cast<SharedHandle&>(out).handle_ =
+        std::shared_ptr<T>(handle, [](T* owned) { release(owned); });
   }
   return out;
 }
 
-Certificate Certificate::share(x509_st* cert) {
-  if (cert == nullptr || X509_up_ref(cert) != 1) {
+template <class Self, class T>
+Self SharedHandle<Self, T>::share(T* handle) {
+  if (handle == nullptr || !add_reference(handle)) {
     return {};
   }
-  return adopt(cert);
+  return adopt(handle);
 }
+
+template class SharedHandle<Certificate, x509_st>;
+template class SharedHandle<PrivateKey, evp_pkey_st>;
 
 std::string Certificate::pem() const {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || !cert_ || PEM_write_bio_X509(bio.get(), cert_.get()) != 1) {
+  if (!bio || !*this || PEM_write_bio_X509(bio.get(), native()) != 1) {
     ERR_clear_error();
     return "";
   }
@@ -292,7 +313,7 @@ std::string Certificate::pem() const {
 
 std::string Certificate::der() const {
   unsigned char* der = nullptr;
-  const int size = cert_ ? i2d_X509(cert_.get(), &der) : -1;
+  const int size = *this ? i2d_X509(get(), &der) : -1;
   if (size <= 0) {
     ERR_clear_error();
     return "";
@@ -306,21 +327,6 @@ bool operator==(const Certificate& a, const Certificate& b) {
     return !a && !b;
   }
   return a.get() == b.get() || a.der() == b.der();
-}
-
-PrivateKey PrivateKey::adopt(evp_pkey_st* key) {
-  PrivateKey out;
-  if (key != nullptr) {
-    out.key_ = std::shared_ptr<evp_pkey_st>(key, PkeyDeleter{});
-  }
-  return out;
-}
-
-PrivateKey PrivateKey::share(evp_pkey_st* key) {
-  if (key == nullptr || EVP_PKEY_up_ref(key) != 1) {
-    return {};
-  }
-  return adopt(key);
 }
 
 // ---- inspection ----

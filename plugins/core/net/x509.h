@@ -19,50 +19,40 @@ struct evp_pkey_st;
 
 namespace kp::core {
 
-// Shared ownership of an OpenSSL X509: copies are cheap and point at the same certificate.
-// A default-constructed Certificate is empty (operator bool is false); every function below
-// that takes a Certificate expects a non-empty one.
-class Certificate {
+// Shared ownership of an OpenSSL object that counts its references (X509, EVP_PKEY): copies
+// are cheap and point at the same object. A default-constructed handle is empty (operator bool
+// is false); every function below that takes one expects a non-empty one.
+template <class Self, class T>
+class SharedHandle {
  public:
-  Certificate() = default;
-
   // Takes over one reference the caller owns (e.g. from d2i_X509 or X509_new).
-  static Certificate adopt(x509_st* cert);
-  // Adds a reference to a certificate someone else owns (e.g. from SSL_get_peer_cert_chain).
-  static Certificate share(x509_st* cert);
+  static Self adopt(T* handle);
+  // Adds a reference to an object someone else owns (e.g. from SSL_get_peer_cert_chain).
+  static Self share(T* handle);
 
-  explicit operator bool() const noexcept { return cert_ != nullptr; }
-  const x509_st* get() const noexcept { return cert_.get(); }
-  // For the few OpenSSL 3.0 calls that take a non-const X509* without modifying it
-  // (X509_STORE_CTX_init, sk_X509_push); never use it to change the certificate.
-  x509_st* native() const noexcept { return cert_.get(); }
+  explicit operator bool() const noexcept { return handle_ != nullptr; }
+  const T* get() const noexcept { return handle_.get(); }
+  // For the few OpenSSL 3.0 calls that take a non-const pointer without modifying the object
+  // (X509_STORE_CTX_init, sk_X509_push); never use it to change the object.
+  T* native() const noexcept { return handle_.get(); }
 
+ private:
+  std::shared_ptr<T> handle_;
+};
+
+// A certificate.
+class Certificate : public SharedHandle<Certificate, x509_st> {
+ public:
   std::string pem() const;  // one "CERTIFICATE" block, newline-terminated
   std::string der() const;
 
   // Same DER encoding.
   friend bool operator==(const Certificate& a, const Certificate& b);
-
- private:
-  std::shared_ptr<x509_st> cert_;
 };
 
-// Shared ownership of an OpenSSL EVP_PKEY (a private key, or only a public key).
-// Deliberately has no pem()/der(): key material never leaves through this type by accident.
-class PrivateKey {
- public:
-  PrivateKey() = default;
-
-  static PrivateKey adopt(evp_pkey_st* key);
-  static PrivateKey share(evp_pkey_st* key);
-
-  explicit operator bool() const noexcept { return key_ != nullptr; }
-  const evp_pkey_st* get() const noexcept { return key_.get(); }
-  evp_pkey_st* native() const noexcept { return key_.get(); }
-
- private:
-  std::shared_ptr<evp_pkey_st> key_;
-};
+// A private key, or only a public key. Deliberately has no pem()/der(): key material never
+// leaves through this type by accident.
+class PrivateKey : public SharedHandle<PrivateKey, evp_pkey_st> {};
 
 struct CertInfo {
   int version = 0;         // 1, 2 or 3 as written in certificates, not the 0-based field

@@ -64,21 +64,19 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   return result;
 }
 
-struct SpawnActions {
-  posix_spawn_file_actions_t actions;
-  SpawnActions() { posix_spawn_file_actions_init(&actions); }
-  ~SpawnActions() { posix_spawn_file_actions_destroy(&actions); }
-  SpawnActions(const SpawnActions&) = delete;
-  SpawnActions& operator=(const SpawnActions&) = delete;
+// A posix_spawn object set up by `Init` and torn down by `Destroy` on every path.
+template <class T, int (*Init)(T*), int (*Destroy)(T*)>
+struct SpawnObject {
+  T value;
+  SpawnObject() { Init(&value); }
+  ~SpawnObject() { Destroy(&value); }
+  SpawnObject(const SpawnObject&) = delete;
+  SpawnObject& operator=(const SpawnObject&) = delete;
 };
-
-struct SpawnAttributes {
-  posix_spawnattr_t attributes;
-  SpawnAttributes() { posix_spawnattr_init(&attributes); }
-  ~SpawnAttributes() { posix_spawnattr_destroy(&attributes); }
-  SpawnAttributes(const SpawnAttributes&) = delete;
-  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
-};
+using SpawnActions = SpawnObject<posix_spawn_file_actions_t, posix_spawn_file_actions_init,
+                                 posix_spawn_file_actions_destroy>;
+using SpawnAttributes =
+    SpawnObject<posix_spawnattr_t, posix_spawnattr_init, posix_spawnattr_destroy>;
 
 // Close-on-exec pipe, read end non-blocking: only the write end the child dup2()s survives.
 bool make_pipe(UniqueFd& read, UniqueFd& write) {
@@ -242,10 +240,10 @@ Result<ProcessResult, SpawnFailure> run_process(const ProcessSpec& spec) {
   SpawnActions actions;
   if (capture) {
     if (!spec.inheritStdin) {
-      posix_spawn_file_actions_addopen(&actions.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+      posix_spawn_file_actions_addopen(&actions.value, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     }
-    posix_spawn_file_actions_adddup2(&actions.actions, outWrite.get(), STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions.actions, errWrite.get(), STDERR_FILENO);
+    posix_spawn_file_actions_adddup2(&actions.value, outWrite.get(), STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions.value, errWrite.get(), STDERR_FILENO);
   }
   SpawnAttributes attributes;
   // SIGPIPE back to its default (we ignore it for sockets) and no signal blocked. Other
@@ -253,24 +251,24 @@ Result<ProcessResult, SpawnFailure> run_process(const ProcessSpec& spec) {
   sigset_t defaults;
   sigemptyset(&defaults);
   sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigdefault(&attributes.attributes, &defaults);
+  posix_spawnattr_setsigdefault(&attributes.value, &defaults);
   sigset_t none;
   sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attributes.attributes, &none);
+  posix_spawnattr_setsigmask(&attributes.value, &none);
   short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
   if (spec.ownProcessGroup) {
-    posix_spawnattr_setpgroup(&attributes.attributes, 0);
+    posix_spawnattr_setpgroup(&attributes.value, 0);
     flags |= POSIX_SPAWN_SETPGROUP;
   }
-  posix_spawnattr_setflags(&attributes.attributes, flags);
+  posix_spawnattr_setflags(&attributes.value, flags);
 
   std::vector<std::string> envStrings = child_environment(spec.env, spec.unset);
   std::vector<char*> envp = pointers(envStrings);
   std::vector<std::string> argStrings = spec.argv;
   std::vector<char*> argp = pointers(argStrings);
   pid_t pid = 0;
-  const int spawned = ::posix_spawn(&pid, executable.c_str(), &actions.actions,
-                                    &attributes.attributes, argp.data(), envp.data());
+  const int spawned = ::posix_spawn(&pid, executable.c_str(), &actions.value, &attributes.value,
+                                    argp.data(), envp.data());
   outWrite.reset();  // the child holds the write ends now: EOF when it (and its children) exit
   errWrite.reset();
   if (spawned != 0) {

@@ -55,4 +55,16 @@ std::string_view name_of(const NameTable<E> (&table)[N], E value, std::string_vi
   return fallback;
 }
 
+// What `table` maps `key` to; `fallback` when it maps nothing (a switch as data):
+//   constexpr std::pair<int, Failure> kErrnos[] = {{ECONNREFUSED, Failure::refused}, ...};
+template <class K, class V, std::size_t N>
+V mapped(const std::pair<K, V> (&table)[N], const K& key, V fallback) {
+  for (const auto& [candidate, value] : table) {
+    if (candidate == key) {
+      return value;
+    }
+  }
+  return fallback;
+}
+
 }  // namespace kp::core
