@@ -11,30 +11,26 @@
 #include "certs/server.h"
 
 namespace kp::certs {
-namespace {
-
-constexpr std::string_view kTool = "certs";
-constexpr std::string_view kDescription =
-    "Inspect the certificates on the path to the Kubernetes API server: expiry, SANs, chains "
-    "and key pairing.";
-
-const std::array<core::Subcommand, 6> kCommands{{
-    {"server", "Inspect the API server's live serving certificate chain", server_command},
-    {"kubeconfig", "Inspect the CAs and client certificates in the kubeconfig", kubeconfig_command},
-    {"pki", "Inspect a kubeadm PKI directory (default /etc/kubernetes/pki)", pki_command},
-    {"node", "Inspect a node's kubeadm PKI through a debug pod", node_command},
-    {"secrets", "Inspect TLS secrets in the cluster", secrets_command},
-    {"file", "Inspect certificate and key files", file_command},
-}};
-
-}  // namespace
 
 std::span<const core::Subcommand> commands() {
+  static const std::array<core::Subcommand, 6> kCommands{{
+      {"server", "Inspect the API server's live serving certificate chain", server_command},
+      {"kubeconfig", "Inspect the CAs and client certificates in the kubeconfig",
+       kubeconfig_command},
+      {"pki", "Inspect a kubeadm PKI directory (default /etc/kubernetes/pki)", pki_command},
+      {"node", "Inspect a node's kubeadm PKI through a debug pod", node_command},
+      {"secrets", "Inspect TLS secrets in the cluster", secrets_command},
+      {"file", "Inspect certificate and key files", file_command},
+  }};
   return kCommands;
 }
 
 int main(int argc, char** argv) {
-  return core::subcommand_main(kTool, kDescription, commands(), argc, argv);
+  return core::subcommand_main(
+      "certs",
+      "Inspect the certificates on the path to the Kubernetes API server: expiry, SANs, chains "
+      "and key pairing.",
+      commands(), argc, argv);
 }
 
 }  // namespace kp::certs

@@ -1,6 +1,6 @@
-// kubectl-certs: certificates along the API-server path (serving chain, kubeconfig, kubeadm
-// PKI, node, TLS secrets, files). server, kubeconfig, pki and file are implemented (see
-// certcheck.h, server.h, kubeconfig.h, pki.h); node and secrets are not yet.
+// kubectl-certs: certificates along the API-server path: the serving chain (server.h), the
+// kubeconfig (kubeconfig.h), a PKI directory (pki.h), a node's PKI (node.h), TLS Secrets
+// (secrets.h) and files; what they share is in certcheck.h.
 #pragma once
 
 #include <span>

@@ -102,4 +102,18 @@ std::string command_failure(const std::string& command, const CommandOutput& out
   return command + " exited " + std::to_string(output.exitCode) + (why.empty() ? "" : ": " + why);
 }
 
+std::optional<CommandOutput> run_installed(const LocalSystem& sys, core::Check& check,
+                                           const std::vector<std::string>& argv,
+                                           std::string_view package, std::string_view consequence,
+                                           std::chrono::milliseconds timeout) {
+  CommandOutput output = sys.run(argv, timeout);
+  if (output.notFound) {
+    set(check, core::CheckStatus::skip,
+        argv.front() + " is not installed (package " + std::string(package) +
+            "): " + std::string(consequence));
+    return std::nullopt;
+  }
+  return output;
+}
+
 }  // namespace kp::netdebug::detail

@@ -3,6 +3,7 @@
 // chain walk that iptables and nftables rules both go through (local_firewall.cpp).
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <set>
@@ -46,6 +47,13 @@ std::string json_text(const nlohmann::json& value);
 
 // "COMMAND exited N: first line of its output", or that it timed out.
 std::string command_failure(const std::string& command, const CommandOutput& output);
+
+// Runs `argv` on `sys`; when its program is not installed, marks `check` skipped with
+// "<program> is not installed (package <package>): <consequence>" and gives nullopt.
+std::optional<CommandOutput> run_installed(const LocalSystem& sys, core::Check& check,
+                                           const std::vector<std::string>& argv,
+                                           std::string_view package, std::string_view consequence,
+                                           std::chrono::milliseconds timeout = kCommandTimeout);
 
 // ---------------------------------------------------------------- firewall (local_firewall.cpp)
 

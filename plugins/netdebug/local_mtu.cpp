@@ -18,6 +18,7 @@ using detail::join_path;
 using detail::json_text;
 using detail::node_check;
 using detail::parse_number;
+using detail::run_installed;
 using detail::set;
 
 using Json = nlohmann::json;
@@ -82,12 +83,13 @@ core::Check check_mtu(const LocalSystem& sys, const std::string& ip) {
   core::Check check = node_check("node.mtu");
   check.endpoint = ip;
   check.details = {{"target", ip}};
-  const CommandOutput routeOut = sys.run({"ip", "-j", "route", "get", ip}, kCommandTimeout);
-  if (routeOut.notFound) {
-    set(check, core::CheckStatus::skip,
-        "ip is not installed (package iproute2): cannot find the route to the server");
+  const std::optional<CommandOutput> ran =
+      run_installed(sys, check, {"ip", "-j", "route", "get", ip}, "iproute2",
+                    "cannot find the route to the server");
+  if (!ran) {
     return check;
   }
+  const CommandOutput& routeOut = *ran;
   if (routeOut.exitCode != 0) {
     set(check, core::CheckStatus::warn,
         "no route: " + command_failure("ip route get " + ip, routeOut),
@@ -130,17 +132,17 @@ core::Check check_mtu(const LocalSystem& sys, const std::string& ip) {
   // Two echo requests 0.2 s apart, so one lost packet is not a finding; ping's own 2 s wait
   // plus a second of grace is the deadline.
   const std::chrono::milliseconds pingTimeout = kCommandTimeout + std::chrono::seconds(1);
-  const auto ping = [&](int size) {
-    return sys.run({"ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s",
-                    std::to_string(size), ip},
-                   pingTimeout);
+  const auto pingArgv = [&ip](int size) -> std::vector<std::string> {
+    return {"ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", std::to_string(size),
+            ip};
   };
-  const CommandOutput small = ping(56);
-  if (small.notFound) {
-    set(check, core::CheckStatus::skip,
-        "ping is not installed (package iputils-ping): path MTU not probed");
+  const auto ping = [&](int size) { return sys.run(pingArgv(size), pingTimeout); };
+  const std::optional<CommandOutput> pinged =
+      run_installed(sys, check, pingArgv(56), "iputils-ping", "path MTU not probed", pingTimeout);
+  if (!pinged) {
     return check;
   }
+  const CommandOutput& small = *pinged;
   if (small.exitCode != 0 && ping_not_permitted(small)) {
     set(check, core::CheckStatus::skip,
         "ping is not permitted here (" + first_line(small.err.empty() ? small.out : small.err) +

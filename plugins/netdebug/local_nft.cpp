@@ -18,6 +18,7 @@ using detail::json_text;
 using detail::judge_firewall;
 using detail::node_check;
 using detail::RuleView;
+using detail::run_installed;
 using detail::set;
 using detail::split;
 using detail::words;
@@ -305,12 +306,12 @@ core::Result<FirewallAnalysis> analyze_nft_json(std::string_view json, int port,
 core::Check check_nftables(const LocalSystem& sys, int port) {
   core::Check check = node_check("node.firewall.nftables");
   check.details = {{"port", port}};
-  const CommandOutput output = sys.run({"nft", "-j", "list", "ruleset"}, kCommandTimeout);
-  if (output.notFound) {
-    set(check, core::CheckStatus::skip,
-        "nft is not installed (package nftables): no nftables rules to read");
+  const std::optional<CommandOutput> ran = run_installed(
+      sys, check, {"nft", "-j", "list", "ruleset"}, "nftables", "no nftables rules to read");
+  if (!ran) {
     return check;
   }
+  const CommandOutput& output = *ran;
   if (output.exitCode != 0) {
     set(check, core::CheckStatus::skip,
         command_failure("nft -j list ruleset", output) + " (run as root to read the rules)");

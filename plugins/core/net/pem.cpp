@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <openssl/crypto.h>
@@ -130,6 +131,24 @@ Result<PemBody> decode_pem_body(std::string_view body) {
   return out;
 }
 
+// `decode` (PemBody -> Result) applied to the body of `block`; an error of either step reads
+// "invalid <what> in PEM block N: ...".
+template <class Decode>
+auto decode_block(const PemBlock& block, std::string_view what, Decode decode)
+    -> decltype(decode(std::declval<const PemBody&>())) {
+  const std::string where =
+      "invalid " + std::string(what) + " in PEM block " + std::to_string(block.index);
+  Result<PemBody> body = decode_pem_body(block.body);
+  if (!body) {
+    return body.error().prefixed(where);
+  }
+  auto decoded = decode(*body);
+  if (!decoded) {
+    return decoded.error().prefixed(where);
+  }
+  return decoded;
+}
+
 bool is_certificate_label(std::string_view label) {
   return label == "CERTIFICATE" || label == "X509 CERTIFICATE" || label == "TRUSTED CERTIFICATE";
 }
@@ -235,14 +254,11 @@ Result<ParsedCertificates> parse_certificates(std::string_view bytes) {
       out.skipped.push_back("PEM block " + std::to_string(block.index) + ": " + block.label);
       continue;
     }
-    const std::string where = "invalid certificate in PEM block " + std::to_string(block.index);
-    auto body = decode_pem_body(block.body);
-    if (!body) {
-      return body.error().prefixed(where);
-    }
-    auto cert = decode_certificate_der(body->der, block.label == "TRUSTED CERTIFICATE");
+    auto cert = decode_block(block, "certificate", [&block](const PemBody& body) {
+      return decode_certificate_der(body.der, block.label == "TRUSTED CERTIFICATE");
+    });
     if (!cert) {
-      return cert.error().prefixed(where);
+      return cert.error();
     }
     out.certs.push_back(Certificate::adopt(std::move(cert).value().release()));
   }
@@ -352,16 +368,9 @@ Result<PrivateKey> parse_public_key(std::string_view bytes) {
     if (block.label != "PUBLIC KEY" && block.label != "RSA PUBLIC KEY") {
       continue;
     }
-    const std::string where = "invalid public key in PEM block " + std::to_string(block.index);
-    auto body = decode_pem_body(block.body);
-    if (!body) {
-      return body.error().prefixed(where);
-    }
-    auto key = decode(body->der, block.label == "RSA PUBLIC KEY");
-    if (!key) {
-      return key.error().prefixed(where);
-    }
-    return key;
+    return decode_block(block, "public key", [&](const PemBody& body) {
+      return decode(body.der, block.label == "RSA PUBLIC KEY");
+    });
   }
   return Error{describe_labels(blocks) + ", not a public key"};
 }

@@ -566,11 +566,13 @@ Result<ProxyTunnel, ProxyError> socks5_connect(UniqueFd fd, const ProxyUrl& prox
   }
   std::string greeting =
       withPassword ? std::string("\x05\x02\x00\x02", 4) : std::string("\x05\x01\x00", 3);
-  IoResult io = send_all(s, greeting, deadline);
+  // Sends `message` and reads the reply's fixed first bytes into `reply`.
+  const auto exchange = [&](const std::string& message, auto& reply) {
+    IoResult sent = send_all(s, message, deadline);
+    return sent.status == IoStatus::ok ? recv_exact(s, reply.data(), reply.size(), deadline) : sent;
+  };
   std::array<char, 2> choice{};
-  if (io.status == IoStatus::ok) {
-    io = recv_exact(s, choice.data(), choice.size(), deadline);
-  }
+  IoResult io = exchange(greeting, choice);
   if (io.status != IoStatus::ok) {
     return io_fail(io, "SOCKS5 greeting");
   }
@@ -586,11 +588,8 @@ Result<ProxyTunnel, ProxyError> socks5_connect(UniqueFd fd, const ProxyUrl& prox
     auth += proxy.user;
     auth += static_cast<char>(proxy.password.size());
     auth += proxy.password;
-    io = send_all(s, auth, deadline);
     std::array<char, 2> status{};
-    if (io.status == IoStatus::ok) {
-      io = recv_exact(s, status.data(), status.size(), deadline);
-    }
+    io = exchange(auth, status);
     if (io.status != IoStatus::ok) {
       return io_fail(io, "SOCKS5 authentication");
     }
@@ -623,11 +622,8 @@ Result<ProxyTunnel, ProxyError> socks5_connect(UniqueFd fd, const ProxyUrl& prox
   }
   request += static_cast<char>((port >> 8) & 0xff);
   request += static_cast<char>(port & 0xff);
-  io = send_all(s, request, deadline);
   std::array<char, 4> reply{};
-  if (io.status == IoStatus::ok) {
-    io = recv_exact(s, reply.data(), reply.size(), deadline);
-  }
+  io = exchange(request, reply);
   if (io.status != IoStatus::ok) {
     return io_fail(io, "SOCKS5 CONNECT");
   }
