@@ -180,20 +180,20 @@ Deps Deps::system(int verbosity) {
   return d;
 }
 
-cxxopts::Options make_cli(const std::string& program) {
-  cxxopts::Options cli(program,
-                       "Check the path from this client to the Kubernetes API server, layer by "
-                       "layer (config, proxy, DNS, TCP, TLS, auth, health, HA backends, metrics), "
-                       "and report which layer is broken, the evidence and the fix.\n");
-  cli.custom_help("[flags]");
-  cli.set_width(100);
+namespace {
+
+constexpr std::string_view kAbout =
+    "Check the path from this client to the Kubernetes API server, layer by layer (config, "
+    "proxy, DNS, TCP, TLS, auth, health, HA backends, metrics), and report which layer is broken, "
+    "the evidence and the fix.";
+
+// apicheck's own flags; the command adds -o, --fail-on, -v, -h and the kubectl flags.
+void add_flags(cxxopts::Options& cli) {
   const auto text = [](const char* fallback) {
     return cxxopts::value<std::string>()->default_value(fallback);
   };
-  cli.add_options("")                                                            //
-      ("o,output", "Output format: text, json or yaml", text("text"), "FORMAT")  //
-      ("fail-on", "Exit 1 on: fail, or warn", text("fail"), "STATUS")            //
-      ("timeout", "Deadline for each network step", text("5s"), "DURATION")      //
+  cli.add_options("")                                                        //
+      ("timeout", "Deadline for each network step", text("5s"), "DURATION")  //
       ("endpoints", "Check these API server backends directly (host:port,...)",
        cxxopts::value<std::vector<std::string>>(), "LIST")                                  //
       ("all-endpoints", "Check every backend of the EndpointSlices of default/kubernetes")  //
@@ -201,22 +201,17 @@ cxxopts::Options make_cli(const std::string& program) {
       ("dns-server", "Compare the system resolver with this DNS server", text(""), "IP")    //
       ("watch", "Probe repeatedly; Ctrl-C prints flaps and latency percentiles")            //
       ("interval", "Time between --watch rounds", text("2s"), "DURATION")                   //
-      ("v", "Log level for request logs (6 to 10, like kubectl)",
-       cxxopts::value<int>()->default_value("0"), "N")  //
-      ("h,help", "Show this help")                      //
       ("version", "Print the version");
-  core::KubeFlags::add_to(cli);
-  return cli;
 }
 
-core::Status Options::complete(const cxxopts::ParseResult& parsed) {
-  core::Result<core::KubeFlags> flags = core::KubeFlags::read_from(parsed);
-  if (!flags) {
-    return flags.error();
-  }
-  kube = std::move(flags).value();
-  outputText = parsed["output"].as<std::string>();
-  failOnText = parsed["fail-on"].as<std::string>();
+}  // namespace
+
+void Options::complete(const core::Command& command) {
+  const cxxopts::ParseResult& parsed = command.flags();
+  kube = command.kube();
+  output = command.output();
+  failOn = command.fail_on();
+  verbosity = command.verbosity();
   timeoutText = parsed["timeout"].as<std::string>();
   // kubectl's --request-timeout ("0" means none, which apicheck never allows) sets the deadline
   // when --timeout is not given.
@@ -228,7 +223,6 @@ core::Status Options::complete(const cxxopts::ParseResult& parsed) {
   allEndpoints = parsed.count("all-endpoints") > 0;
   metrics = parsed.count("metrics") > 0;
   watch = parsed.count("watch") > 0;
-  verbosity = parsed["v"].as<int>();
   if (parsed.count("endpoints") > 0) {
     // CXXOPTS_VECTOR_DELIMITER is NUL (for --as-group); split the comma list here.
     for (const std::string& value : parsed["endpoints"].as<std::vector<std::string>>()) {
@@ -240,6 +234,9 @@ core::Status Options::complete(const cxxopts::ParseResult& parsed) {
       }
     }
   }
+}
+
+core::Status Options::load() {
   const auto start = std::chrono::steady_clock::now();
   core::Result<core::ClientConfig> resolved =
       core::load_client_config(kube.loading_rules(), kube.overrides);
@@ -256,16 +253,6 @@ core::Status Options::complete(const cxxopts::ParseResult& parsed) {
 }
 
 core::Status Options::validate() {
-  core::Result<core::OutputFormat> format = core::parse_output_format(outputText);
-  if (!format) {
-    return format.error();
-  }
-  output = *format;
-  core::Result<core::FailOn> failOnValue = core::parse_fail_on(failOnText);
-  if (!failOnValue) {
-    return failOnValue.error();
-  }
-  failOn = *failOnValue;
   core::Result<std::chrono::milliseconds> deadline =
       core::parse_positive_duration("--timeout", timeoutText);
   if (!deadline) {
@@ -317,39 +304,38 @@ int Options::run(std::ostream& out, std::ostream& err) const {
   return core::exit_code(report, failOn);
 }
 
+int run_command(const core::Invocation& invocation) {
+  core::Command command(invocation, "", "[flags]");
+  add_flags(command.options());
+  if (std::optional<int> done =
+          command.parse({.verbosity = "Log level for request logs (6 to 10, like kubectl)"})) {
+    return *done;
+  }
+  if (command.flags().count("version") > 0) {
+    invocation.out << core::version_line(kTool) << '\n';
+    return 0;
+  }
+  Options options;
+  options.complete(command);
+  for (core::Status (Options::*step)() : {&Options::validate, &Options::load}) {
+    if (core::Status status = (options.*step)(); !status) {
+      return command.fail(status.error().message);
+    }
+  }
+  return options.run(invocation.out, invocation.err);
+}
+
 int main(int argc, char** argv) {
   return core::run_main(kTool, argc, argv, [](int count, char** args) {
-    const std::string program =
-        core::program_name(count > 0 ? args[0] : "kubectl-apicheck", std::getenv("KUBECTL_PATH"));
-    cxxopts::Options cli = make_cli(program);
-    const std::optional<cxxopts::ParseResult> completed = core::parse_or_complete(cli, count, args);
-    if (!completed) {
-      return 0;  // a completion was answered
-    }
-    const cxxopts::ParseResult& parsed = *completed;
-    if (parsed.count("help") > 0) {
-      std::cout << cli.help({"", "kubectl"});
-      return 0;
-    }
-    if (parsed.count("version") > 0) {
-      std::cout << core::version_line(kTool) << '\n';
-      return 0;
-    }
-    if (!parsed.unmatched().empty()) {
-      return core::print_error(
-          std::cerr, kTool,
-          "unexpected argument \"" + parsed.unmatched().front() + "\"; see " + program + " --help");
-    }
-    Options options;
-    core::Status status = options.complete(parsed);
-    if (!status) {
-      return core::print_error(std::cerr, kTool, status.error().message);
-    }
-    status = options.validate();
-    if (!status) {
-      return core::print_error(std::cerr, kTool, status.error().message);
-    }
-    return options.run(std::cout, std::cerr);
+    const core::Invocation invocation{
+        core::program_name(count > 0 ? args[0] : "kubectl-apicheck", std::getenv("KUBECTL_PATH")),
+        std::string(kTool),
+        "",
+        kAbout,
+        std::vector<std::string>(args + std::min(count, 1), args + count),
+        std::cout,
+        std::cerr};
+    return run_command(invocation);
   });
 }
 

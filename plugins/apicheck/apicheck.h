@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/cli/cli.h"
+#include "core/cli/command.h"
 #include "core/kube/apiclient.h"
 #include "core/kube/exec_credential.h"
 #include "core/kube/kubeconfig.h"
@@ -48,8 +49,8 @@ struct Deps {
 // The whole invocation: filled by complete(), checked by validate(), executed by run().
 struct Options {
   core::KubeFlags kube;
-  std::string outputText = "text";
-  std::string failOnText = "fail";
+  core::OutputFormat output = core::OutputFormat::text;
+  core::FailOn failOn = core::FailOn::fail;
   std::string timeoutText = "5s";
   std::string intervalText = "2s";
   std::vector<std::string> endpoints;  // --endpoints host:port,...
@@ -60,22 +61,24 @@ struct Options {
   int verbosity = 0;                   // -v
 
   // Set by validate().
-  core::OutputFormat output = core::OutputFormat::text;
-  core::FailOn failOn = core::FailOn::fail;
   std::chrono::milliseconds timeout{5000};
   std::chrono::milliseconds interval{2000};
 
-  // Set by complete(); tests fill them directly.
+  // Set by load(); tests fill them directly.
   core::ClientConfig client;
   double configMs = 0;  // time spent loading the kubeconfig
   Deps deps;
   bool colour = false;
 
-  // Reads the flags and resolves the kubeconfig; errors name the file, field or flag.
-  core::Status complete(const cxxopts::ParseResult& parsed);
+  // Reads the flags (-o, --fail-on and the kubectl flags already checked by the command).
+  void complete(const core::Command& command);
 
-  // Parses the flag values; errors name the flag.
+  // Parses the other flag values; errors name the flag. Reads no file.
   core::Status validate();
+
+  // Resolves the kubeconfig (after validate(), so a bad flag is named before any file is read);
+  // errors name the file and field.
+  core::Status load();
 
   // Runs every layer once and returns the report; never throws for network failures.
   core::Report check() const;
@@ -86,7 +89,8 @@ struct Options {
 };
 
 // The flag definitions, with `program` as shown in --help.
-cxxopts::Options make_cli(const std::string& program);
+// kubectl apicheck as a command: parse, validate, load, run; the exit code.
+int run_command(const core::Invocation& invocation);
 
 // --watch: probes every interval until `stop` says so, one line per round, then a summary of
 // flaps and latency percentiles. Returns the exit code of the last round.

@@ -320,10 +320,14 @@ int dispatch_subcommand(std::string_view tool, std::string_view description,
   return found->run(invocation);
 }
 
+std::string command_usage(const Invocation& invocation) {
+  return invocation.command.empty() ? invocation.program
+                                    : invocation.program + " " + invocation.command;
+}
+
 cxxopts::Options command_options(const Invocation& invocation, const std::string& about,
                                  const std::string& synopsis) {
-  cxxopts::Options cli(invocation.program + " " + invocation.command,
-                       std::string(invocation.summary) + about + "\n");
+  cxxopts::Options cli(command_usage(invocation), std::string(invocation.summary) + about + "\n");
   cli.custom_help(synopsis);
   cli.set_width(100);
   return cli;

@@ -57,7 +57,7 @@ std::vector<std::string> did_you_mean(std::string_view typed,
 struct Invocation {
   std::string program;            // e.g. "kubectl certs"
   std::string tool;               // e.g. "certs"
-  std::string command;            // e.g. "server"
+  std::string command;            // e.g. "server"; "" for a plugin without subcommands
   std::string_view summary;       // the command's row in the table
   std::vector<std::string> args;  // after the subcommand name
   std::ostream& out;
@@ -85,6 +85,9 @@ int dispatch_subcommand(std::string_view tool, std::string_view description,
 // and std::cerr.
 int subcommand_main(std::string_view tool, std::string_view description,
                     std::span<const Subcommand> table, int argc, char** argv);
+
+// "kubectl certs server"; "kubectl apicheck" for a plugin without subcommands.
+std::string command_usage(const Invocation& invocation);
 
 // The flags of one subcommand: its usage line ("kubectl certs pki"), its summary followed by
 // `about`, and `synopsis` after the name ("[flags]", "NODE [flags]"). Add the command's own

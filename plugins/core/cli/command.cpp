@@ -7,13 +7,11 @@ namespace kp::core {
 Command::Command(const Invocation& invocation, const std::string& about,
                  const std::string& synopsis)
     : invocation_(invocation),
-      usage_(invocation.program + " " + invocation.command),
+      usage_(command_usage(invocation)),
       options_(command_options(invocation, about, synopsis)) {}
 
 Command::Command(const Invocation& invocation, cxxopts::Options options)
-    : invocation_(invocation),
-      usage_(invocation.program + " " + invocation.command),
-      options_(std::move(options)) {}
+    : invocation_(invocation), usage_(command_usage(invocation)), options_(std::move(options)) {}
 
 std::optional<int> Command::parse(const CommonFlags& common) {
   if (!common.output.empty()) {
