@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -9,7 +10,6 @@
 #include <poll.h>
 #include <string>
 #include <sys/socket.h>
-#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -17,6 +17,7 @@
 
 #include "core/net/proxy.h"
 #include "core/util/base64.h"
+#include "support_server.h"
 
 using namespace std::chrono_literals;
 using kp::core::choose_proxy;
@@ -25,7 +26,6 @@ using kp::core::mask_proxy_url;
 using kp::core::probe_proxy;
 using kp::core::ProxyChoice;
 using kp::core::ProxyFailure;
-using kp::core::UniqueFd;
 using kp::core::validate_proxy_url;
 
 namespace {
@@ -46,13 +46,6 @@ EnvLookup env_of(Env vars) {
 std::string proxy_for(const std::string& url, const Env& env) {
   const ProxyChoice choice = choose_proxy(url, "", env_of(env));
   return choice.used ? choice.rawUrl : "<nil>";
-}
-
-int bound_port(int fd) {
-  sockaddr_in addr{};
-  socklen_t length = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-  return ntohs(addr.sin_port);
 }
 
 // Reads until `terminator` (or EOF / 2 s), without Catch2: this runs on the server thread.
@@ -104,51 +97,31 @@ class FakeProxy {
  public:
   using Script = std::function<void(int fd, std::string& transcript)>;
 
-  explicit FakeProxy(Script script) : script_(std::move(script)) {
-    listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(listener_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(listener_.get(), 4) == 0);
-    port_ = bound_port(listener_.get());
-    thread_ = std::thread([this] {
-      pollfd pfd{listener_.get(), POLLIN, 0};
-      if (::poll(&pfd, 1, 3000) <= 0) {
-        return;
-      }
-      UniqueFd conn(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (conn) {
-        std::string transcript;
-        script_(conn.get(), transcript);
-        const std::lock_guard lock(mutex_);
-        transcript_ = transcript;
-      }
-    });
-  }
-  ~FakeProxy() { thread_.join(); }
-  FakeProxy(const FakeProxy&) = delete;
-  FakeProxy& operator=(const FakeProxy&) = delete;
+  explicit FakeProxy(Script script)
+      : server_(
+            [this, script = std::move(script)](int fd, const std::atomic<bool>&) {
+              std::string transcript;
+              script(fd, transcript);
+              const std::lock_guard lock(mutex_);
+              transcript_ = transcript;
+            },
+            {.maxConnections = 1, .acceptTimeout = std::chrono::milliseconds(3000)}) {}
 
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
   std::string url(const std::string& scheme = "http", const std::string& userinfo = "") const {
-    return scheme + "://" + userinfo + "127.0.0.1:" + std::to_string(port_);
+    return scheme + "://" + userinfo + "127.0.0.1:" + std::to_string(port());
   }
   // What the client sent; complete once the script has finished.
   std::string transcript() {
-    thread_.join();
-    thread_ = std::thread([] {});
+    server_.join();
     const std::lock_guard lock(mutex_);
     return transcript_;
   }
 
  private:
-  Script script_;
-  UniqueFd listener_;
-  int port_ = 0;
   std::mutex mutex_;
   std::string transcript_;
-  std::thread thread_;
+  kp::testsupport::LoopbackServer server_;  // last: stopped before the members above go
 };
 
 // Answers CONNECT with `response` (after reading the request head), then waits for the hangup.

@@ -17,13 +17,13 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "core/net/http.h"
 #include "core/net/tls.h"
 #include "core/net/x509.h"
 #include "support_server.h"
+#include "support_tls.h"
 #include "test_support_certs.h"
 
 using kp::core::Certificate;
@@ -38,15 +38,6 @@ using kp::testcerts::kDay;
 using kp::testcerts::now_unix;
 
 namespace {
-
-struct SslCtxDeleter {
-  void operator()(SSL_CTX* ctx) const noexcept { SSL_CTX_free(ctx); }
-};
-struct SslDeleter {
-  void operator()(SSL* ssl) const noexcept { SSL_free(ssl); }
-};
-using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
-using SslPtr = std::unique_ptr<SSL, SslDeleter>;
 
 // One connection on 127.0.0.1, handled on a thread; every blocking call on the server side
 // times out, so a broken test fails instead of hanging.
@@ -63,90 +54,9 @@ struct ClientSocket {
   int fd;
 };
 
-struct ServerConfig {
-  const Issued* leaf = nullptr;
-  std::vector<Certificate> extraChain;  // sent after the leaf
-  std::vector<std::string> alpn;        // server preference; empty = no ALPN
-  int maxVersion = 0;                   // e.g. TLS1_2_VERSION; 0 = library default
-  std::vector<Certificate> clientCas;   // non-empty: request a client certificate
-  bool requireClientCert = false;
-};
-
-// What the server saw, for assertions on the test thread after join().
-struct ServerSeen {
-  std::atomic<bool> handshakeOk{false};
-  std::atomic<bool> gotClientCert{false};
-  std::atomic<bool> gotSni{false};
-  std::string sni;  // written before handshakeOk is set, read after join()
-};
-
-int alpn_select(SSL*, const unsigned char** out, unsigned char* outSize, const unsigned char* in,
-                unsigned inSize, void* arg) {
-  const auto* wire = static_cast<const std::string*>(arg);
-  unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(
-          &selected, outSize, reinterpret_cast<const unsigned char*>(wire->data()),
-          static_cast<unsigned>(wire->size()), in, inSize) != OPENSSL_NPN_NEGOTIATED) {
-    return SSL_TLSEXT_ERR_NOACK;
-  }
-  *out = selected;
-  return SSL_TLSEXT_ERR_OK;
-}
-
-int accept_any_client_cert(int, X509_STORE_CTX*) {
-  return 1;
-}
-
-// An OpenSSL server on the accepted socket, as the API server would run it.
-void serve_tls(int fd, const ServerConfig& config, const std::string& alpnWire, ServerSeen& seen) {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-  SSL_CTX_use_certificate(ctx.get(), config.leaf->cert.native());
-  SSL_CTX_use_PrivateKey(ctx.get(), config.leaf->key.native());
-  for (const auto& cert : config.extraChain) {
-    SSL_CTX_add1_chain_cert(ctx.get(), cert.native());
-  }
-  if (config.maxVersion != 0) {
-    SSL_CTX_set_max_proto_version(ctx.get(), config.maxVersion);
-  }
-  if (!alpnWire.empty()) {
-    SSL_CTX_set_alpn_select_cb(ctx.get(), alpn_select, const_cast<std::string*>(&alpnWire));
-  }
-  if (!config.clientCas.empty()) {
-    for (const auto& ca : config.clientCas) {
-      SSL_CTX_add_client_CA(ctx.get(), ca.native());
-    }
-    SSL_CTX_set_verify(
-        ctx.get(),
-        SSL_VERIFY_PEER | (config.requireClientCert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
-        accept_any_client_cert);
-  }
-  SslPtr ssl(SSL_new(ctx.get()));
-  SSL_set_fd(ssl.get(), fd);
-  if (SSL_accept(ssl.get()) == 1) {
-    if (const char* name = SSL_get_servername(ssl.get(), TLSEXT_NAMETYPE_host_name)) {
-      seen.sni = name;
-      seen.gotSni = true;
-    }
-    X509* peer = SSL_get1_peer_certificate(ssl.get());
-    seen.gotClientCert = peer != nullptr;
-    X509_free(peer);
-    seen.handshakeOk = true;
-    // Wait for the client's close_notify (or its close), then answer it.
-    char byte = 0;
-    SSL_read(ssl.get(), &byte, 1);
-    SSL_shutdown(ssl.get());
-  }
-  ERR_clear_error();
-}
-
-std::string alpn_wire(const std::vector<std::string>& protocols) {
-  std::string wire;
-  for (const auto& protocol : protocols) {
-    wire += static_cast<char>(protocol.size());
-    wire += protocol;
-  }
-  return wire;
-}
+using ServerConfig = kp::testsupport::TlsServerConfig;
+using ServerSeen = kp::testsupport::TlsServerSeen;
+using kp::testsupport::serve_tls;
 
 // The PKI every TLS case uses: root -> intermediate -> leaves.
 struct TlsPki {
@@ -203,9 +113,8 @@ TlsProbeOptions options_for(std::string serverName) {
 // Runs a probe against a TLS server with `config`; `seen` says what the server observed.
 kp::core::Result<kp::core::TlsProbe, kp::core::TlsError> probe_server(
     const ServerConfig& config, const TlsProbeOptions& options, ServerSeen& seen) {
-  const std::string wire = alpn_wire(config.alpn);
-  LoopbackServer server(
-      [&](int fd, const std::atomic<bool>&) { serve_tls(fd, config, wire, seen); }, kOneConnection);
+  LoopbackServer server([&](int fd, const std::atomic<bool>&) { serve_tls(fd, config, seen); },
+                        kOneConnection);
   auto result = [&] {
     ClientSocket client(server.connect_client());
     return probe_tls(client.fd, options);
@@ -270,9 +179,8 @@ TEST_CASE("core::probe_tls on TLS 1.2, no SNI for an IP, http/1.1, blocking mode
   config.alpn = {"http/1.1"};
   config.maxVersion = TLS1_2_VERSION;
   ServerSeen seen;
-  const std::string wire = alpn_wire(config.alpn);
-  LoopbackServer server(
-      [&](int fd, const std::atomic<bool>&) { serve_tls(fd, config, wire, seen); }, kOneConnection);
+  LoopbackServer server([&](int fd, const std::atomic<bool>&) { serve_tls(fd, config, seen); },
+                        kOneConnection);
   const int fd = server.connect_client();
   const int flagsBefore = fcntl(fd, F_GETFL);
   const auto result = probe_tls(fd, options_for("127.0.0.1"));
@@ -502,7 +410,7 @@ TEST_CASE("core::CurlHttpClient presents no client certificate to a server of an
   config.maxVersion = version;
   config.clientCas = {p.clientCa.cert};
   ServerSeen seen;
-  LoopbackServer server([&](int fd, const std::atomic<bool>&) { serve_tls(fd, config, "", seen); },
+  LoopbackServer server([&](int fd, const std::atomic<bool>&) { serve_tls(fd, config, seen); },
                         kOneConnection);
   kp::core::HttpRequest request;
   request.url = "https://127.0.0.1:" + std::to_string(server.port()) + "/livez";
