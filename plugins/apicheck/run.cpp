@@ -9,6 +9,7 @@
 #include "core/kube/apiclient.h"
 #include "core/report/transport.h"
 #include "core/util/signals.h"
+#include "core/util/text.h"
 #include "core/util/url.h"
 
 namespace kp::apicheck::detail {
@@ -77,15 +78,7 @@ core::HttpRequest request_to(const Run& run, std::string path) {
 }
 
 std::string snippet(std::string_view body) {
-  std::string_view line = body.substr(0, body.find('\n'));
-  std::string out(line.substr(0, 160));
-  for (char& c : out) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) {
-      c = '?';
-    }
-  }
-  return out + (line.size() > 160 ? "..." : "");
+  return core::escape_bytes(body, 160);
 }
 
 Check transport_failure(std::string id, Layer layer, const core::HttpError& e,

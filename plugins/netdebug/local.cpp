@@ -14,7 +14,6 @@
 namespace kp::netdebug {
 
 using detail::basename_of;
-using detail::in_quotes;
 using detail::join_path;
 using detail::node_check;
 using detail::parse_number;
@@ -156,7 +155,7 @@ int local_command(const core::Invocation& invocation) {
     const std::string dir = parsed[flag].as<std::string>();
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec)) {
-      return fail(std::string("--") + flag + ": " + in_quotes(dir) + " is not a directory");
+      return fail(std::string("--") + flag + ": " + core::quote(dir) + " is not a directory");
     }
   }
   const LocalSystem sys =
@@ -172,7 +171,7 @@ int local_command(const core::Invocation& invocation) {
     const std::string text = parsed["port"].as<std::string>();
     const std::optional<long> number = parse_number(text, 65535);
     if (!number || *number == 0) {
-      return fail("--port: " + in_quotes(text) + " is not a port number (1-65535)");
+      return fail("--port: " + core::quote(text) + " is not a port number (1-65535)");
     }
     port = static_cast<int>(*number);
   }

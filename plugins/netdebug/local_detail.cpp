@@ -23,10 +23,6 @@ void set(core::Check& check, core::CheckStatus status, std::string message, std:
   check.hint = std::move(hint);
 }
 
-std::string in_quotes(std::string_view text) {
-  return "\"" + std::string(text) + "\"";
-}
-
 std::vector<std::string> split(std::string_view text, char separator) {
   std::vector<std::string> parts;
   std::size_t start = 0;

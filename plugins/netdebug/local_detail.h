@@ -26,8 +26,6 @@ core::Check node_check(std::string id);
 
 void set(core::Check& check, core::CheckStatus status, std::string message, std::string hint = {});
 
-std::string in_quotes(std::string_view text);
-
 std::vector<std::string> split(std::string_view text, char separator);
 
 // The blank-separated words of `text`.

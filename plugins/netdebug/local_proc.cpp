@@ -13,7 +13,6 @@
 
 namespace kp::netdebug {
 
-using detail::in_quotes;
 using detail::node_check;
 using detail::parse_number;
 using detail::set;
@@ -46,7 +45,7 @@ bool is_loopback(const std::string& address) {
 core::Result<std::string> decode_proc_address(std::string_view hex) {
   if ((hex.size() != 8 && hex.size() != 32) ||
       hex.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos) {
-    return core::Error{"not a /proc/net/tcp address: " + in_quotes(hex)};
+    return core::Error{"not a /proc/net/tcp address: " + core::quote(hex)};
   }
   // Each 32-bit word is printed with %08X from memory in network order, i.e. as the host
   // reads it: on little-endian machines "0100007F" is 127.0.0.1.
@@ -59,7 +58,7 @@ core::Result<std::string> decode_proc_address(std::string_view hex) {
   char text[INET6_ADDRSTRLEN] = {};
   const int family = hex.size() == 8 ? AF_INET : AF_INET6;
   if (inet_ntop(family, bytes, text, sizeof text) == nullptr) {
-    return core::Error{"not a /proc/net/tcp address: " + in_quotes(hex)};
+    return core::Error{"not a /proc/net/tcp address: " + core::quote(hex)};
   }
   return std::string(text);
 }

@@ -346,7 +346,7 @@ TEST_CASE("core::parse_certificates says what the bytes were instead", "[x509]")
   CHECK(error(" \n\t\r\n") == "empty");
   CHECK(error("hello") == "not PEM or DER (starts with \"hello\")");
   CHECK(error("hello world, this is long\nsecond line") ==
-        "not PEM or DER (starts with \"hello world,\")");
+        "not PEM or DER (starts with \"hello world,\"...)");
   CHECK(error(std::string("\x01\x02\"\\\xff", 5)) ==
         "not PEM or DER (starts with \"\\x01\\x02\\\"\\\\\\xff\")");
   CHECK(error(kp::testcerts::key_pem_traditional(kp::testcerts::shared_key(KeyKind::rsa2048))) ==
@@ -394,7 +394,7 @@ TEST_CASE("core::parse_certificates says what the bytes were instead", "[x509]")
   }
   SECTION("a BEGIN line without its closing dashes is text, not a block") {
     CHECK(error("-----BEGIN CERTIFICATE\nabc\n") ==
-          "not PEM or DER (starts with \"-----BEGIN C\")");
+          "not PEM or DER (starts with \"-----BEGIN C\"...)");
   }
 }
 

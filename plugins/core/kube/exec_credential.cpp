@@ -14,6 +14,7 @@
 #include "core/util/base64.h"
 #include "core/util/env.h"
 #include "core/util/process.h"
+#include "core/util/text.h"
 
 namespace kp::core {
 namespace {
@@ -35,10 +36,6 @@ ExecError make_error(ExecFailure kind, std::string message) {
 
 ExecError bad_output(std::string message) {
   return make_error(ExecFailure::badOutput, std::move(message));
-}
-
-std::string quote(std::string_view text) {
-  return "\"" + std::string(text) + "\"";
 }
 
 // Go's Duration.String() for whole milliseconds: "500ms", "2s", "1.5s".

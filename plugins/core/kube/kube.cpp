@@ -4,35 +4,12 @@
 #include <set>
 #include <utility>
 
+#include "core/util/text.h"
+
 namespace kp::core {
 namespace {
 
 using Json = nlohmann::json;
-
-std::string quote(std::string_view text) {
-  return "\"" + std::string(text) + "\"";
-}
-
-// A line of a foreign body, safe to put in an error: cut short, control bytes escaped.
-std::string excerpt(std::string_view text) {
-  constexpr std::size_t kMax = 80;
-  std::string out;
-  for (std::size_t i = 0; i < text.size() && i < kMax; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7F) {
-      constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > kMax) {
-    out += "...";
-  }
-  return "\"" + out + "\"";
-}
 
 const Json* member(const Json& object, const char* key) {
   if (!object.is_object()) {
@@ -210,14 +187,16 @@ Result<HealthReport> parse_health(std::string_view body) {
       break;
     }
     if (!check) {
-      return Error{"line " + std::to_string(i + 1) + ": not a health check line: " + excerpt(line)};
+      return Error{"line " + std::to_string(i + 1) +
+                   ": not a health check line: " + quote_bytes(line, 80, Lines::all)};
     }
     anyFailed = anyFailed || !check->ok;
     report.checks.push_back(std::move(*check));
   }
   if (!verdict) {
     // Every line was a check line; only the closing "<endpoint> check ..." line is missing.
-    return Error{"health response is truncated: its last line is " + excerpt(last) +
+    return Error{"health response is truncated: its last line is " +
+                 quote_bytes(last, 80, Lines::all) +
                  ", not \"<endpoint> check passed\" or \"<endpoint> check failed\""};
   }
   report.summary = std::string(last);

@@ -6,12 +6,11 @@
 #include <string_view>
 
 #include "core/util/result.h"
+#include "core/util/text.h"
 
 namespace kp::core::detail {
 
-inline std::string quote(std::string_view text) {
-  return "\"" + std::string(text) + "\"";
-}
+using core::quote;
 
 // The namespace must be an RFC 1123 DNS label (../shared/K8S-CLIENT-SPEC.md 1.7); the error says
 // so. Defined in kubeconfig_resolve.cpp.

@@ -350,30 +350,6 @@ Result<ProxyUrl> parse_proxy_url(std::string_view url) {
   return out;
 }
 
-// Text from the wire, quoted and bounded so a binary answer cannot wreck the report.
-std::string quote_wire(std::string_view text, std::size_t limit = 80) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < text.size() && i < limit; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    }
-  }
-  out += text.size() > limit ? "\"..." : "\"";
-  return out;
-}
-
 constexpr std::size_t kMaxConnectResponseBytes = 16 * 1024;
 
 std::chrono::milliseconds left_of(Deadline deadline) {
@@ -425,14 +401,15 @@ Result<std::string, ProxyError> read_response_head(int fd, Deadline deadline,
                           "proxy closed the connection without answering CONNECT", probe};
       }
       if (!head.starts_with("HTTP/")) {
-        return ProxyError{
-            ProxyFailure::malformed,
-            "proxy answered CONNECT with something that is not HTTP: " + quote_wire(head), probe};
+        return ProxyError{ProxyFailure::malformed,
+                          "proxy answered CONNECT with something that is not HTTP: " +
+                              quote_bytes(head, 80, Lines::all),
+                          probe};
       }
-      return ProxyError{
-          ProxyFailure::malformed,
-          "proxy closed the connection in the middle of its CONNECT answer: " + quote_wire(head),
-          probe};
+      return ProxyError{ProxyFailure::malformed,
+                        "proxy closed the connection in the middle of its CONNECT answer: " +
+                            quote_bytes(head, 80, Lines::all),
+                        probe};
     }
     if (io.status != IoStatus::ok) {
       return io_failure(io, "reading the proxy's CONNECT answer", probe, timeout);
@@ -454,9 +431,10 @@ Result<std::string, ProxyError> read_response_head(int fd, Deadline deadline,
     // waiting for the deadline (an SSH or TLS server behind the "proxy" port).
     const std::size_t n = std::min<std::size_t>(head.size(), 5);
     if (head.compare(0, n, "HTTP/", n) != 0) {
-      return ProxyError{
-          ProxyFailure::malformed,
-          "proxy answered CONNECT with something that is not HTTP: " + quote_wire(head), probe};
+      return ProxyError{ProxyFailure::malformed,
+                        "proxy answered CONNECT with something that is not HTTP: " +
+                            quote_bytes(head, 80, Lines::all),
+                        probe};
     }
     if (head.size() > kMaxConnectResponseBytes) {
       return ProxyError{ProxyFailure::malformed,
@@ -497,15 +475,17 @@ Result<ProxyTunnel, ProxyError> http_connect(UniqueFd fd, const ProxyUrl& proxy,
   if (!line.starts_with("HTTP/") || space == std::string_view::npos || line.size() < space + 4 ||
       !all_digits(line.substr(space + 1, 3)) ||
       (line.size() > space + 4 && line[space + 4] != ' ')) {
-    return ProxyError{ProxyFailure::malformed,
-                      "proxy answered CONNECT with a malformed status line: " + quote_wire(line),
-                      probe};
+    return ProxyError{
+        ProxyFailure::malformed,
+        "proxy answered CONNECT with a malformed status line: " + quote_bytes(line, 80, Lines::all),
+        probe};
   }
   probe.statusLine = std::string(line);
   probe.connectStatus = std::stoi(std::string(line.substr(space + 1, 3)));
   // Go's Transport accepts exactly 200 here, not any 2xx.
   if (probe.connectStatus != 200) {
-    std::string message = "proxy answered CONNECT " + target + " with " + quote_wire(line);
+    std::string message =
+        "proxy answered CONNECT " + target + " with " + quote_bytes(line, 80, Lines::all);
     if (probe.connectStatus == 407) {
       message += proxy.hasUserinfo ? " (the credentials in the proxy URL were refused)"
                                    : " (the proxy wants credentials; the proxy URL has none)";
@@ -577,9 +557,10 @@ Result<ProxyTunnel, ProxyError> socks5_connect(UniqueFd fd, const ProxyUrl& prox
     return io_fail(io, "SOCKS5 greeting");
   }
   if (choice[0] != 0x05) {
-    return fail(ProxyFailure::malformed, "SOCKS5 greeting: the proxy answered " +
-                                             quote_wire(std::string_view(choice.data(), 2)) +
-                                             ", not SOCKS version 5");
+    return fail(ProxyFailure::malformed,
+                "SOCKS5 greeting: the proxy answered " +
+                    quote_bytes(std::string_view(choice.data(), 2), 80, Lines::all) +
+                    ", not SOCKS version 5");
   }
   const auto method = static_cast<std::uint8_t>(choice[1]);
   if (method == 0x02 && withPassword) {

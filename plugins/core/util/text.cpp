@@ -25,27 +25,53 @@ std::string join(const std::vector<std::string>& parts, std::string_view separat
   return out;
 }
 
-std::string quote_bytes(std::string_view bytes, std::size_t maxBytes) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < bytes.size() && i < maxBytes; ++i) {
+namespace {
+
+// The escaped text, and whether it was cut at maxBytes.
+std::pair<std::string, bool> escaped(std::string_view bytes, std::size_t maxBytes, Lines lines) {
+  std::string out;
+  std::size_t i = 0;
+  for (; i < bytes.size() && i < maxBytes; ++i) {
     const auto c = static_cast<unsigned char>(bytes[i]);
-    if (c == '\n' || c == '\r') {
-      break;
+    if (lines == Lines::first && (c == '\n' || c == '\r')) {
+      return {out, false};
     }
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
     } else if (c == '\t') {
       out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\n') {
+      out += "\\n";
     } else if (c >= 0x20 && c < 0x7f) {
       out += static_cast<char>(c);
     } else {
-      std::array<char, 8> escaped{};
-      std::snprintf(escaped.data(), escaped.size(), "\\x%02x", c);
-      out += escaped.data();
+      std::array<char, 8> hex{};
+      std::snprintf(hex.data(), hex.size(), "\\x%02x", c);
+      out += hex.data();
     }
   }
-  return out + "\"";
+  const bool cut =
+      i < bytes.size() && !(lines == Lines::first && (bytes[i] == '\n' || bytes[i] == '\r'));
+  return {out, cut};
+}
+
+}  // namespace
+
+std::string quote_bytes(std::string_view bytes, std::size_t maxBytes, Lines lines) {
+  auto [text, cut] = escaped(bytes, maxBytes, lines);
+  return "\"" + text + (cut ? "\"..." : "\"");
+}
+
+std::string escape_bytes(std::string_view bytes, std::size_t maxBytes, Lines lines) {
+  auto [text, cut] = escaped(bytes, maxBytes, lines);
+  return cut ? text + "..." : text;
+}
+
+std::string quote(std::string_view text) {
+  return "\"" + std::string(text) + "\"";
 }
 
 std::string ascii_lower(std::string_view text) {

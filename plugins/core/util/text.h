@@ -24,9 +24,23 @@ std::string ascii_lower(std::string_view text);
 // users search for it.
 std::string describe_errno(int errorNumber);
 
-// Go's %q of at most `maxBytes` of `bytes`, cut at the first line break: how reports show what
-// an unrecognised input or peer sent. Keep it short: a mistaken input may be a secret.
-std::string quote_bytes(std::string_view bytes, std::size_t maxBytes);
+// How much of outside text quote_bytes() and escape_bytes() show.
+enum class Lines { first, all };
+
+// Outside text (what a server, a proxy, a file or a command sent) made safe to print, the one
+// way reports show it: in double quotes as Go's %q writes them ('"' and '\\' escaped, tab, CR
+// and LF as \t \r \n, other bytes outside printable ASCII as \xNN), at most `maxBytes` bytes
+// with "..." after the closing quote when there were more. Lines::first stops at the first line
+// break. Keep it short: a mistaken input may be a secret.
+std::string quote_bytes(std::string_view bytes, std::size_t maxBytes, Lines lines = Lines::first);
+
+// The same escaping without the quotes, for a server's text that reads as part of a sentence
+// ("HTTP 500: etcd failed").
+std::string escape_bytes(std::string_view bytes, std::size_t maxBytes, Lines lines = Lines::first);
+
+// A name or value from the user or a config in double quotes, as client-go's messages show it
+// ("context \"lab\" does not exist"). Not for outside text: use quote_bytes().
+std::string quote(std::string_view text);
 
 // The names of an enum's values, one table per enum, read both ways:
 //   constexpr NameTable<Colour> kColours[] = {{"red", Colour::red}, {"blue", Colour::blue}};
