@@ -262,7 +262,7 @@ class LayoutChecker {
     }
     const core::Certificate& cert = parsed->certs.front();
     core::Check check = described(
-        check_certificate(cert, kCheckId, source, now_, common_.warnWithinSeconds, entry.renew),
+        check_certificate(cert, kCheckId, source, now_, warn_within(cert, entry), entry.renew),
         entry);
     check_identity(check, cert, entry);
     if (!entry.key.empty()) {
@@ -277,6 +277,14 @@ class LayoutChecker {
       }
     }
     return {check};
+  }
+
+  std::int64_t warn_within(const core::Certificate& cert, const LayoutEntry& entry) const {
+    if (!entry.rotated) {
+      return common_.warnWithinSeconds;
+    }
+    const core::CertInfo info = core::inspect(cert);
+    return std::min(common_.warnWithinSeconds, (info.notAfterUnix - info.notBeforeUnix) * 2 / 5);
   }
 
   core::Check described(core::Check check, const LayoutEntry& entry) const {
@@ -330,11 +338,10 @@ class LayoutChecker {
       failure.hint = "restore it from a backup, or: " + entry.renew;
       return {failure};
     }
-    const std::vector<core::Certificate>& cas = ca_certs(entry.ca);
     detail::KubeconfigSpec spec{source,
                                 source,
                                 entry.ca,
-                                cas.empty() ? std::nullopt : std::optional(cas.front()),
+                                ca_certs(entry.ca),
                                 ca_path(entry.ca),
                                 entry.renew,
                                 [this](const std::string& path) {

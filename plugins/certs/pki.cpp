@@ -257,7 +257,15 @@ class PkiChecker {
       missing.hint = "restore it from a backup, or: " + hint;
       return {missing};
     }
-    detail::KubeconfigSpec spec{path, name, "ca", ca_cert("ca"), path_of("ca", ".crt"), hint, {}};
+    const std::optional<core::Certificate> ca = ca_cert("ca");
+    detail::KubeconfigSpec spec{
+        path,
+        name,
+        "ca",
+        ca ? std::vector<core::Certificate>{*ca} : std::vector<core::Certificate>{},
+        path_of("ca", ".crt"),
+        hint,
+        {}};
     std::vector<core::Check> checks =
         detail::check_kubeconfig_users(files(), *config, spec, kCheckId, options_.common);
     if (checks.empty()) {
@@ -388,9 +396,9 @@ std::vector<core::Check> check_kubeconfig_users(const PkiFiles& files,
         add_problem(check, "does not match its key (client-key-data)", spec.hint);
       }
     }
-    if (spec.ca) {
+    if (!spec.cas.empty()) {
       const std::vector<core::Certificate> rest(parsed->certs.begin() + 1, parsed->certs.end());
-      detail::check_signed_by(check, cert, rest, {*spec.ca}, spec.caName, spec.caPath, now,
+      detail::check_signed_by(check, cert, rest, spec.cas, spec.caName, spec.caPath, now,
                               spec.hint);
     }
     checks.push_back(check);

@@ -64,10 +64,10 @@ void check_signed_by(core::Check& check, const core::Certificate& cert,
 
 // What a kubeconfig's users with client certificates are signed by, and how to renew them.
 struct KubeconfigSpec {
-  std::string path;    // where it was read, for messages
-  std::string name;    // details.source (and .name) of a single user's check
-  std::string caName;  // details.ca
-  std::optional<core::Certificate> ca;
+  std::string path;                    // where it was read, for messages
+  std::string name;                    // details.source (and .name) of a single user's check
+  std::string caName;                  // details.ca
+  std::vector<core::Certificate> cas;  // the CA (or bundle) that signs them; empty: not checked
   std::string caPath;
   std::string hint;  // the fix for expiry and for a broken user
   // Maps a client-certificate/client-key path inside the file to where it is read ("" = as is).
