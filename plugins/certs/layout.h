@@ -44,6 +44,10 @@ struct LayoutEntry {
   std::string issuer;     // the issuer CN when its CA is not on disk ("pre*" = prefix); "" = any
   std::string renew;      // the distribution's renewal command (the hint for expiry)
   bool optional = false;  // absent is normal (a feature off, an older release)
+  // Replaced by the platform on its own well before expiry (OpenShift's operators, some after 15
+  // of 30 days): a warning comes within --warn-within or 40% of its lifetime, whichever is
+  // shorter, so a healthy short-lived certificate does not warn for ever.
+  bool rotated = false;
 };
 
 // A part of a layout (a server's or an agent's files): when its directory is absent the part is

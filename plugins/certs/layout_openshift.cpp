@@ -98,6 +98,9 @@ Layout openshift_layout() {
       LayoutEntry{"node-kubeconfigs/*", apiserver + "secrets/node-kubeconfigs/*.kubeconfig",
                   EntryKind::kubeconfig, "", "client-ca", "", "", "", apiserverHint, true},
   };
+  for (LayoutEntry& entry : layout.entries) {
+    entry.rotated = true;
+  }
   return layout;
 }
 
