@@ -22,8 +22,7 @@ const std::array<core::Subcommand, 6> kCommands{{
     {"server", "Inspect the API server's live serving certificate chain", server_command},
     {"kubeconfig", "Inspect the CAs and client certificates in the kubeconfig", kubeconfig_command},
     {"pki", "Inspect a kubeadm PKI directory (default /etc/kubernetes/pki)", pki_command},
-    {"node", "Inspect a node's certificates (any distribution pki knows) through a debug pod",
-     node_command},
+    {"node", "Inspect a node's kubeadm PKI through a debug pod", node_command},
     {"secrets", "Inspect TLS secrets in the cluster", secrets_command},
     {"file", "Inspect certificate and key files", file_command},
 }};
