@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lab"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labtest import case, expect, lab, main, sh  # noqa: E402
-from pkimaker import (first_pem, issue, long_cn_ca, new_key, not_after_rfc3339, public_key,  # noqa: E402
-                      verifies, x509_field, expires_within)
+from pkimaker import (expires_within, first_pem, issue, long_cn_ca, new_key,  # noqa: E402
+                      not_after_rfc3339, public_key, verifies, x509_field)
 
 LAB_DIR = Path(os.environ.get("LAB_DIR", "/tmp/kplugins-lab"))
 WARN_DAYS = 30
@@ -251,7 +251,8 @@ def make_microk8s(root):
                    "10.152.183.1"])
     lay.leaf(c + "front-proxy-client.crt", c + "front-proxy-client.key", "/CN=front-proxy-client",
              fp, "rsa", "microk8s refresh-certs --cert front-proxy-client.crt")
-    users = {"kubelet": (subject(O=["system:nodes"], CN=f"system:node:{NODE}"), f"system:node:{NODE}"),
+    users = {"kubelet": (subject(O=["system:nodes"], CN=f"system:node:{NODE}"),
+                         f"system:node:{NODE}"),
              "client": (subject(O=["system:masters"], CN="admin"), "admin"),
              "proxy": (subject(CN="system:kube-proxy"), "system:kube-proxy"),
              "scheduler": (subject(CN="system:kube-scheduler"), "system:kube-scheduler"),
@@ -578,6 +579,46 @@ def node_detects_k3s():
         got = {s.split(":", 1)[1]: c["status"] for s, c in by_source(report).items()
                if c["details"].get("distro") == "k3s"}
         expect(got == want, "the same k3s checks and statuses as pki --root", (got, want))
+
+
+@case
+def secrets_name_distribution_secrets():
+    """k3s-serving and rke2-serving in kube-system (made as dynamiclistener makes them: EC, signed
+    by <program>-server-ca, expiring) are named as the distribution's, with its rotate command;
+    the same Secret elsewhere is an ordinary one."""
+    admin = lab("kubeconfig", "admin")
+    labkubectl = [str(Path(lab("bin")) / "kubectl"), "--kubeconfig", admin]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        made = []
+        for program in ("k3s", "rke2"):
+            ca = issue(tmp / f"{program}-ca.crt", tmp / f"{program}-ca.key",
+                       f"/CN={program}-server-ca@1700000000", ca=True)
+            crt, key = issue(tmp / f"{program}.crt", tmp / f"{program}.key",
+                             f"/O={program}/CN={program}", ca, days=(-80, 10), chain=True,
+                             sans=["kubernetes", "localhost", "127.0.0.1"])
+            name = f"{program}-serving"
+            code, out = sh([*labkubectl, "create", "secret", "tls", name, "-n", "kube-system",
+                            f"--cert={crt}", f"--key={key}"])
+            expect(code == 0, f"kube-system/{name} created", out)
+            made.append((program, name, crt))
+        try:
+            code, report, out = certs_json("secrets", "--kubeconfig", admin, "-n", "kube-system")
+        finally:
+            for _, name, _ in made:
+                sh([*labkubectl, "delete", "secret", name, "-n", "kube-system"])
+        expect(report is not None, "certs secrets -n kube-system answers", out[-2000:])
+        checks = by_source(report)
+        for program, name, crt in made:
+            c = checks.get(f"secret/kube-system/{name}#tls.crt[0]")
+            expect(c, f"{name} is reported", sorted(checks))
+            expect(c["details"].get("distro") == program and "listener certificate" in
+                   c["details"].get("role", ""), f"{name}: named as {program}'s", c)
+            expect(c["status"] == "warn" and
+                   f"{program} certificate rotate --service {program}-server" in c["hint"],
+                   f"{name}: expiring, with {program}'s rotate command", c)
+            expect(c["details"]["notAfter"] == not_after_rfc3339(crt),
+                   f"{name}: notAfter as openssl says", c)
 
 
 if __name__ == "__main__":
