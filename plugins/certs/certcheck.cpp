@@ -8,6 +8,7 @@
 #include <system_error>
 #include <unistd.h>
 
+#include "certs/layout.h"
 #include "core/util/files.h"
 #include "core/util/text.h"
 
@@ -246,6 +247,9 @@ core::Check check_certificate(const core::Certificate& cert, std::string_view id
 }
 
 void render_table(std::ostream& out, const core::Report& report, std::int64_t nowUnix) {
+  if (const std::string header = distro_header(report); !header.empty()) {
+    out << header << "\n\n";
+  }
   std::vector<const core::Check*> leaves, cas, others;
   for (const core::Check& check : report.checks) {
     if (!is_certificate_check(check)) {

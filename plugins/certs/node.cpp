@@ -4,6 +4,7 @@
 #include <iostream>
 #include <optional>
 
+#include "certs/layout.h"
 #include "certs/node_script.h"
 #include "core/kube/apiclient.h"
 #include "core/kube/debugpod.h"
@@ -88,15 +89,29 @@ PkiFiles node_pki_files(const NodeFiles& node) {
   };
   // Only the public half left the node; comparing public halves is all pairing needs.
   files.parseKey = [](const std::string& pem) { return core::parse_public_key(pem); };
+  files.list = [map](const std::string& dir) {
+    const std::string prefix = dir + "/";
+    std::vector<std::string> names;
+    for (auto it = map->lower_bound(prefix); it != map->end() && it->first.starts_with(prefix);
+         ++it) {
+      const std::string name = it->first.substr(prefix.size());
+      if (name.find('/') == std::string::npos) {
+        names.push_back(name);
+      }
+    }
+    return names;
+  };
   return files;
 }
 
 int node_command(const core::Invocation& invocation) {
   cxxopts::Options cli = core::command_options(
       invocation,
-      ": the pki checks on a node, through a short-lived debug pod on it that mounts "
-      "/etc/kubernetes and /var/lib/kubelet/pki read-only; private keys never leave the node "
-      "(the pod prints only their public halves). The pod is deleted on every exit path.",
+      ": the pki checks on a node (its distribution detected as pki does: kubeadm, k3s, RKE2, "
+      "MicroK8s, OpenShift), through a short-lived debug pod on it that mounts the node's /etc "
+      "and /var read-only and prints only the distributions' certificate files; private keys "
+      "never leave the node (the pod prints only their public halves). The pod is deleted on "
+      "every exit path.",
       "NODE [flags]");
   cli.add_options("")  //
       ("image", "The debug image (needs sh, openssl and base64)",
@@ -152,8 +167,9 @@ int node_command(const core::Invocation& invocation) {
   spec.namespaceName = core::namespace_for(kube, *client);
   spec.nodeName = node;
   spec.image = parsed["image"].as<std::string>();
-  spec.readOnlyHostPaths = {{"/etc/kubernetes", "/host/etc/kubernetes", "Directory"},
-                            {"/var/lib/kubelet/pki", "/host/var/lib/kubelet/pki", ""}};
+  // /etc and /var hold every distribution's files (/etc/kubernetes, /etc/rancher,
+  // /var/lib/rancher, /var/snap/microk8s) and exist on every node, so nothing is created on it.
+  spec.readOnlyHostPaths = {{"/etc", "/host/etc", "Directory"}, {"/var", "/host/var", "Directory"}};
   spec.activeDeadlineSeconds = startTimeout->count() / 1000 + 180;
   core::DebugPodTimeouts timeouts;
   timeouts.start = *startTimeout;
@@ -184,17 +200,25 @@ int node_command(const core::Invocation& invocation) {
         "the PKI script failed on the node (exit " + std::to_string(run.exec.exitCode) + "): " +
             std::string(core::trim(run.exec.err.empty() ? run.exec.statusMessage : run.exec.err))
                 .substr(0, 300),
-        "the image needs sh, openssl and base64 (--image); the node needs /etc/kubernetes "
-        "(a kubeadm node)"));
+        "the image needs sh, openssl and base64 (--image)"));
   } else if (core::Result<NodeFiles> parsedFiles = parse_node_output(run.exec.out); !parsedFiles) {
     report.checks.push_back(node_failure(node, parsedFiles.error().message,
                                          "run it again; with --image, use netshoot"));
   } else {
     files = std::move(*parsedFiles);
-    PkiOptions options;
+    RootOptions options;
     options.common = command->common;
     options.files = node_pki_files(*files);
-    report = check_pki(options);
+    core::Result<core::Report> found = check_root(options);
+    report = found ? std::move(*found) : core::Report{};
+    report.tool = std::string(kTool);
+    if (!found) {
+      report.checks.push_back(node_failure(
+          node, found.error().message,
+          "the node holds none of the layouts kubectl certs knows; check its files with "
+          "kubectl debug node/" +
+              node));
+    }
     report.target = {client->config().contextName, client->config().clusterName,
                      client->config().server};
     for (core::Check& check : report.checks) {

@@ -1,6 +1,7 @@
-// `kubectl certs node NODE`: the `pki` checks on a node's kubeadm PKI, read through a
-// short-lived debug pod (core/debugpod.h) that mounts /etc/kubernetes and /var/lib/kubelet/pki
-// read-only and runs node_pki.sh, which prints certificates and only the public halves of keys.
+// `kubectl certs node NODE`: the `pki` checks on a node (its distribution detected as `pki
+// --root` does, layout.h), read through a short-lived debug pod (core/debugpod.h) that mounts
+// the node's /etc and /var read-only and runs node_pki.sh, which prints the distributions'
+// certificate files and only the public halves of keys.
 #pragma once
 
 #include <map>
@@ -20,7 +21,7 @@ struct NodeFiles {
 };
 core::Result<NodeFiles> parse_node_output(std::string_view text);
 
-// PkiFiles over a node's files: exists/read from the map; keys are public halves.
+// PkiFiles over a node's files: exists/read/list from the map; keys are public halves.
 PkiFiles node_pki_files(const NodeFiles& files);
 
 // The subcommand entry point from the command table.

@@ -1,11 +1,13 @@
 #!/bin/sh
 # kubectl certs node: runs in a debug pod on the node (embedded in kubectl-certs at build time)
-# and prints the node's kubeadm PKI for the plugin to check. Private keys never leave the node:
+# and prints the certificate files of every distribution the plugin knows (kubeadm, k3s, RKE2,
+# MicroK8s, OpenShift; layout.h) for it to detect and check. Private keys never leave the node:
 # a .key file is printed as its public half (openssl pkey -pubout), a kubeconfig's
-# client-key-data likewise, and token lines are dropped. POSIX sh; needs openssl and base64.
+# client-key-data likewise, and token lines are dropped; files of other kinds (k3s's
+# dynamic-cert.json holds a key) are never printed. POSIX sh; needs openssl and base64.
 #
-# The node's filesystem is mounted read-only under $KP_HOST_ROOT (default /host): /etc/kubernetes
-# and /var/lib/kubelet/pki. Output, one line per file, paths as on the node:
+# The node's /etc and /var are mounted read-only under $KP_HOST_ROOT (default /host). Output,
+# one line per file, paths as on the node:
 #   file PATH BASE64       the bytes the plugin may see
 #   error PATH BASE64      why the file could not be read (the message, base64)
 #   done COUNT             the end; without it the output was cut short
@@ -66,7 +68,7 @@ one() { # file on the host
       { awk '/-----BEGIN CERTIFICATE-----/{p=1} p{print} /-----END CERTIFICATE-----/{p=0}' "$f"
         public_half "$f"; } | emit file "$path"
       ;;
-    *.conf) kubeconfig "$f" | emit file "$path" ;;
+    *.conf | *.kubeconfig | *.config | *.yaml) kubeconfig "$f" | emit file "$path" ;;
     *.crt | *.pub) emit file "$path" <"$f" ;;
   esac
 }
@@ -75,12 +77,32 @@ if ! command -v openssl >/dev/null 2>&1 || ! command -v base64 >/dev/null 2>&1; 
   echo "the image needs openssl and base64" >&2
   exit 3
 fi
-if [ ! -d "$root/etc/kubernetes" ]; then
-  echo "$root/etc/kubernetes is not mounted" >&2
+if [ ! -d "$root/etc" ] && [ ! -d "$root/var" ]; then
+  echo "neither $root/etc nor $root/var is mounted" >&2
   exit 3
 fi
-for f in "$root"/etc/kubernetes/pki/* "$root"/etc/kubernetes/pki/etcd/* \
-  "$root"/etc/kubernetes/*.conf "$root"/var/lib/kubelet/pki/*; do
+rancher() { # the files of k3s or RKE2 ($1), as layout_k3s.cpp lists them
+  printf '%s\n' "$root/var/lib/rancher/$1/server/tls"/* "$root/var/lib/rancher/$1/server/tls/etcd"/* \
+    "$root/var/lib/rancher/$1/agent"/*.crt "$root/var/lib/rancher/$1/agent"/*.key \
+    "$root/etc/rancher/$1/$1.yaml"
+}
+microk8s="$root/var/snap/microk8s/current"
+static="$root/etc/kubernetes/static-pod-resources"
+candidates() {
+  printf '%s\n' "$root"/etc/kubernetes/pki/* "$root"/etc/kubernetes/pki/etcd/* \
+    "$root"/etc/kubernetes/*.conf "$root"/var/lib/kubelet/pki/*
+  rancher k3s
+  rancher rke2
+  printf '%s\n' "$microk8s"/certs/* "$microk8s"/credentials/*.config \
+    "$microk8s"/var/kubernetes/backend/cluster.crt "$microk8s"/var/kubernetes/backend/cluster.key \
+    "$static"/*-certs/secrets/*/* "$static"/*-certs/configmaps/*/ca-bundle.crt
+}
+# One path a line: split on newlines only, and no globbing of what the globs found.
+files=$(candidates)
+set -f
+IFS='
+'
+for f in $files; do
   if [ -f "$f" ]; then
     one "$f"
     count=$((count + 1))

@@ -7,6 +7,7 @@
 #include <optional>
 #include <ostream>
 
+#include "certs/layout.h"
 #include "core/kube/kubeconfig.h"
 #include "core/util/files.h"
 
@@ -114,40 +115,13 @@ class PkiChecker {
     if (auto it = cas_.find(key); it != cas_.end()) {
       return it->second;
     }
-    std::optional<core::Certificate> cert;
-    core::Result<std::string> bytes = files().read(path_of(name, ".crt"));
-    if (bytes) {
-      core::Result<core::ParsedCertificates> parsed = core::parse_certificates(*bytes);
-      if (parsed && !parsed->certs.empty()) {
-        cert = parsed->certs.front();
-      }
-    }
-    cas_[key] = cert;
-    return cert;
+    return cas_[key] = detail::first_certificate(files(), path_of(name, ".crt"));
   }
 
-  // Pairs with `caName`'s certificate: issued_by, then verification of the chain (apart from
-  // time, which the expiry check already reports).
   void check_signed_by(core::Check& check, const core::Certificate& cert, std::string_view caName,
                        const std::string& hint) {
-    const std::optional<core::Certificate> ca = ca_cert(caName);
-    if (!ca) {
-      return;  // the CA's own check reports it missing or unreadable
-    }
-    const std::string caPath = path_of(caName, ".crt");
-    if (!core::issued_by(cert, *ca)) {
-      add_problem(check, "not signed by " + std::string(caName) + " (" + caPath + ")",
-                  "re-issue it from " + std::string(caName) + ": " + hint);
-      return;
-    }
-    const core::VerifyOutcome outcome = core::verify_chain(cert, {}, {*ca}, now_, "");
-    for (const core::VerifyProblem& problem : outcome.problems) {
-      if (problem.failure != core::VerifyFailure::expired &&
-          problem.failure != core::VerifyFailure::notYetValid) {
-        add_problem(check, "does not verify against " + std::string(caName) + ": " + problem.reason,
-                    "re-issue it from " + std::string(caName) + ": " + hint);
-        return;
-      }
+    if (const std::optional<core::Certificate> ca = ca_cert(caName)) {
+      detail::check_signed_by(check, cert, {}, {*ca}, caName, path_of(caName, ".crt"), now_, hint);
     }
   }
 
@@ -194,22 +168,12 @@ class PkiChecker {
     for (const auto& [key, value] : extra.items()) {
       check.details[key] = value;
     }
-    // The key next to it.
-    core::Result<std::string> keyBytes = files().read(keyPath);
+    // The key next to it. A CA without its key is kubeadm's "external CA" mode (EXTERNALLY
+    // MANAGED yes).
     if (spec.renew.empty() && !files().exists(keyPath)) {
-      // A CA without its key is kubeadm's "external CA" mode (EXTERNALLY MANAGED yes).
       check.details["externallyManaged"] = true;
-    } else if (!keyBytes) {
-      add_problem(check, "cannot read its key: " + keyBytes.error().message,
-                  "restore " + keyPath + " from a backup, or re-issue both: " + hint);
-    } else if (core::Result<core::PrivateKey> key = files().parseKey(*keyBytes); !key) {
-      add_problem(check, keyPath + ": " + key.error().message,
-                  "restore " + keyPath + " from a backup, or re-issue both: " + hint);
-    } else if (!core::key_matches(cert, *key)) {
-      add_problem(check, "does not match its key " + keyPath,
-                  "the .crt and .key come from different pairs: restore the pair from a backup "
-                  "or re-issue both: " +
-                      hint);
+    } else {
+      detail::check_key_file(check, files(), cert, keyPath, hint);
     }
     if (!spec.ca.empty()) {
       check_signed_by(check, cert, spec.ca, hint);
@@ -293,56 +257,17 @@ class PkiChecker {
       missing.hint = "restore it from a backup, or: " + hint;
       return {missing};
     }
-    std::vector<core::Check> checks;
-    for (const auto& [userName, user] : config->users) {
-      const std::string source = config->users.size() == 1 ? name : name + "/user/" + userName;
-      core::Check check = base_check(source, "ca");
-      std::string certPem = user.clientCertificateData;
-      std::string keyPem = user.clientKeyData;
-      if (certPem.empty() && !user.clientCertificate.empty()) {
-        core::Result<std::string> read = files().read(user.clientCertificate);
-        if (!read) {
-          check.status = core::CheckStatus::fail;
-          check.message =
-              path + ": users[" + userName + "] client-certificate: " + read.error().message;
-          check.hint = hint;
-          checks.push_back(check);
-          continue;
-        }
-        certPem = *read;
-      }
-      if (keyPem.empty() && !user.clientKey.empty()) {
-        if (core::Result<std::string> read = files().read(user.clientKey); read) {
-          keyPem = *read;
-        }
-      }
-      if (certPem.empty()) {
-        continue;  // a token or exec user: no certificate to check
-      }
-      core::Result<core::ParsedCertificates> parsed = core::parse_certificates(certPem);
-      if (!parsed) {
-        check.status = core::CheckStatus::fail;
-        check.message = path + ": client certificate: " + parsed.error().message;
-        check.hint = hint;
-        checks.push_back(check);
-        continue;
-      }
-      const core::Certificate& cert = parsed->certs.front();
-      check =
-          check_certificate(cert, kCheckId, source, now_, options_.common.warnWithinSeconds, hint);
-      check.details["ca"] = "ca";
-      check.details["name"] = source;
-      if (!keyPem.empty()) {
-        core::Result<core::PrivateKey> key = files().parseKey(keyPem);
-        if (!key) {
-          add_problem(check, "client key: " + key.error().message, hint);
-        } else if (!core::key_matches(cert, *key)) {
-          add_problem(check, "does not match its key (client-key-data)", hint);
-        }
-      }
-      check_signed_by(check, cert, "ca", hint);
-      checks.push_back(check);
-    }
+    const std::optional<core::Certificate> ca = ca_cert("ca");
+    detail::KubeconfigSpec spec{
+        path,
+        name,
+        "ca",
+        ca ? std::vector<core::Certificate>{*ca} : std::vector<core::Certificate>{},
+        path_of("ca", ".crt"),
+        hint,
+        {}};
+    std::vector<core::Check> checks =
+        detail::check_kubeconfig_users(files(), *config, spec, kCheckId, options_.common);
     if (checks.empty()) {
       missing.status = core::CheckStatus::fail;
       missing.message = path + ": no user with a client certificate";
@@ -359,6 +284,130 @@ class PkiChecker {
 
 }  // namespace
 
+namespace detail {
+
+std::optional<core::Certificate> first_certificate(const PkiFiles& files, const std::string& path) {
+  core::Result<std::string> bytes = files.read(path);
+  if (!bytes) {
+    return std::nullopt;
+  }
+  core::Result<core::ParsedCertificates> parsed = core::parse_certificates(*bytes);
+  if (!parsed || parsed->certs.empty()) {
+    return std::nullopt;
+  }
+  return parsed->certs.front();
+}
+
+void check_key_file(core::Check& check, const PkiFiles& files, const core::Certificate& cert,
+                    const std::string& keyPath, const std::string& hint) {
+  core::Result<std::string> keyBytes = files.read(keyPath);
+  if (!keyBytes) {
+    add_problem(check, "cannot read its key: " + keyBytes.error().message,
+                "restore " + keyPath + " from a backup, or re-issue both: " + hint);
+  } else if (core::Result<core::PrivateKey> key = files.parseKey(*keyBytes); !key) {
+    add_problem(check, keyPath + ": " + key.error().message,
+                "restore " + keyPath + " from a backup, or re-issue both: " + hint);
+  } else if (!core::key_matches(cert, *key)) {
+    add_problem(check, "does not match its key " + keyPath,
+                "the .crt and .key come from different pairs: restore the pair from a backup "
+                "or re-issue both: " +
+                    hint);
+  }
+}
+
+void check_signed_by(core::Check& check, const core::Certificate& cert,
+                     const std::vector<core::Certificate>& intermediates,
+                     const std::vector<core::Certificate>& cas, std::string_view caName,
+                     const std::string& caPath, std::int64_t now, const std::string& hint) {
+  const bool issued = std::any_of(cas.begin(), cas.end(), [&cert](const core::Certificate& ca) {
+    return core::issued_by(cert, ca);
+  });
+  if (!issued) {
+    add_problem(check, "not signed by " + std::string(caName) + " (" + caPath + ")",
+                "re-issue it from " + std::string(caName) + ": " + hint);
+    return;
+  }
+  const core::VerifyOutcome outcome = core::verify_chain(cert, intermediates, cas, now, "");
+  for (const core::VerifyProblem& problem : outcome.problems) {
+    if (problem.failure != core::VerifyFailure::expired &&
+        problem.failure != core::VerifyFailure::notYetValid) {
+      add_problem(check, "does not verify against " + std::string(caName) + ": " + problem.reason,
+                  "re-issue it from " + std::string(caName) + ": " + hint);
+      return;
+    }
+  }
+}
+
+std::vector<core::Check> check_kubeconfig_users(const PkiFiles& files,
+                                                const core::Kubeconfig& config,
+                                                const KubeconfigSpec& spec, std::string_view id,
+                                                const CommonOptions& common) {
+  const std::int64_t now = common.now_unix();
+  const auto resolve = [&spec](const std::string& path) {
+    return spec.resolve ? spec.resolve(path) : path;
+  };
+  std::vector<core::Check> checks;
+  for (const auto& [userName, user] : config.users) {
+    const std::string source =
+        config.users.size() == 1 ? spec.name : spec.name + "/user/" + userName;
+    core::Check check;
+    check.id = std::string(id);
+    check.layer = core::Layer::cert;
+    check.details = {{"source", source}, {"ca", spec.caName}};
+    std::string certPem = user.clientCertificateData;
+    std::string keyPem = user.clientKeyData;
+    if (certPem.empty() && !user.clientCertificate.empty()) {
+      core::Result<std::string> read = files.read(resolve(user.clientCertificate));
+      if (!read) {
+        check.status = core::CheckStatus::fail;
+        check.message =
+            spec.path + ": users[" + userName + "] client-certificate: " + read.error().message;
+        check.hint = spec.hint;
+        checks.push_back(check);
+        continue;
+      }
+      certPem = *read;
+    }
+    if (keyPem.empty() && !user.clientKey.empty()) {
+      if (core::Result<std::string> read = files.read(resolve(user.clientKey)); read) {
+        keyPem = *read;
+      }
+    }
+    if (certPem.empty()) {
+      continue;  // a token or exec user: no certificate to check
+    }
+    core::Result<core::ParsedCertificates> parsed = core::parse_certificates(certPem);
+    if (!parsed) {
+      check.status = core::CheckStatus::fail;
+      check.message = spec.path + ": client certificate: " + parsed.error().message;
+      check.hint = spec.hint;
+      checks.push_back(check);
+      continue;
+    }
+    const core::Certificate& cert = parsed->certs.front();
+    check = check_certificate(cert, id, source, now, common.warnWithinSeconds, spec.hint);
+    check.details["ca"] = spec.caName;
+    check.details["name"] = source;
+    if (!keyPem.empty()) {
+      core::Result<core::PrivateKey> key = files.parseKey(keyPem);
+      if (!key) {
+        add_problem(check, "client key: " + key.error().message, spec.hint);
+      } else if (!core::key_matches(cert, *key)) {
+        add_problem(check, "does not match its key (client-key-data)", spec.hint);
+      }
+    }
+    if (!spec.cas.empty()) {
+      const std::vector<core::Certificate> rest(parsed->certs.begin() + 1, parsed->certs.end());
+      detail::check_signed_by(check, cert, rest, spec.cas, spec.caName, spec.caPath, now,
+                              spec.hint);
+    }
+    checks.push_back(check);
+  }
+  return checks;
+}
+
+}  // namespace detail
+
 PkiFiles PkiFiles::local() {
   PkiFiles files;
   files.exists = [](const std::string& path) {
@@ -371,6 +420,18 @@ PkiFiles PkiFiles::local() {
   };
   files.read = [](const std::string& path) { return core::read_file(path); };
   files.parseKey = [](const std::string& pem) { return core::parse_private_key(pem); };
+  files.list = [](const std::string& dir) {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      std::error_code typeError;
+      if (it->is_regular_file(typeError)) {
+        names.push_back(it->path().filename().string());
+      }
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
   return files;
 }
 
@@ -386,10 +447,16 @@ int pki_command(const core::Invocation& invocation) {
   namespace fs = std::filesystem;
   cxxopts::Options cli = core::command_options(
       invocation,
-      ": kubeadm's certificates, their keys and CAs, sa.key/sa.pub, and the client "
-      "certificates in the kubeconfig files.",
+      ": the certificates of the Kubernetes distribution found under --root (kubeadm and kind, "
+      "k3s, RKE2, MicroK8s, OpenShift 4): each one's CA, key pairing, expiry and subject, the "
+      "service-account key, and the client certificates in the kubeconfig files, with that "
+      "distribution's renewal command.",
       "[flags]");
   cli.add_options("")  //
+      ("root", "The root filesystem to look for the distributions' files under",
+       cxxopts::value<std::string>()->default_value("/"), "DIR")  //
+      ("distro", "The distribution: auto, kubeadm, k3s, rke2, microk8s or openshift",
+       cxxopts::value<std::string>()->default_value("auto"), "NAME")  //
       ("dir", "The kubeadm PKI directory",
        cxxopts::value<std::string>()->default_value("/etc/kubernetes/pki"), "DIR")  //
       ("kubeconfig-dir", "Where kubeadm's kubeconfig files are (admin.conf, ...)",
@@ -399,18 +466,42 @@ int pki_command(const core::Invocation& invocation) {
     return command.error();
   }
   const cxxopts::ParseResult& parsed = command->parsed;
-  PkiOptions options;
+  RootOptions options;
   options.common = command->common;
-  options.dir = parsed["dir"].as<std::string>();
-  options.kubeconfigDir = parsed["kubeconfig-dir"].as<std::string>();
-  std::error_code ec;
-  if (!fs::is_directory(options.dir, ec)) {
+  options.root = parsed["root"].as<std::string>();
+  core::Result<std::optional<Distro>> distro = parse_distro(parsed["distro"].as<std::string>());
+  if (!distro) {
+    return core::print_error(invocation.err, invocation.tool, distro.error().message);
+  }
+  options.distro = *distro;
+  const bool kubeadmDirs = parsed.count("dir") > 0 || parsed.count("kubeconfig-dir") > 0;
+  if (kubeadmDirs && options.distro && *options.distro != Distro::kubeadm) {
     return core::print_error(invocation.err, invocation.tool,
-                             "--dir: " + options.dir +
+                             "--dir and --kubeconfig-dir are kubeadm's: use --root with --distro " +
+                                 std::string(distro_name(*options.distro)));
+  }
+  if (parsed.count("dir") > 0) {
+    options.kubeadmDir = parsed["dir"].as<std::string>();
+  }
+  if (parsed.count("kubeconfig-dir") > 0) {
+    options.kubeadmKubeconfigDir = parsed["kubeconfig-dir"].as<std::string>();
+  }
+  std::error_code ec;
+  if (options.kubeadmDir && !fs::is_directory(*options.kubeadmDir, ec)) {
+    return core::print_error(invocation.err, invocation.tool,
+                             "--dir: " + *options.kubeadmDir +
                                  ": no such directory (run this on a control-plane node, or "
                                  "use --dir)");
   }
-  return run_pki(options, invocation.out, invocation.err);
+  if (!fs::is_directory(options.root, ec)) {
+    return core::print_error(invocation.err, invocation.tool,
+                             "--root: " + options.root + ": no such directory");
+  }
+  core::Result<core::Report> report = check_root(options);
+  if (!report) {
+    return core::print_error(invocation.err, invocation.tool, report.error().message);
+  }
+  return finish(invocation.out, *report, options.common);
 }
 
 }  // namespace kp::certs

@@ -195,6 +195,9 @@ std::string renew_hint(const nlohmann::json& secret, std::string_view key) {
     return "managed by cert-manager (Certificate " + certificate + "): cmctl renew " + certificate +
            " -n " + ns;
   }
+  if (std::optional<DistroSecret> own = distro_secret(secret)) {
+    return own->hint;
+  }
   if (type == kTokenType && key == "ca.crt") {
     return "this is the cluster CA, copied into service-account tokens by "
            "kube-controller-manager (--root-ca-file): renew the cluster CA (kubeadm: see "
@@ -236,6 +239,7 @@ std::vector<core::Check> check_secret(const nlohmann::json& secret, std::int64_t
   const std::string base = "secret/" + ns + "/" + name;
   const std::string certManager =
       core::json_string(core::json_member(metadata, "annotations"), kCertManagerAnnotation.data());
+  const std::optional<DistroSecret> own = distro_secret(secret);
 
   // Decoded values, sorted by key. A value that is not base64 (never from a real API server)
   // is unreadable when its name says certificate, and ignored otherwise.
@@ -274,6 +278,10 @@ std::vector<core::Check> check_secret(const nlohmann::json& secret, std::int64_t
       check.details["secretType"] = type;
       if (!certManager.empty()) {
         check.details["certManagerCertificate"] = certManager;
+      }
+      if (own) {
+        check.details["distro"] = own->distro;
+        check.details["role"] = own->role;
       }
       checks.push_back(std::move(check));
     };

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <iosfwd>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,8 +63,19 @@ class CaCache {
 std::vector<core::Check> check_secret(const nlohmann::json& secret, std::int64_t nowUnix,
                                       std::int64_t warnWithinSeconds, CaCache* cache = nullptr);
 
+// A Secret a distribution keeps its own control-plane certificate in (k3s-serving and
+// rke2-serving in kube-system, OpenShift's control-plane operators' Secrets): which
+// distribution (details.distro), what it is (details.role), and how that distribution renews it.
+struct DistroSecret {
+  std::string distro;
+  std::string role;
+  std::string hint;
+};
+std::optional<DistroSecret> distro_secret(const nlohmann::json& secret);
+
 // The renewal command for a certificate of this Secret: cmctl renew for cert-manager's, the
-// cluster CA for a service-account token's ca.crt, else re-issue and kubectl create secret.
+// distribution's way for its own (distro_secret), the cluster CA for a service-account token's
+// ca.crt, else re-issue and kubectl create secret.
 std::string renew_hint(const nlohmann::json& secret, std::string_view key);
 
 struct SecretsOptions {

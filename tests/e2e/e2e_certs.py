@@ -19,7 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lab"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labtest import case, expect, lab, main, sh  # noqa: E402
+from pkimaker import issue  # noqa: E402
 
 LAB_DIR = Path(os.environ.get("LAB_DIR", "/tmp/kplugins-lab"))
 
@@ -174,53 +176,8 @@ def pki_agrees_with_kubeadm():
 def openssl_issue(tmp, name, cn, issuer=None, days=(-1, 365), ca=False, sans=(), rsa=False):
     """tmp/NAME.crt and tmp/NAME.key: self-signed when issuer is None, else signed by
     issuer=(crt, key) with `openssl ca`, which accepts past dates (`x509 -days` cannot)."""
-    crt, key = tmp / f"{name}.crt", tmp / f"{name}.key"
-    alg = ["-newkey", "rsa:2048"]
-    if not rsa:
-        alg = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
-    ext = ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"] if ca \
-        else ["basicConstraints=critical,CA:FALSE",
-              "keyUsage=critical,digitalSignature,keyEncipherment",
-              "extendedKeyUsage=serverAuth"]
-    if sans:
-        ext.append("subjectAltName=" + ",".join(f"DNS:{n}" for n in sans))
-    if issuer is None:
-        subprocess.run(["openssl", "req", "-x509", *alg, "-nodes", "-days", str(days[1]),
-                        "-subj", f"/CN={cn}", "-keyout", str(key), "-out", str(crt),
-                        *[a for e in ext for a in ("-addext", e)]],
-                       check=True, capture_output=True)
-        return crt, key
-    csr, work = tmp / f"{name}.csr", tmp / f"{name}.ca"
-    subprocess.run(["openssl", "req", "-new", *alg, "-nodes", "-subj", f"/CN={cn}",
-                    "-keyout", str(key), "-out", str(csr)], check=True, capture_output=True)
-    work.mkdir()
-    (work / "index.txt").touch()
-    (work / "serial").write_text("01\n")
-    (work / "ext").write_text("[v3]\n" + "\n".join(ext) + "\n")
-    (work / "ca.cnf").write_text(f"""[ca]
-default_ca = kpt
-[kpt]
-database = {work}/index.txt
-new_certs_dir = {work}
-serial = {work}/serial
-default_md = sha256
-policy = anything
-unique_subject = no
-[anything]
-commonName = supplied
-""")
-
-    def utc(offset_days):
-        return datetime.fromtimestamp(time.time() + offset_days * 86400, timezone.utc) \
-            .strftime("%Y%m%d%H%M%SZ")
-    subprocess.run(["openssl", "ca", "-batch", "-config", str(work / "ca.cnf"), "-cert",
-                    str(issuer[0]), "-keyfile", str(issuer[1]), "-in", str(csr), "-out", str(crt),
-                    "-notext", "-rand_serial", "-startdate", utc(days[0]), "-enddate",
-                    utc(days[1]), "-extfile", str(work / "ext"), "-extensions", "v3"],
-                   check=True, capture_output=True)
-    shutil.rmtree(work)
-    csr.unlink()
-    return crt, key
+    return issue(tmp / f"{name}.crt", tmp / f"{name}.key", f"/CN={cn}", issuer, days=days, ca=ca,
+                 sans=sans, alg="rsa" if rsa else "ec", usage="serverAuth")
 
 
 def secret_manifest(ns, name, data, type_="kubernetes.io/tls", labels=None, annotations=None):
