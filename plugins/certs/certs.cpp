@@ -17,8 +17,10 @@ std::span<const core::Subcommand> commands() {
       {"server", "Inspect the API server's live serving certificate chain", server_command},
       {"kubeconfig", "Inspect the CAs and client certificates in the kubeconfig",
        kubeconfig_command},
-      {"pki", "Inspect a kubeadm PKI directory (default /etc/kubernetes/pki)", pki_command},
-      {"node", "Inspect a node's kubeadm PKI through a debug pod", node_command},
+      {"pki", "Inspect the PKI of kubeadm, k3s, RKE2, MicroK8s or OpenShift on this machine",
+       pki_command},
+      {"node", "Inspect a node's PKI (any of those distributions) through a debug pod",
+       node_command},
       {"secrets", "Inspect TLS secrets in the cluster", secrets_command},
       {"file", "Inspect certificate and key files", file_command},
   }};

@@ -251,8 +251,9 @@ TEST_CASE("core::run_main __complete", "[complete]") {
     CHECK(r.err.empty());
   }
   SECTION("the command names, with and without descriptions") {
-    CHECK(invoke_main(kp::certs::main, {"kubectl-certs", "__complete", "p"}).out ==
-          "pki\tInspect a kubeadm PKI directory (default /etc/kubernetes/pki)\n:4\n");
+    CHECK(
+        invoke_main(kp::certs::main, {"kubectl-certs", "__complete", "p"}).out ==
+        "pki\tInspect the PKI of kubeadm, k3s, RKE2, MicroK8s or OpenShift on this machine\n:4\n");
     CHECK(invoke_main(kp::certs::main, {"kubectl-certs", "__completeNoDesc", "p"}).out ==
           "pki\n:4\n");
     CHECK(
