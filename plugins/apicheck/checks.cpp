@@ -40,9 +40,9 @@ void run_layers(Run& run) {
       return;
     }
   } else {
-    run.add(make("tls.handshake", Layer::tls, CheckStatus::warn,
-                 "plain http: nothing is encrypted and client-go sends no credential",
-                 "use the server's https:// URL"));
+    run.add(make_check("tls.handshake", Layer::tls, CheckStatus::warn,
+                       "plain http: nothing is encrypted and client-go sends no credential",
+                       "use the server's https:// URL"));
   }
   fd.reset();  // the diagnostic connection is done; HTTP gets its own, shared by every request
 
@@ -52,8 +52,8 @@ void run_layers(Run& run) {
       run.timing.dnsMs + run.timing.connectMs + run.timing.tlsMs + run.timing.firstByteMs;
   report.timings.insert(report.timings.begin(), run.timing);
   if (run.serverBroken) {
-    run.add(make("auth.whoami", Layer::auth, CheckStatus::skip,
-                 "not checked: the server does not answer like kube-apiserver (see health)"));
+    run.add(make_check("auth.whoami", Layer::auth, CheckStatus::skip,
+                       "not checked: the server does not answer like kube-apiserver (see health)"));
     return;
   }
   auth_layer(run, *http);

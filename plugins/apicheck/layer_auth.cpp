@@ -46,7 +46,8 @@ std::string credential_description(const Run& run, const core::HttpRequest& r) {
 }
 
 Check unauthorized(const Run& run, const core::HttpRequest& r, const core::HttpResponse& resp) {
-  Check c = make("auth.whoami", Layer::auth, CheckStatus::fail,
+  Check c =
+      make_check("auth.whoami", Layer::auth, CheckStatus::fail,
                  "the server rejected " + credential_description(run, r) + " (401 Unauthorized)",
                  {}, run.timing.endpoint);
   const core::ClientConfig& cfg = run.client;
@@ -101,9 +102,9 @@ Check unauthorized(const Run& run, const core::HttpRequest& r, const core::HttpR
 // Who am I: SelfSubjectReview (GA in 1.28), falling back to SelfSubjectAccessReview.
 void auth_layer(Run& run, core::HttpClient& http) {
   if (run.clientKeyMismatch) {
-    run.add(make("auth.whoami", Layer::auth, CheckStatus::skip,
-                 "not checked: the client key does not match the client certificate (see "
-                 "config.client-cert)"));
+    run.add(make_check("auth.whoami", Layer::auth, CheckStatus::skip,
+                       "not checked: the client key does not match the client certificate (see "
+                       "config.client-cert)"));
     return;
   }
   core::HttpRequest r = request_to(run, "/apis/authentication.k8s.io/v1/selfsubjectreviews");
@@ -128,9 +129,9 @@ void auth_layer(Run& run, core::HttpClient& http) {
   }
   const std::optional<core::ApiStatus> status = core::parse_status(result->body);
   if (result->status == 403) {
-    Check c = make("auth.whoami", Layer::auth, CheckStatus::fail,
-                   "forbidden (403): " + (status ? status->message : snippet(result->body)), {},
-                   endpoint);
+    Check c = make_check("auth.whoami", Layer::auth, CheckStatus::fail,
+                         "forbidden (403): " + (status ? status->message : snippet(result->body)),
+                         {}, endpoint);
     c.hint = run.client.impersonate.empty()
                  ? "the credential is valid but RBAC forbids even self-review: check the user's "
                    "bindings (kubectl auth can-i --list as an admin)"
@@ -151,31 +152,31 @@ void auth_layer(Run& run, core::HttpClient& http) {
     core::HttpResult answer = http.send(sar);
     if (answer && answer->status == 201) {
       auto review = core::parse_self_subject_access_review(answer->body);
-      run.add(make("auth.whoami", Layer::auth, CheckStatus::ok,
-                   "authenticated (this server has no SelfSubjectReview); list pods in " +
-                       run.client.namespaceName + ": " +
-                       (review && review->allowed ? "allowed" : "not allowed"),
-                   {}, endpoint));
+      run.add(make_check("auth.whoami", Layer::auth, CheckStatus::ok,
+                         "authenticated (this server has no SelfSubjectReview); list pods in " +
+                             run.client.namespaceName + ": " +
+                             (review && review->allowed ? "allowed" : "not allowed"),
+                         {}, endpoint));
       return;
     }
-    run.add(make("auth.whoami", Layer::auth, CheckStatus::warn,
-                 "could not tell who the server takes us for (SelfSubjectReview 404)",
-                 "the server is older than 1.28 and access reviews failed too", endpoint));
+    run.add(make_check("auth.whoami", Layer::auth, CheckStatus::warn,
+                       "could not tell who the server takes us for (SelfSubjectReview 404)",
+                       "the server is older than 1.28 and access reviews failed too", endpoint));
     return;
   }
   auto user = core::parse_self_subject_review(result->body);
   if (result->status != 201 || !user) {
-    run.add(make(
+    run.add(make_check(
         "auth.whoami", Layer::auth, CheckStatus::fail,
         "SelfSubjectReview HTTP " + std::to_string(result->status) + ": " + snippet(result->body),
         "unexpected answer to a self review: check the kube-apiserver logs", endpoint));
     return;
   }
-  Check c = make("auth.whoami", Layer::auth, CheckStatus::ok,
-                 "authenticated as " + user->username +
-                     (user->groups.empty() ? "" : " (groups " + join(user->groups) + ")") +
-                     " with " + credential_description(run, r),
-                 {}, endpoint);
+  Check c = make_check("auth.whoami", Layer::auth, CheckStatus::ok,
+                       "authenticated as " + user->username +
+                           (user->groups.empty() ? "" : " (groups " + join(user->groups) + ")") +
+                           " with " + credential_description(run, r),
+                       {}, endpoint);
   c.durationMs = result->timings.totalMs;
   c.details = {{"username", user->username}, {"uid", user->uid}, {"groups", user->groups}};
   run.add(std::move(c));

@@ -23,7 +23,7 @@ bool group_or_world_readable(const std::string& path) {
 
 void config_layer(Run& run) {
   const core::ClientConfig& c = run.client;
-  Check check = make("config.kubeconfig", Layer::config, CheckStatus::ok, {});
+  Check check = make_check("config.kubeconfig", Layer::config, CheckStatus::ok, {});
   check.durationMs = run.options.configMs;
   check.message = (c.inCluster ? "in-cluster config" : "context " + c.contextName) + ", cluster " +
                   (c.clusterName.empty() ? "(none)" : c.clusterName) + ", user " +
@@ -36,11 +36,11 @@ void config_layer(Run& run) {
   }
   run.add(std::move(check));
   if (c.insecure) {
-    run.add(make("config.insecure", Layer::config, CheckStatus::warn,
-                 "TLS verification is disabled (insecure-skip-tls-verify): credentials go to "
-                 "whoever answers",
-                 "set certificate-authority-data to the cluster CA and drop "
-                 "insecure-skip-tls-verify"));
+    run.add(make_check("config.insecure", Layer::config, CheckStatus::warn,
+                       "TLS verification is disabled (insecure-skip-tls-verify): credentials go to "
+                       "whoever answers",
+                       "set certificate-authority-data to the cluster CA and drop "
+                       "insecure-skip-tls-verify"));
   }
   std::vector<std::string> exposed;
   for (const std::string& path : {c.clientKeyFile, c.tokenFilePath}) {
@@ -49,8 +49,9 @@ void config_layer(Run& run) {
     }
   }
   if (!exposed.empty()) {
-    run.add(make("config.permissions", Layer::config, CheckStatus::warn,
-                 "readable by other users: " + join(exposed), "chmod 600 " + join(exposed, " ")));
+    run.add(make_check("config.permissions", Layer::config, CheckStatus::warn,
+                       "readable by other users: " + join(exposed),
+                       "chmod 600 " + join(exposed, " ")));
   }
   if (c.clientCertPem.empty()) {
     return;
@@ -61,9 +62,9 @@ void config_layer(Run& run) {
   }
   run.clientCert = core::inspect(certs->certs.front());
   const std::int64_t left = run.clientCert->notAfterUnix - run.options.deps.now();
-  Check cert = make("config.client-cert", Layer::config, CheckStatus::ok,
-                    "client certificate " + run.clientCert->subject + " issued by " +
-                        run.clientCert->issuer + ", expires " + run.clientCert->notAfter);
+  Check cert = make_check("config.client-cert", Layer::config, CheckStatus::ok,
+                          "client certificate " + run.clientCert->subject + " issued by " +
+                              run.clientCert->issuer + ", expires " + run.clientCert->notAfter);
   if (left <= 0) {
     cert.status = CheckStatus::warn;
     cert.message += " (expired " + days_text(-left) + " ago)";

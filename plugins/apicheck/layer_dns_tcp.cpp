@@ -45,8 +45,8 @@ std::string dns_opinion(Run& run, const std::string& host, std::vector<std::stri
 std::vector<std::string> dns_layer(Run& run) {
   const std::string& host = run.url.host;
   if (core::is_ip_literal(host)) {
-    run.add(make("dns.resolve", Layer::dns, CheckStatus::skip,
-                 "the server is an IP address (" + host + ")"));
+    run.add(make_check("dns.resolve", Layer::dns, CheckStatus::skip,
+                       "the server is an IP address (" + host + ")"));
     return {host};
   }
   core::Network& net = *run.options.deps.net;
@@ -55,12 +55,13 @@ std::vector<std::string> dns_layer(Run& run) {
       core::hosts_file_lookup(net.read_file("/etc/hosts"), host);
   if (!resolved) {
     std::vector<std::string> ignored;
-    Check check = make("dns.resolve", Layer::dns, CheckStatus::fail,
-                       host + " does not resolve: " + resolved.error().message + "; " +
-                           dns_opinion(run, host, &ignored),
-                       "check the server name in the kubeconfig for typos, then the DNS record "
-                       "(dig " +
-                           host + ") and the resolvers in /etc/resolv.conf");
+    Check check =
+        make_check("dns.resolve", Layer::dns, CheckStatus::fail,
+                   host + " does not resolve: " + resolved.error().message + "; " +
+                       dns_opinion(run, host, &ignored),
+                   "check the server name in the kubeconfig for typos, then the DNS record "
+                   "(dig " +
+                       host + ") and the resolvers in /etc/resolv.conf");
     check.durationMs = 0;
     run.add(std::move(check));
     run.skip_after(Layer::dns, host + " did not resolve");
@@ -68,8 +69,8 @@ std::vector<std::string> dns_layer(Run& run) {
   }
   run.timing.dnsMs = resolved->ms;
   run.log("DNS " + host + " -> " + join(resolved->addresses) + " in " + fmt_ms(resolved->ms));
-  Check check =
-      make("dns.resolve", Layer::dns, CheckStatus::ok, host + " -> " + join(resolved->addresses));
+  Check check = make_check("dns.resolve", Layer::dns, CheckStatus::ok,
+                           host + " -> " + join(resolved->addresses));
   check.durationMs = resolved->ms;
   check.details = {{"addresses", resolved->addresses}};
   run.add(std::move(check));
@@ -78,8 +79,8 @@ std::vector<std::string> dns_layer(Run& run) {
     std::vector<std::string> dnsAddrs;
     const std::string opinion = dns_opinion(run, host, &dnsAddrs);
     const bool same = sorted(fromHosts) == dnsAddrs;
-    Check hosts = make("dns.hosts", Layer::dns, same ? CheckStatus::ok : CheckStatus::warn,
-                       "/etc/hosts maps " + host + " to " + join(fromHosts) + "; " + opinion);
+    Check hosts = make_check("dns.hosts", Layer::dns, same ? CheckStatus::ok : CheckStatus::warn,
+                             "/etc/hosts maps " + host + " to " + join(fromHosts) + "; " + opinion);
     if (!same) {
       hosts.hint = "/etc/hosts overrides DNS for " + host +
                    ": remove or fix that line unless the override is deliberate";
@@ -94,16 +95,16 @@ std::vector<std::string> dns_layer(Run& run) {
   if (!run.options.dnsServer.empty()) {
     auto answer = net.query(run.options.dnsServer, host, run.options.timeout);
     if (!answer) {
-      run.add(make("dns.compare", Layer::dns, CheckStatus::warn,
-                   run.options.dnsServer + ": " + answer.error().message,
-                   "the named DNS server does not know " + host));
+      run.add(make_check("dns.compare", Layer::dns, CheckStatus::warn,
+                         run.options.dnsServer + ": " + answer.error().message,
+                         "the named DNS server does not know " + host));
     } else {
       const bool same = sorted(answer->addresses) == sorted(resolved->addresses);
-      run.add(make("dns.compare", Layer::dns, same ? CheckStatus::ok : CheckStatus::warn,
-                   run.options.dnsServer + " answers " + join(answer->addresses) +
-                       (same ? ", the same as the system resolver"
-                             : "; the system resolver gave " + join(resolved->addresses)),
-                   same ? "" : "resolvers disagree: check split-horizon DNS and /etc/hosts"));
+      run.add(make_check("dns.compare", Layer::dns, same ? CheckStatus::ok : CheckStatus::warn,
+                         run.options.dnsServer + " answers " + join(answer->addresses) +
+                             (same ? ", the same as the system resolver"
+                                   : "; the system resolver gave " + join(resolved->addresses)),
+                         same ? "" : "resolvers disagree: check split-horizon DNS and /etc/hosts"));
     }
   }
   return resolved->addresses;
@@ -136,17 +137,17 @@ std::optional<core::UniqueFd> tcp_layer(Run& run, const std::vector<std::string>
           hint = "the connection failed: check the network path to " + endpoint;
       }
       Check check =
-          make("tcp.connect", Layer::tcp, CheckStatus::fail,
-               std::string("connection ") + std::string(core::to_string(e.kind)) + " after " +
-                   fmt_ms(e.ms) + (e.message.empty() ? "" : " (" + e.message + ")"),
-               hint, endpoint);
+          make_check("tcp.connect", Layer::tcp, CheckStatus::fail,
+                     std::string("connection ") + std::string(core::to_string(e.kind)) + " after " +
+                         fmt_ms(e.ms) + (e.message.empty() ? "" : " (" + e.message + ")"),
+                     hint, endpoint);
       check.durationMs = e.ms;
       run.add(std::move(check));
       continue;
     }
     run.log("TCP connect " + endpoint + " in " + fmt_ms(conn->ms));
-    Check check = make("tcp.connect", Layer::tcp, CheckStatus::ok,
-                       "connected in " + fmt_ms(conn->ms), {}, endpoint);
+    Check check = make_check("tcp.connect", Layer::tcp, CheckStatus::ok,
+                             "connected in " + fmt_ms(conn->ms), {}, endpoint);
     check.durationMs = conn->ms;
     run.add(std::move(check));
     if (!first) {

@@ -34,7 +34,7 @@ BackendResult probe_backend(const Run& run, const std::string& backend) {
     host = host.substr(1, host.size() - 2);
   }
   const int port = std::atoi(backend.substr(colon + 1).c_str());
-  Check c = make("ha.backend", Layer::ha, CheckStatus::fail, {}, {}, backend);
+  Check c = make_check("ha.backend", Layer::ha, CheckStatus::fail, {}, {}, backend);
   auto conn = run.options.deps.net->connect(host, port, run.options.timeout);
   if (!conn) {
     c.message = "connection " + std::string(core::to_string(conn.error().kind)) + " after " +
@@ -107,8 +107,8 @@ std::vector<std::string> ha_backends(Run& run, core::HttpClient& http, bool auth
     return run.options.endpoints;
   }
   if (!authOk) {
-    run.add(
-        make("ha.endpoints", Layer::ha, CheckStatus::skip, "not listed: authentication failed"));
+    run.add(make_check("ha.endpoints", Layer::ha, CheckStatus::skip,
+                       "not listed: authentication failed"));
     return {};
   }
   core::HttpRequest r = request_to(
@@ -122,25 +122,26 @@ std::vector<std::string> ha_backends(Run& run, core::HttpClient& http, bool auth
   r.headers = *creds;
   core::HttpResult result = http.send(r);
   if (!result || result->status != 200) {
-    run.add(make("ha.endpoints", Layer::ha, CheckStatus::warn,
-                 "could not list the kubernetes EndpointSlices: " +
-                     (result ? "HTTP " + std::to_string(result->status) : result.error().message),
-                 "list them needs get/list on endpointslices.discovery.k8s.io in default; or "
-                 "pass --endpoints host:port,..."));
+    run.add(
+        make_check("ha.endpoints", Layer::ha, CheckStatus::warn,
+                   "could not list the kubernetes EndpointSlices: " +
+                       (result ? "HTTP " + std::to_string(result->status) : result.error().message),
+                   "list them needs get/list on endpointslices.discovery.k8s.io in default; or "
+                   "pass --endpoints host:port,..."));
     return {};
   }
   auto endpoints = core::parse_kubernetes_endpoint_slices(result->body);
   if (!endpoints) {
-    run.add(make("ha.endpoints", Layer::ha, CheckStatus::warn, endpoints.error().message,
-                 "pass --endpoints host:port,... instead"));
+    run.add(make_check("ha.endpoints", Layer::ha, CheckStatus::warn, endpoints.error().message,
+                       "pass --endpoints host:port,... instead"));
     return {};
   }
   std::vector<std::string> out;
   for (const core::ApiEndpoint& e : *endpoints) {
     out.push_back(core::host_port(e.address, e.port));
   }
-  run.add(make("ha.endpoints", Layer::ha, CheckStatus::ok,
-               "EndpointSlice default/kubernetes lists " + join(out)));
+  run.add(make_check("ha.endpoints", Layer::ha, CheckStatus::ok,
+                     "EndpointSlice default/kubernetes lists " + join(out)));
   return out;
 }
 
@@ -174,9 +175,9 @@ void ha_layer(Run& run, core::HttpClient& http, bool authOk, bool lbReady) {
     run.report.timings.push_back(r.timing);
   }
   const std::size_t failing = backends.size() - healthy;
-  Check summary =
-      make("ha.summary", Layer::ha, CheckStatus::ok,
-           std::to_string(healthy) + " of " + std::to_string(backends.size()) + " backends ready");
+  Check summary = make_check(
+      "ha.summary", Layer::ha, CheckStatus::ok,
+      std::to_string(healthy) + " of " + std::to_string(backends.size()) + " backends ready");
   if (failing > 0) {
     summary.status = healthy == 0 ? CheckStatus::fail : CheckStatus::warn;
     summary.message +=

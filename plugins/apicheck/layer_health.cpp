@@ -36,7 +36,7 @@ Check health_check(Run& run, const core::HttpResult& result, const std::string& 
   if (first) {
     run.timing.firstByteMs = r.timings.firstByteMs;
   }
-  Check c = make(id, Layer::health, CheckStatus::ok, {}, {}, endpoint);
+  Check c = make_check(id, Layer::health, CheckStatus::ok, {}, {}, endpoint);
   c.durationMs = r.timings.totalMs;
   c.details = {{"httpStatus", r.status}, {"httpVersion", r.httpVersion}};
   if (r.status == 200) {
@@ -95,9 +95,9 @@ void health_layer(Run& run, core::HttpClient& http) {
                  first.error().kind == core::TransportError::cancelled)) {
     run.add(health_check(run, first, endpoints[0].first, endpoints[0].second, true));
     for (std::size_t i = 1; i < std::size(endpoints); ++i) {
-      run.add(make(endpoints[i].first, Layer::health, CheckStatus::skip,
-                   "not checked: /livez got no answer within the deadline", {},
-                   run.timing.endpoint));
+      run.add(make_check(endpoints[i].first, Layer::health, CheckStatus::skip,
+                         "not checked: /livez got no answer within the deadline", {},
+                         run.timing.endpoint));
     }
     run.serverBroken = true;
     return;
@@ -123,16 +123,17 @@ void health_layer(Run& run, core::HttpClient& http) {
   if (result->status != 200 || !version) {
     // A 200 that is not a version object: whatever answers is not kube-apiserver.
     run.serverBroken = run.serverBroken || result->status == 200;
-    run.add(make("health.version", Layer::health, CheckStatus::fail,
-                 "/version HTTP " + std::to_string(result->status) + ": " + snippet(result->body),
-                 "the address does not answer like kube-apiserver: check the server URL",
-                 run.timing.endpoint));
+    run.add(
+        make_check("health.version", Layer::health, CheckStatus::fail,
+                   "/version HTTP " + std::to_string(result->status) + ": " + snippet(result->body),
+                   "the address does not answer like kube-apiserver: check the server URL",
+                   run.timing.endpoint));
     return;
   }
-  Check c = make("health.version", Layer::health, CheckStatus::ok,
-                 "server version " + version->gitVersion + " (" + version->goVersion + ", " +
-                     version->platform + ")",
-                 {}, run.timing.endpoint);
+  Check c = make_check("health.version", Layer::health, CheckStatus::ok,
+                       "server version " + version->gitVersion + " (" + version->goVersion + ", " +
+                           version->platform + ")",
+                       {}, run.timing.endpoint);
   c.durationMs = result->timings.totalMs;
   c.details = nlohmann::ordered_json::parse(result->body, nullptr, false);
   run.add(std::move(c));
@@ -143,9 +144,9 @@ void health_layer(Run& run, core::HttpClient& http) {
   if (!date.empty() && ::strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) != nullptr) {
     const std::int64_t server = ::timegm(&tm);
     const std::int64_t skew = run.options.deps.now() - server;
-    Check clock = make("tls.clock", Layer::tls, CheckStatus::ok,
-                       "local clock " + std::string(skew >= 0 ? "+" : "") + std::to_string(skew) +
-                           " s from the server's Date header");
+    Check clock = make_check("tls.clock", Layer::tls, CheckStatus::ok,
+                             "local clock " + std::string(skew >= 0 ? "+" : "") +
+                                 std::to_string(skew) + " s from the server's Date header");
     if (std::llabs(skew) > 60) {
       clock.status = CheckStatus::warn;
       clock.hint =
@@ -159,8 +160,8 @@ void health_layer(Run& run, core::HttpClient& http) {
       run.options.deps.kubectlVersion ? run.options.deps.kubectlVersion() : std::string();
   if (!kubectl.empty()) {
     const std::optional<int> skew = core::minor_skew(kubectl, version->gitVersion);
-    Check s = make("health.skew", Layer::health, CheckStatus::ok,
-                   "kubectl " + kubectl + ", server " + version->gitVersion);
+    Check s = make_check("health.skew", Layer::health, CheckStatus::ok,
+                         "kubectl " + kubectl + ", server " + version->gitVersion);
     if (skew && std::abs(*skew) > 1) {
       s.status = CheckStatus::warn;
       s.message += " (" + std::to_string(std::abs(*skew)) + " minor versions apart)";

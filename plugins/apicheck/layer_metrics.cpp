@@ -16,7 +16,7 @@ void metrics_layer(Run& run, core::HttpClient& http) {
   r.headers = *creds;
   core::HttpResult result = http.send(r);
   if (!result || result->status != 200) {
-    run.add(make(
+    run.add(make_check(
         "metrics.scrape", Layer::metrics, CheckStatus::warn,
         "/metrics: " + (result ? "HTTP " + std::to_string(result->status) : result.error().message),
         "reading /metrics needs get on the nonResourceURL /metrics (e.g. the "
@@ -25,13 +25,13 @@ void metrics_layer(Run& run, core::HttpClient& http) {
   }
   auto m = core::summarize_apiserver_metrics(result->body);
   if (!m) {
-    run.add(make("metrics.scrape", Layer::metrics, CheckStatus::warn,
-                 "/metrics is not Prometheus text: " + m.error().message,
-                 "check what answers /metrics"));
+    run.add(make_check("metrics.scrape", Layer::metrics, CheckStatus::warn,
+                       "/metrics is not Prometheus text: " + m.error().message,
+                       "check what answers /metrics"));
     return;
   }
   char text[160];
-  Check errors = make("metrics.errors", Layer::metrics, CheckStatus::ok, {});
+  Check errors = make_check("metrics.errors", Layer::metrics, CheckStatus::ok, {});
   const double ratio = m->ratio5xx.value_or(0);
   std::snprintf(text, sizeof text, "%.2f%% of %.0f requests answered 5xx since start", ratio * 100,
                 m->requestsTotal);
@@ -43,7 +43,7 @@ void metrics_layer(Run& run, core::HttpClient& http) {
         "kube-apiserver logs (etcd latency, webhooks)";
   }
   run.add(std::move(errors));
-  Check latency = make("metrics.latency", Layer::metrics, CheckStatus::ok, {});
+  Check latency = make_check("metrics.latency", Layer::metrics, CheckStatus::ok, {});
   if (m->p99Seconds) {
     std::snprintf(text, sizeof text, "p99 request latency %.3f s (non-streaming verbs)",
                   *m->p99Seconds);
@@ -58,7 +58,7 @@ void metrics_layer(Run& run, core::HttpClient& http) {
     latency.message = "no request latency histogram in /metrics";
   }
   run.add(std::move(latency));
-  Check apf = make("metrics.apf", Layer::metrics, CheckStatus::ok, {});
+  Check apf = make_check("metrics.apf", Layer::metrics, CheckStatus::ok, {});
   std::snprintf(text, sizeof text, "%.0f requests rejected by API Priority and Fairness",
                 m->apfRejected);
   apf.message = text;

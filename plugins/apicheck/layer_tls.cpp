@@ -57,7 +57,8 @@ bool tls_layer(Run& run, int fd) {
           "the server accepted TCP but never completed TLS: a stalled server or a middlebox "
           "(check the load balancer and kube-apiserver load)";
     }
-    Check check = make("tls.handshake", Layer::tls, CheckStatus::fail, e.message, hint, endpoint);
+    Check check =
+        make_check("tls.handshake", Layer::tls, CheckStatus::fail, e.message, hint, endpoint);
     check.durationMs = e.ms;
     run.add(std::move(check));
     run.skip_after(Layer::tls, "the TLS handshake failed");
@@ -67,10 +68,10 @@ bool tls_layer(Run& run, int fd) {
   run.timing.tlsMs = probe->handshakeMs;
   run.log("TLS handshake " + endpoint + " " + probe->version + " ALPN " +
           (probe->alpn.empty() ? "none" : probe->alpn) + " in " + fmt_ms(probe->handshakeMs));
-  Check hs = make("tls.handshake", Layer::tls, CheckStatus::ok,
-                  probe->version + ", " + probe->cipher + ", ALPN " +
-                      (probe->alpn.empty() ? "none" : probe->alpn),
-                  {}, endpoint);
+  Check hs = make_check("tls.handshake", Layer::tls, CheckStatus::ok,
+                        probe->version + ", " + probe->cipher + ", ALPN " +
+                            (probe->alpn.empty() ? "none" : probe->alpn),
+                        {}, endpoint);
   hs.durationMs = probe->handshakeMs;
   hs.details = {{"version", probe->version}, {"cipher", probe->cipher}, {"alpn", probe->alpn}};
   run.add(std::move(hs));
@@ -87,7 +88,7 @@ bool tls_layer(Run& run, int fd) {
   }
   const bool insecure = run.client.insecure;
   const core::VerifyOutcome& v = probe->verify;
-  Check verify = make("tls.verify", Layer::tls, CheckStatus::ok, {}, {}, endpoint);
+  Check verify = make_check("tls.verify", Layer::tls, CheckStatus::ok, {}, {}, endpoint);
   verify.details = {{"chain", chain}};
   if (v.ok) {
     verify.message =
@@ -103,7 +104,7 @@ bool tls_layer(Run& run, int fd) {
   }
   run.add(std::move(verify));
 
-  Check name = make("tls.name", Layer::tls, CheckStatus::ok, {}, {}, endpoint);
+  Check name = make_check("tls.name", Layer::tls, CheckStatus::ok, {}, {}, endpoint);
   if (probe->nameMatches) {
     name.message = "certificate names " + probe->nameChecked;
   } else {
@@ -122,11 +123,12 @@ bool tls_layer(Run& run, int fd) {
     const core::CertInfo leaf = core::inspect(probe->chain.front());
     const std::int64_t left = leaf.notAfterUnix - run.options.deps.now();
     if (left > 0 && left < kWarnDays * 86400 && v.ok) {
-      run.add(make("tls.validity", Layer::tls, CheckStatus::warn,
-                   "serving certificate expires in " + days_text(left) + " (" + leaf.notAfter + ")",
-                   "renew it before it expires: kubeadm certs renew apiserver, then restart "
-                   "kube-apiserver",
-                   endpoint));
+      run.add(make_check(
+          "tls.validity", Layer::tls, CheckStatus::warn,
+          "serving certificate expires in " + days_text(left) + " (" + leaf.notAfter + ")",
+          "renew it before it expires: kubeadm certs renew apiserver, then restart "
+          "kube-apiserver",
+          endpoint));
     }
   }
   if (probe->clientCertRequested) {
@@ -134,7 +136,7 @@ bool tls_layer(Run& run, int fd) {
     if (!probe->acceptableClientCaNames.empty()) {
       message += " from " + join(probe->acceptableClientCaNames);
     }
-    Check ca = make("tls.client-auth", Layer::tls, CheckStatus::ok, message, {}, endpoint);
+    Check ca = make_check("tls.client-auth", Layer::tls, CheckStatus::ok, message, {}, endpoint);
     if (run.clientCert && !probe->acceptableClientCaNames.empty() &&
         std::find(probe->acceptableClientCaNames.begin(), probe->acceptableClientCaNames.end(),
                   run.clientCert->issuer) == probe->acceptableClientCaNames.end()) {

@@ -31,7 +31,7 @@ void Run::skip_after(Layer from, const std::string& reason) {
       {Layer::health, "health.readyz"}};
   for (const auto& [layer, id] : later) {
     if (layer > from) {
-      add(make(id, layer, CheckStatus::skip, "not checked: " + reason));
+      add(make_check(id, layer, CheckStatus::skip, "not checked: " + reason));
     }
   }
 }
@@ -40,18 +40,6 @@ std::string fmt_ms(double ms) {
   char text[32];
   std::snprintf(text, sizeof text, ms < 10 ? "%.1f ms" : "%.0f ms", ms);
   return text;
-}
-
-Check make(std::string id, Layer layer, CheckStatus status, std::string message, std::string hint,
-           std::string endpoint) {
-  Check c;
-  c.id = std::move(id);
-  c.layer = layer;
-  c.status = status;
-  c.message = std::move(message);
-  c.hint = std::move(hint);
-  c.endpoint = std::move(endpoint);
-  return c;
 }
 
 std::string days_text(std::int64_t seconds) {
@@ -103,7 +91,7 @@ Check transport_failure(std::string id, Layer layer, const core::HttpError& e,
         "the request failed after the connection was made: check kube-apiserver and the load "
         "balancer";
   }
-  Check c = make(std::move(id), at, CheckStatus::fail, e.message, hint, endpoint);
+  Check c = make_check(std::move(id), at, CheckStatus::fail, e.message, hint, endpoint);
   c.durationMs = e.timings.totalMs;
   return c;
 }
@@ -116,10 +104,10 @@ std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest&
     if (!credentials) {
       const core::ExecError& e = credentials.error();
       Check check =
-          make("auth.credential", Layer::auth, CheckStatus::fail, e.message,
-               e.installHint.empty() ? "fix the exec credential plugin " + c.exec->command +
-                                           " (run it by hand with KUBERNETES_EXEC_INFO set)"
-                                     : e.installHint);
+          make_check("auth.credential", Layer::auth, CheckStatus::fail, e.message,
+                     e.installHint.empty() ? "fix the exec credential plugin " + c.exec->command +
+                                                 " (run it by hand with KUBERNETES_EXEC_INFO set)"
+                                           : e.installHint);
       check.details = {{"command", c.exec->command}, {"apiVersion", c.exec->apiVersion}};
       if (!e.stderrTail.empty()) {
         check.details["stderr"] = e.stderrTail;
@@ -132,7 +120,7 @@ std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest&
       if (cred.expirationUnix) {
         message += " valid until " + core::rfc3339(*cred.expirationUnix);
       }
-      run.add(make("auth.credential", Layer::auth, CheckStatus::ok, message));
+      run.add(make_check("auth.credential", Layer::auth, CheckStatus::ok, message));
     }
   }
   if (!*run.credentials) {

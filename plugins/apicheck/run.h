@@ -72,8 +72,7 @@ struct Run {
 // "0.5 ms", "12 ms".
 std::string fmt_ms(double ms);
 
-Check make(std::string id, Layer layer, CheckStatus status, std::string message,
-           std::string hint = {}, std::string endpoint = {});
+using core::make_check;
 
 // "3 days", "1 day", or hours under a day.
 std::string days_text(std::int64_t seconds);

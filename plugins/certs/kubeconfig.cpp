@@ -12,12 +12,9 @@ namespace {
 constexpr std::string_view kCheckId = "cert.kubeconfig";
 
 core::Check failed(const std::string& source, std::string message, std::string hint) {
-  core::Check check;
-  check.id = std::string(kCheckId);
-  check.layer = core::Layer::cert;
-  check.status = core::CheckStatus::fail;
-  check.message = std::move(message);
-  check.hint = std::move(hint);
+  core::Check check =
+      core::make_check(std::string(kCheckId), core::Layer::cert, core::CheckStatus::fail,
+                       std::move(message), std::move(hint));
   check.details = {{"source", source}};
   return check;
 }

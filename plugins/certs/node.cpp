@@ -17,14 +17,8 @@ namespace {
 constexpr std::string_view kTool = "certs";
 
 core::Check node_failure(const std::string& node, std::string message, std::string hint) {
-  core::Check c;
-  c.id = "cert.node";
-  c.layer = core::Layer::cert;
-  c.status = core::CheckStatus::fail;
-  c.endpoint = node;
-  c.message = std::move(message);
-  c.hint = std::move(hint);
-  return c;
+  return core::make_check("cert.node", core::Layer::cert, core::CheckStatus::fail,
+                          std::move(message), std::move(hint), node);
 }
 
 }  // namespace

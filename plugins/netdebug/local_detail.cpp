@@ -11,10 +11,7 @@
 namespace kp::netdebug::detail {
 
 core::Check node_check(std::string id) {
-  core::Check check;
-  check.id = std::move(id);
-  check.layer = core::Layer::node;
-  return check;
+  return core::make_check(std::move(id), core::Layer::node);
 }
 
 void set(core::Check& check, core::CheckStatus status, std::string message, std::string hint) {

@@ -207,14 +207,8 @@ core::Result<std::vector<std::string>, std::string> api_endpoints(const core::Ap
 
 Check make(std::string id, CheckStatus status, std::string message, std::string hint,
            std::string node) {
-  Check c;
-  c.id = std::move(id);
-  c.layer = core::Layer::incluster;
-  c.status = status;
-  c.message = std::move(message);
-  c.hint = std::move(hint);
-  c.endpoint = std::move(node);
-  return c;
+  return core::make_check(std::move(id), core::Layer::incluster, status, std::move(message),
+                          std::move(hint), std::move(node));
 }
 
 std::string printable(std::string_view text, std::size_t limit) {

@@ -82,6 +82,16 @@ TEST_CASE("core::parse_duration", "[cli]") {
   CHECK_FALSE(parse_duration("-5s"));
 }
 
+TEST_CASE("core::parse_positive_duration names the flag", "[cli]") {
+  CHECK(*parse_positive_duration("--timeout", "2s") == std::chrono::seconds(2));
+  const auto zero = parse_positive_duration("--timeout", "0");
+  REQUIRE_FALSE(zero);
+  CHECK(zero.error().message == "--timeout: must be greater than 0");
+  const auto bad = parse_positive_duration("--interval", "abc");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.starts_with("--interval: invalid duration \"abc\""));
+}
+
 TEST_CASE("core::KubeFlags::read_from", "[cli]") {
   cxxopts::Options options("kubectl-test");
   KubeFlags::add_to(options);

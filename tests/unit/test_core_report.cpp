@@ -9,7 +9,7 @@ using namespace kp::core;
 
 namespace {
 
-Check make_check(std::string id, Layer layer, CheckStatus status) {
+Check seen_check(std::string id, Layer layer, CheckStatus status) {
   Check check;
   check.id = std::move(id);
   check.layer = layer;
@@ -33,30 +33,30 @@ Report make_report(std::vector<Check> checks) {
 
 TEST_CASE("core::verdict is the worst status", "[report]") {
   CHECK(verdict(make_report({})) == CheckStatus::ok);
-  CHECK(verdict(make_report({make_check("a", Layer::config, CheckStatus::ok),
-                             make_check("b", Layer::dns, CheckStatus::skip)})) == CheckStatus::ok);
-  CHECK(verdict(make_report({make_check("a", Layer::config, CheckStatus::skip)})) ==
+  CHECK(verdict(make_report({seen_check("a", Layer::config, CheckStatus::ok),
+                             seen_check("b", Layer::dns, CheckStatus::skip)})) == CheckStatus::ok);
+  CHECK(verdict(make_report({seen_check("a", Layer::config, CheckStatus::skip)})) ==
         CheckStatus::skip);
-  CHECK(verdict(make_report({make_check("a", Layer::config, CheckStatus::warn),
-                             make_check("b", Layer::dns, CheckStatus::ok)})) == CheckStatus::warn);
-  CHECK(verdict(make_report({make_check("a", Layer::config, CheckStatus::warn),
-                             make_check("b", Layer::dns, CheckStatus::fail),
-                             make_check("c", Layer::tcp, CheckStatus::ok)})) == CheckStatus::fail);
+  CHECK(verdict(make_report({seen_check("a", Layer::config, CheckStatus::warn),
+                             seen_check("b", Layer::dns, CheckStatus::ok)})) == CheckStatus::warn);
+  CHECK(verdict(make_report({seen_check("a", Layer::config, CheckStatus::warn),
+                             seen_check("b", Layer::dns, CheckStatus::fail),
+                             seen_check("c", Layer::tcp, CheckStatus::ok)})) == CheckStatus::fail);
 }
 
 TEST_CASE("core::failed_layer follows the layer order, not the check order", "[report]") {
-  CHECK_FALSE(failed_layer(make_report({make_check("a", Layer::tls, CheckStatus::warn)})));
-  const Report report = make_report({make_check("health.readyz", Layer::health, CheckStatus::fail),
-                                     make_check("tls.verify", Layer::tls, CheckStatus::fail),
-                                     make_check("dns.resolve", Layer::dns, CheckStatus::warn)});
+  CHECK_FALSE(failed_layer(make_report({seen_check("a", Layer::tls, CheckStatus::warn)})));
+  const Report report = make_report({seen_check("health.readyz", Layer::health, CheckStatus::fail),
+                                     seen_check("tls.verify", Layer::tls, CheckStatus::fail),
+                                     seen_check("dns.resolve", Layer::dns, CheckStatus::warn)});
   REQUIRE(failed_layer(report));
   CHECK(*failed_layer(report) == Layer::tls);
 }
 
 TEST_CASE("core::exit_code", "[report]") {
-  const Report ok = make_report({make_check("a", Layer::config, CheckStatus::ok)});
-  const Report warn = make_report({make_check("a", Layer::config, CheckStatus::warn)});
-  const Report fail = make_report({make_check("a", Layer::config, CheckStatus::fail)});
+  const Report ok = make_report({seen_check("a", Layer::config, CheckStatus::ok)});
+  const Report warn = make_report({seen_check("a", Layer::config, CheckStatus::warn)});
+  const Report fail = make_report({seen_check("a", Layer::config, CheckStatus::fail)});
   CHECK(exit_code(ok, FailOn::fail) == 0);
   CHECK(exit_code(warn, FailOn::fail) == 0);
   CHECK(exit_code(fail, FailOn::fail) == 1);
@@ -77,12 +77,12 @@ TEST_CASE("core::parse_output_format and core::parse_fail_on", "[report]") {
 }
 
 TEST_CASE("core::to_json has the ../shared/DESIGN.md shape", "[report]") {
-  Check tls = make_check("tls.verify", Layer::tls, CheckStatus::fail);
+  Check tls = seen_check("tls.verify", Layer::tls, CheckStatus::fail);
   tls.endpoint = "198.18.0.2:6443";
   tls.message = "certificate expired 3 days ago";
   tls.hint = "renew the serving certificate";
   tls.durationMs = 2.1234;
-  Check ok = make_check("config.kubeconfig", Layer::config, CheckStatus::ok);
+  Check ok = seen_check("config.kubeconfig", Layer::config, CheckStatus::ok);
   ok.details = {{"sourceFiles", {"/k/config"}}};
   const Report report = make_report({ok, tls});
   CHECK(to_json(report).dump() ==
@@ -100,7 +100,7 @@ TEST_CASE("core::to_json has the ../shared/DESIGN.md shape", "[report]") {
 }
 
 TEST_CASE("core::render_yaml is the same object as the JSON", "[report]") {
-  Check check = make_check("health.version", Layer::health, CheckStatus::warn);
+  Check check = seen_check("health.version", Layer::health, CheckStatus::warn);
   check.message = "1.5";  // looks like a number, must stay a string
   check.hint = "true";    // looks like a bool, must stay a string
   check.durationMs = 12.5;
@@ -122,9 +122,9 @@ TEST_CASE("core::render_yaml is the same object as the JSON", "[report]") {
 }
 
 TEST_CASE("core::render_text", "[report]") {
-  Check ok = make_check("config.kubeconfig", Layer::config, CheckStatus::ok);
+  Check ok = seen_check("config.kubeconfig", Layer::config, CheckStatus::ok);
   ok.message = "context lab";
-  Check fail = make_check("tcp.connect", Layer::tcp, CheckStatus::fail);
+  Check fail = seen_check("tcp.connect", Layer::tcp, CheckStatus::fail);
   fail.endpoint = "10.0.0.1:6443";
   fail.message = "connection refused";
   fail.hint = "start kube-apiserver";

@@ -13,6 +13,18 @@
 #include "core/util/text.h"
 
 namespace kp::core {
+
+Check make_check(std::string id, Layer layer, CheckStatus status, std::string message,
+                 std::string hint, std::string endpoint) {
+  Check c;
+  c.id = std::move(id);
+  c.layer = layer;
+  c.status = status;
+  c.message = std::move(message);
+  c.hint = std::move(hint);
+  c.endpoint = std::move(endpoint);
+  return c;
+}
 namespace {
 
 constexpr NameTable<CheckStatus> kStatusNames[] = {{"ok", CheckStatus::ok},

@@ -34,6 +34,10 @@ struct Check {
   nlohmann::ordered_json details;  // null: none
 };
 
+// The one way a check is built: its id and layer, the verdict, and where it applies.
+Check make_check(std::string id, Layer layer, CheckStatus status = CheckStatus::skip,
+                 std::string message = {}, std::string hint = {}, std::string endpoint = {});
+
 // What was checked, as the user would name it.
 struct Target {
   std::string context;

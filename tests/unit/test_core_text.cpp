@@ -1,0 +1,58 @@
+#include <string>
+#include <utility>
+
+#include <catch2/catch.hpp>
+
+#include "core/report/report.h"
+#include "core/util/text.h"
+
+using namespace kp::core;
+
+TEST_CASE("core::quote_bytes shows outside text escaped, bounded and marked when cut",
+          "[util][text]") {
+  CHECK(quote_bytes("ok", 80) == "\"ok\"");
+  CHECK(quote_bytes("a\"b\\c\td", 80) == "\"a\\\"b\\\\c\\td\"");
+  CHECK(quote_bytes(std::string("\x01\x7f\xff", 3), 80) == "\"\\x01\\x7f\\xff\"");
+  // Lines::first stops at the line break: not a cut, so no mark.
+  CHECK(quote_bytes("first\nsecond", 80) == "\"first\"");
+  CHECK(quote_bytes("first\r\nsecond", 5) == "\"first\"");
+  // A cut at maxBytes is marked after the quote.
+  CHECK(quote_bytes("abcdefgh", 4) == "\"abcd\"...");
+  CHECK(quote_bytes("abcd", 4) == "\"abcd\"");
+  // Lines::all keeps every line, escaped.
+  CHECK(quote_bytes("HTTP/1.1 200\r\nX: y\r\n", 80, Lines::all) ==
+        "\"HTTP/1.1 200\\r\\nX: y\\r\\n\"");
+  CHECK(quote_bytes("a\nbcdef", 3, Lines::all) == "\"a\\nb\"...");
+}
+
+TEST_CASE("core::escape_bytes is quote_bytes without the quotes", "[util][text]") {
+  CHECK(escape_bytes("etcd failed\nmore", 160) == "etcd failed");
+  CHECK(escape_bytes(std::string("\x1b[31mred", 8), 160) == "\\x1b[31mred");
+  CHECK(escape_bytes("abcdef", 3) == "abc...");
+}
+
+TEST_CASE("core::quote puts a name in double quotes as client-go does", "[util][text]") {
+  CHECK(quote("lab") == "\"lab\"");
+  CHECK(quote("") == "\"\"");
+}
+
+TEST_CASE("core::mapped reads a switch written as a table", "[util][text]") {
+  static constexpr std::pair<int, char> kTable[] = {{1, 'a'}, {2, 'b'}, {2, 'c'}};
+  CHECK(mapped(kTable, 1, '?') == 'a');
+  CHECK(mapped(kTable, 2, '?') == 'b');  // the first row wins
+  CHECK(mapped(kTable, 3, '?') == '?');
+}
+
+TEST_CASE("core::make_check fills the fields it is given and skips by default", "[report]") {
+  const Check bare = make_check("node.mtu", Layer::node);
+  CHECK(bare.id == "node.mtu");
+  CHECK(bare.layer == Layer::node);
+  CHECK(bare.status == CheckStatus::skip);
+  CHECK(bare.message.empty());
+  const Check full =
+      make_check("tls.verify", Layer::tls, CheckStatus::fail, "expired", "renew", "a:6443");
+  CHECK(full.status == CheckStatus::fail);
+  CHECK(full.message == "expired");
+  CHECK(full.hint == "renew");
+  CHECK(full.endpoint == "a:6443");
+}
