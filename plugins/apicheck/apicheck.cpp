@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apicheck/config_load.h"
 #include "core/cli/complete.h"
 #include "core/util/json.h"
 #include "core/util/process.h"
@@ -238,13 +239,18 @@ void Options::complete(const core::Command& command) {
 
 core::Status Options::load() {
   const auto start = std::chrono::steady_clock::now();
-  core::Result<core::ClientConfig> resolved =
-      core::load_client_config(kube.loading_rules(), kube.overrides);
+  core::Result<LoadedConfig> loaded =
+      load_config(kube.loading_rules(), kube.overrides, HostView::system(core::process_env()));
   configMs = elapsed_ms(start);
-  if (!resolved) {
-    return resolved.error();
+  if (!loaded) {
+    return loaded.error();
   }
-  client = std::move(resolved).value();
+  configChecks = std::move(loaded->checks);
+  credentialsRefused = std::move(loaded->credentialsRefused);
+  nothingToDial = !loaded->client;
+  if (loaded->client) {
+    client = std::move(*loaded->client);
+  }
   if (!deps.net) {
     deps = Deps::system(verbosity);
   }
@@ -295,7 +301,7 @@ int Options::run(std::ostream& out, std::ostream& err) const {
         << ": WARNING: insecure-skip-tls-verify is set: the server is not authenticated and "
            "credentials are sent to whoever answers\n";
   }
-  if (watch) {
+  if (watch && !nothingToDial) {
     core::StopSignals::install();
     return apicheck::watch(*this, out, [] { return core::StopSignals::raised(); });
   }

@@ -66,6 +66,12 @@ struct Options {
 
   // Set by load(); tests fill them directly.
   core::ClientConfig client;
+  // Config-layer findings of loading (no kubeconfig, an unreadable one, ...; config_load.h).
+  std::vector<core::Check> configChecks;
+  // kubectl would stop before dialling (an unreadable kubeconfig): only the config layer runs.
+  bool nothingToDial = false;
+  // Why no authenticated request is made although the server is checked; "" otherwise.
+  std::string credentialsRefused;
   double configMs = 0;  // time spent loading the kubeconfig
   Deps deps;
   bool colour = false;

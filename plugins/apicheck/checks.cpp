@@ -19,6 +19,10 @@ void run_layers(Run& run) {
   const Options& o = run.options;
   core::Report& report = run.report;
   config_layer(run);
+  if (o.nothingToDial) {
+    run.skip_after(Layer::config, "kubectl stops at the kubeconfig (see config.kubeconfig)");
+    return;
+  }
   bool viaProxy = false;
   std::optional<core::UniqueFd> fd = proxy_layer(run, viaProxy);
   if (viaProxy && !fd) {

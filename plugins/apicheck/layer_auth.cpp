@@ -101,6 +101,11 @@ Check unauthorized(const Run& run, const core::HttpRequest& r, const core::HttpR
 
 // Who am I: SelfSubjectReview (GA in 1.28), falling back to SelfSubjectAccessReview.
 void auth_layer(Run& run, core::HttpClient& http) {
+  if (!run.options.credentialsRefused.empty()) {
+    run.add(make_check("auth.whoami", Layer::auth, CheckStatus::skip,
+                       "not checked: " + run.options.credentialsRefused));
+    return;
+  }
   if (run.clientKeyMismatch) {
     run.add(make_check("auth.whoami", Layer::auth, CheckStatus::skip,
                        "not checked: the client key does not match the client certificate (see "

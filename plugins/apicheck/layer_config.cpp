@@ -23,6 +23,17 @@ bool group_or_world_readable(const std::string& path) {
 
 void config_layer(Run& run) {
   const core::ClientConfig& c = run.client;
+  bool explained = false;  // a loading problem already is the config.kubeconfig check
+  for (const Check& finding : run.options.configChecks) {
+    explained = explained || finding.id == "config.kubeconfig";
+    run.add(finding);
+  }
+  if (run.options.nothingToDial) {
+    return;
+  }
+  if (explained) {
+    return;  // no kubeconfig was used: nothing more to say about one
+  }
   Check check = make_check("config.kubeconfig", Layer::config, CheckStatus::ok, {});
   check.durationMs = run.options.configMs;
   check.message = (c.inCluster ? "in-cluster config" : "context " + c.contextName) + ", cluster " +

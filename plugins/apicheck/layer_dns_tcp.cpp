@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "apicheck/config_load.h"
 #include "apicheck/run.h"
 #include "core/net/net.h"
 #include "core/util/text.h"
@@ -75,7 +76,10 @@ std::vector<std::string> dns_layer(Run& run) {
   check.details = {{"addresses", resolved->addresses}};
   run.add(std::move(check));
 
-  if (!fromHosts.empty()) {
+  // localhost is the hosts file's by definition (RFC 6761 6.3): DNS has no say to compare.
+  const std::string lower = core::ascii_lower(host);
+  const bool loopbackName = lower == "localhost" || lower.ends_with(".localhost");
+  if (!fromHosts.empty() && !loopbackName) {
     std::vector<std::string> dnsAddrs;
     const std::string opinion = dns_opinion(run, host, &dnsAddrs);
     const bool same = sorted(fromHosts) == dnsAddrs;
@@ -120,10 +124,13 @@ std::optional<core::UniqueFd> tcp_layer(Run& run, const std::vector<std::string>
       std::string hint;
       switch (e.kind) {
         case core::ConnectFailure::refused:
-          hint = "nothing listens on " + endpoint +
-                 ": check that kube-apiserver (or its load balancer) runs and binds this "
-                 "address (ss -tlnp | grep " +
-                 run.url.port + ")";
+          hint = local_cluster_hint(run.client.contextName, run.client.server);
+          if (hint.empty()) {
+            hint = "nothing listens on " + endpoint +
+                   ": check that kube-apiserver (or its load balancer) runs and binds this "
+                   "address (ss -tlnp | grep " +
+                   run.url.port + ")";
+          }
           break;
         case core::ConnectFailure::timeout:
           hint = "packets to " + endpoint +

@@ -20,19 +20,6 @@ void set(core::Check& check, core::CheckStatus status, std::string message, std:
   check.hint = std::move(hint);
 }
 
-std::vector<std::string> split(std::string_view text, char separator) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t end = text.find(separator, start);
-    parts.emplace_back(text.substr(start, end - start));
-    if (end == std::string_view::npos) {
-      return parts;
-    }
-    start = end + 1;
-  }
-}
-
 std::vector<std::string> words(std::string_view text) {
   std::vector<std::string> result;
   std::string current;

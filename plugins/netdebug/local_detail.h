@@ -15,6 +15,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/report/report.h"
+#include "core/util/text.h"
 #include "netdebug/local.h"
 
 namespace kp::netdebug::detail {
@@ -26,7 +27,7 @@ core::Check node_check(std::string id);
 
 void set(core::Check& check, core::CheckStatus status, std::string message, std::string hint = {});
 
-std::vector<std::string> split(std::string_view text, char separator);
+using core::split;
 
 // The blank-separated words of `text`.
 std::vector<std::string> words(std::string_view text);

@@ -188,6 +188,13 @@ Kubeconfig merge_kubeconfigs(std::vector<Kubeconfig> configs);
 // Reads and merges the files named by `rules`; missing KUBECONFIG entries are skipped.
 Result<Kubeconfig> load_kubeconfig(const LoadingRules& rules);
 
+// client-go's error when there is no kubeconfig, no in-cluster config and no --server
+// (../shared/K8S-CLIENT-SPEC.md 1.19); kubectl itself then dials $KUBERNETES_MASTER, else
+// http://localhost:8080.
+inline constexpr std::string_view kNoConfigurationError =
+    "invalid configuration: no configuration has been provided, try setting KUBERNETES_MASTER "
+    "environment variable";
+
 // Picks the context, cluster and user, applies the flag overrides
 // (../shared/K8S-CLIENT-SPEC.md 1.6, 1.7, 1.13), validates (1.8, 1.10, 1.18, 3.1, 3.3, 3.9), reads
 // the referenced CA, cert, key and token files (only for https servers, 1.11) and picks the

@@ -14,22 +14,6 @@
 
 namespace kp::core {
 namespace fs = std::filesystem;
-namespace {
-
-std::vector<std::string> split(std::string_view text, char separator) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (;;) {
-    const auto end = text.find(separator, start);
-    parts.emplace_back(text.substr(start, end - start));
-    if (end == std::string_view::npos) {
-      return parts;
-    }
-    start = end + 1;
-  }
-}
-
-}  // namespace
 
 LoadingRules LoadingRules::from_environment(std::string explicitPath) {
   LoadingRules rules;

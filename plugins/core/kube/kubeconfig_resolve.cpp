@@ -17,10 +17,6 @@ namespace kp::core {
 using detail::quote;
 namespace {
 
-constexpr std::string_view kNoConfiguration =
-    "invalid configuration: no configuration has been provided, try setting KUBERNETES_MASTER "
-    "environment variable";
-
 // Prefixes `message` with where the offending value came from, when that is known.
 Error at(std::string_view origin, std::string_view message) {
   if (origin.empty()) {
@@ -493,7 +489,7 @@ using detail::validate_namespace;
 
 Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const ConfigOverrides& o) {
   if (config.empty() && o.server.empty()) {
-    return Error{std::string(kNoConfiguration)};
+    return Error{std::string(kNoConfigurationError)};
   }
   ClientConfig out;
   out.sourceFiles = config.sourceFiles;

@@ -13,6 +13,9 @@ namespace kp::core {
 // `text` without leading and trailing blanks (space, tab, CR, LF).
 std::string_view trim(std::string_view text);
 
+// The pieces between the separators, empty ones kept ("a::b" -> "a", "", "b").
+std::vector<std::string> split(std::string_view text, char separator);
+
 // The parts with `separator` between them.
 std::string join(const std::vector<std::string>& parts, std::string_view separator = ", ");
 

@@ -1,0 +1,372 @@
+#include "apicheck/config_load.h"
+
+#include <cstdio>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/util/process.h"
+#include "core/util/text.h"
+
+namespace kp::apicheck {
+
+using core::Check;
+using core::CheckStatus;
+using core::Layer;
+
+namespace {
+
+constexpr std::string_view kExecV1alpha1 = "client.authentication.k8s.io/v1alpha1";
+
+std::string mode_text(unsigned mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", mode & 07777);
+  return text;
+}
+
+std::string env_or(const HostView& host, const std::string& name, std::string fallback = {}) {
+  std::optional<std::string> value = core::env_value(host.env, name);
+  return value && !value->empty() ? *value : fallback;
+}
+
+// "alice (uid 1000)".
+std::string who(const HostView& host) {
+  return host.user_name(host.uid) + " (uid " + std::to_string(host.uid) + ")";
+}
+
+// The copy every distribution's docs give: the file as the user's own kubeconfig.
+std::string copy_command(const std::string& path) {
+  return "mkdir -p ~/.kube && sudo cp " + path +
+         " ~/.kube/config && sudo chown $(id -u):$(id -g) ~/.kube/config";
+}
+
+// The fix for a kubeconfig this user may not read, by what wrote it.
+std::string unreadable_hint(const std::string& path, const std::string& owner) {
+  const std::string copy = "use your own copy: " + copy_command(path) +
+                           " (then drop --kubeconfig/KUBECONFIG, or point them there)";
+  if (path == "/etc/rancher/k3s/k3s.yaml" || path == "/etc/rancher/rke2/rke2.yaml") {
+    const std::string distro = path.find("k3s") != std::string::npos ? "k3s" : "rke2";
+    return copy + "; or have " + distro +
+           " write it for a group: write-kubeconfig-mode: \"0640\" " +
+           "and write-kubeconfig-group: GROUP in /etc/rancher/" + distro + "/config.yaml " +
+           "(--write-kubeconfig-mode/--write-kubeconfig-group), then restart " + distro;
+  }
+  if (path == "/etc/kubernetes/admin.conf" || path == "/etc/kubernetes/super-admin.conf") {
+    return copy + " (what kubeadm init prints), or run as root";
+  }
+  return copy + ", or run as " + owner;
+}
+
+// A config-layer failure about the kubeconfig itself.
+Check config_failure(std::string message, std::string hint, nlohmann::ordered_json details,
+                     std::string id = "config.kubeconfig") {
+  Check check = core::make_check(std::move(id), Layer::config, CheckStatus::fail,
+                                 std::move(message), std::move(hint));
+  check.details = std::move(details);
+  return check;
+}
+
+// A file named by --kubeconfig or KUBECONFIG that kubectl cannot read: a directory, a file this
+// user may not open, or (--kubeconfig only) a path with a literal ~ that does not exist.
+std::optional<Check> unusable_file(const core::LoadingRules& rules, const std::string& path,
+                                   const HostView& host) {
+  const std::optional<HostView::File> file = host.stat(path);
+  const std::string flag = rules.explicitPath.empty() ? "KUBECONFIG entry " : "--kubeconfig ";
+  if (!file) {
+    if (!rules.explicitPath.empty() && path.starts_with("~")) {
+      const std::string rest = path.substr(1);
+      return config_failure("--kubeconfig " + core::quote(path) +
+                                " does not exist: the ~ was not expanded (the shell does not "
+                                "expand it after '=') and kubectl does not either",
+                            "write --kubeconfig " + path + " (a space, not '=') or $HOME" + rest,
+                            {{"path", path}});
+    }
+    return std::nullopt;  // missing KUBECONFIG entries are skipped, as kubectl does
+  }
+  if (file->directory) {
+    const std::string inside = path + (path.ends_with("/") ? "" : "/") + "config";
+    const bool hasConfig = host.stat(inside) && !host.stat(inside)->directory;
+    return config_failure(flag + path + " is a directory, not a kubeconfig file (kubectl: \"read " +
+                              path + ": is a directory\")",
+                          hasConfig ? "name the file inside it: " + inside
+                                    : "name a kubeconfig file, not the directory that holds it",
+                          {{"path", path}});
+  }
+  if (!host.readable(path)) {
+    const std::string owner = host.user_name(file->uid);
+    return config_failure("cannot read " + path + ": permission denied (owner " + owner + ":" +
+                              host.group_name(file->gid) + ", mode " + mode_text(file->mode) +
+                              "; this is " + who(host) + ")",
+                          unreadable_hint(path, owner),
+                          {{"path", path},
+                           {"owner", owner},
+                           {"mode", mode_text(file->mode)},
+                           {"user", host.user_name(host.uid)}});
+  }
+  return std::nullopt;
+}
+
+// What to run to get a kubeconfig, from what this machine has.
+std::string no_config_hint(const HostView& host, const std::vector<std::string>& found) {
+  std::vector<std::string> ways;
+  const std::string sudoUser = env_or(host, "SUDO_USER");
+  if (host.uid == 0 && !sudoUser.empty()) {
+    const std::string home = host.home_of(sudoUser);
+    const std::string theirs = home.empty() ? "" : home + "/.kube/config";
+    if (!theirs.empty() && host.stat(theirs)) {
+      ways.push_back("sudo runs as root, whose kubeconfig this is not: run kubectl as " + sudoUser +
+                     " (without sudo), or sudo KUBECONFIG=" + theirs + " kubectl ...");
+    }
+  }
+  for (const std::string& path : found) {
+    const std::string file = path.substr(0, path.find(' '));
+    ways.push_back("this machine has " + path + ": " + copy_command(file) +
+                   ", or export KUBECONFIG=" + file + " if you may read it");
+  }
+  if (ways.empty()) {
+    const std::pair<const char*, const char*> clouds[] = {
+        {"gcloud", "gcloud container clusters get-credentials CLUSTER --location LOCATION"},
+        {"aws", "aws eks update-kubeconfig --name CLUSTER --region REGION"},
+        {"az", "az aks get-credentials --resource-group GROUP --name CLUSTER"},
+        {"doctl", "doctl kubernetes cluster kubeconfig save CLUSTER"}};
+    for (const auto& [program, command] : clouds) {
+      if (host.on_path(program)) {
+        ways.push_back(command);
+      }
+    }
+  }
+  if (ways.empty()) {
+    ways.push_back(
+        "get the cluster's kubeconfig (from its admin or the tool that made the cluster) and put "
+        "it at ~/.kube/config, or pass --kubeconfig FILE or --server URL");
+  }
+  return core::join(ways, "; ");
+}
+
+// No kubeconfig, no in-cluster config, no --server: where client-go looked, and the server
+// kubectl dials then ($KUBERNETES_MASTER, else http://localhost:8080).
+LoadedConfig no_configuration(const core::LoadingRules& rules, const HostView& host) {
+  std::vector<std::string> looked;
+  if (!rules.kubeconfigEnv.empty()) {
+    looked.push_back("KUBECONFIG=" + rules.kubeconfigEnv + " (no such file)");
+  } else if (rules.home.empty()) {
+    looked.push_back("~/.kube/config (HOME is not set)");
+  } else {
+    looked.push_back(rules.home + "/.kube/config (no such file)");
+  }
+  looked.push_back("in-cluster (KUBERNETES_SERVICE_HOST is not set)");
+  std::string server = env_or(host, "KUBERNETES_MASTER", "http://localhost:8080");
+  if (server.find("://") == std::string::npos) {
+    server = "http://" + server;
+  }
+  const std::vector<std::string> found = well_known_kubeconfigs(host);
+  LoadedConfig out;
+  out.checks.push_back(config_failure(
+      "no kubeconfig: looked at " + core::join(looked, ", ") + "; kubectl then dials " + server +
+          " (\"The connection to the server ... was refused - did you specify the right host or "
+          "port?\")",
+      no_config_hint(host, found), {{"looked", looked}, {"found", found}, {"server", server}}));
+  core::ClientConfig client;
+  client.server = server;
+  client.namespaceName = "default";
+  out.client = std::move(client);
+  return out;
+}
+
+// An exec plugin at client.authentication.k8s.io/v1alpha1: kubectl refuses it since 1.24 and
+// sends nothing; the anonymous layers are still checked.
+core::Result<LoadedConfig> refused_exec_version(const core::LoadingRules& rules,
+                                                const core::ConfigOverrides& overrides) {
+  core::Result<core::Kubeconfig> config = core::load_kubeconfig(rules);
+  if (!config) {
+    return config.error();
+  }
+  const std::string contextName =
+      overrides.context.empty() ? config->currentContext : overrides.context;
+  const auto context = config->contexts.find(contextName);
+  const std::string userName = !overrides.user.empty()             ? overrides.user
+                               : context != config->contexts.end() ? context->second.user
+                                                                   : std::string();
+  const auto user = config->users.find(userName);
+  if (user == config->users.end() || !user->second.exec ||
+      user->second.exec->apiVersion != kExecV1alpha1) {
+    return core::Error{"not a v1alpha1 exec plugin"};
+  }
+  const std::string command = user->second.exec->command;
+  user->second.exec.reset();
+  core::Result<core::ClientConfig> client = core::resolve_client_config(*config, overrides);
+  if (!client) {
+    return client.error();
+  }
+  LoadedConfig out;
+  out.checks.push_back(config_failure(
+      "user " + core::quote(userName) + " runs exec plugin " + command + " with apiVersion " +
+          std::string(kExecV1alpha1) +
+          ", which kubectl no longer accepts (removed in Kubernetes 1.24): kubectl fails with "
+          "\"exec plugin: invalid apiVersion\" and sends no request",
+      command.find("aws") != std::string::npos
+          ? "update the AWS CLI and run aws eks update-kubeconfig --name CLUSTER (it writes "
+            "client.authentication.k8s.io/v1beta1)"
+          : "set users[].user.exec.apiVersion to client.authentication.k8s.io/v1beta1 (or v1) "
+            "if the plugin supports it, or update the plugin and regenerate the kubeconfig",
+      {{"user", userName}, {"command", command}, {"apiVersion", kExecV1alpha1}}, "config.exec"));
+  out.client = std::move(client).value();
+  out.credentialsRefused = "kubectl refuses the exec plugin's apiVersion (see config.exec)";
+  return out;
+}
+
+}  // namespace
+
+HostView HostView::system(core::EnvLookup env) {
+  HostView host;
+  host.stat = [](const std::string& path) -> std::optional<File> {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      return std::nullopt;
+    }
+    return File{S_ISDIR(st.st_mode), st.st_uid, st.st_gid, st.st_mode & 07777u};
+  };
+  host.readable = [](const std::string& path) { return ::access(path.c_str(), R_OK) == 0; };
+  host.user_name = [](unsigned uid) {
+    const passwd* entry = ::getpwuid(uid);
+    return entry != nullptr ? std::string(entry->pw_name) : "uid " + std::to_string(uid);
+  };
+  host.group_name = [](unsigned gid) {
+    const group* entry = ::getgrgid(gid);
+    return entry != nullptr ? std::string(entry->gr_name) : "gid " + std::to_string(gid);
+  };
+  host.on_path = [env](const std::string& program) {
+    return core::find_executable(program, core::env_value(env, "PATH").value_or("")).has_value();
+  };
+  host.home_of = [](const std::string& user) {
+    const passwd* entry = ::getpwnam(user.c_str());
+    return entry != nullptr ? std::string(entry->pw_dir) : std::string();
+  };
+  host.uid = ::getuid();
+  host.env = std::move(env);
+  return host;
+}
+
+std::vector<std::string> well_known_kubeconfigs(const HostView& host) {
+  static const std::pair<const char*, const char*> kPlaces[] = {
+      {"/etc/kubernetes/admin.conf", "kubeadm"},
+      {"/etc/rancher/k3s/k3s.yaml", "k3s"},
+      {"/etc/rancher/rke2/rke2.yaml", "RKE2"},
+      {"/var/snap/microk8s/current/credentials/client.config", "MicroK8s"}};
+  std::vector<std::string> found;
+  for (const auto& [path, writer] : kPlaces) {
+    if (const auto file = host.stat(path); file && !file->directory) {
+      found.push_back(std::string(path) + " (" + writer + "'s)");
+    }
+  }
+  return found;
+}
+
+std::vector<Check> kubeconfig_env_checks(const core::LoadingRules& rules, const HostView& host) {
+  std::vector<Check> checks;
+  if (!rules.explicitPath.empty() || rules.kubeconfigEnv.empty()) {
+    return checks;  // --kubeconfig wins: KUBECONFIG is not read
+  }
+  for (const std::string& entry : core::split(rules.kubeconfigEnv, ':')) {
+    if (entry.starts_with("~") && !host.stat(entry)) {
+      Check check = core::make_check(
+          "config.kubeconfig-env", Layer::config, CheckStatus::warn,
+          "KUBECONFIG entry " + core::quote(entry) +
+              " starts with a literal ~: the shell did not expand it (it was quoted) and client-go "
+              "does not, so kubectl skips it as a missing file",
+          "write $HOME instead of ~: export KUBECONFIG=$HOME" + entry.substr(1));
+      check.details = {{"entry", entry}};
+      checks.push_back(std::move(check));
+    }
+    if (entry.find(';') != std::string::npos) {
+      Check check = core::make_check(
+          "config.kubeconfig-env", Layer::config, CheckStatus::warn,
+          "KUBECONFIG holds ';', the Windows separator: on Linux and macOS client-go splits on "
+          "':' only, so " +
+              core::quote(entry) + " is one path",
+          "separate the files with ':'");
+      check.details = {{"entry", entry}};
+      checks.push_back(std::move(check));
+    }
+  }
+  return checks;
+}
+
+core::Result<LoadedConfig> load_config(const core::LoadingRules& rules,
+                                       const core::ConfigOverrides& overrides,
+                                       const HostView& host) {
+  std::vector<Check> warnings = kubeconfig_env_checks(rules, host);
+  for (const auto& file : rules.precedence()) {
+    if (std::optional<Check> failure = unusable_file(rules, file.string(), host)) {
+      LoadedConfig out;
+      out.checks = std::move(warnings);
+      out.checks.push_back(std::move(*failure));
+      return out;  // kubectl stops here too: nothing to dial
+    }
+  }
+  core::Result<core::ClientConfig> client = core::load_client_config(rules, overrides);
+  LoadedConfig out;
+  if (client) {
+    out.client = std::move(client).value();
+  } else if (client.error().message == core::kNoConfigurationError) {
+    out = no_configuration(rules, host);
+  } else if (client.error().message.find("exec plugin: invalid apiVersion \"" +
+                                         std::string(kExecV1alpha1)) != std::string::npos) {
+    core::Result<LoadedConfig> refused = refused_exec_version(rules, overrides);
+    if (!refused) {
+      return client.error();
+    }
+    out = std::move(refused).value();
+  } else {
+    return client.error();
+  }
+  out.checks.insert(out.checks.begin(), warnings.begin(), warnings.end());
+  return out;
+}
+
+std::string local_cluster_hint(const std::string& contextName, const std::string& server) {
+  const auto named = [&contextName](std::string_view prefix) {
+    return contextName.starts_with(prefix) ? contextName.substr(prefix.size()) : std::string();
+  };
+  if (contextName == "minikube" || server.find("192.168.49.2:8443") != std::string::npos) {
+    return "this is minikube's cluster and it looks stopped: minikube start (minikube status "
+           "shows its state)";
+  }
+  if (const std::string name = named("kind-"); !name.empty()) {
+    return "this is kind cluster " + core::quote(name) +
+           " and its node container looks stopped: docker start " + name +
+           "-control-plane (kind get clusters lists the clusters; a deleted one needs kind "
+           "create cluster --name " +
+           name + ")";
+  }
+  if (const std::string name = named("k3d-"); !name.empty()) {
+    return "this is k3d cluster " + core::quote(name) +
+           " and it looks stopped: k3d cluster start " + name +
+           " (k3d cluster list shows its state)";
+  }
+  if (contextName == "docker-desktop") {
+    return "this is Docker Desktop's cluster: start Docker Desktop and check that Kubernetes is "
+           "enabled (Settings > Kubernetes)";
+  }
+  if (contextName == "rancher-desktop") {
+    return "this is Rancher Desktop's cluster: start Rancher Desktop (rdctl start) and check "
+           "that Kubernetes is enabled";
+  }
+  if (contextName == "colima" || contextName.starts_with("colima-")) {
+    return "this is colima's cluster and it looks stopped: colima start --kubernetes" +
+           (contextName == "colima" ? std::string() : " --profile " + named("colima-")) +
+           " (colima status shows its state)";
+  }
+  if (contextName == "orbstack") {
+    return "this is OrbStack's cluster: start OrbStack and check that Kubernetes is enabled "
+           "(orb start k8s)";
+  }
+  if (contextName == "microk8s" || server.ends_with(":16443")) {
+    return "this is MicroK8s and it looks stopped: microk8s start (microk8s status --wait-ready "
+           "shows its state)";
+  }
+  return {};
+}
+
+}  // namespace kp::apicheck
