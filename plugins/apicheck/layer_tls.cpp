@@ -2,6 +2,7 @@
 // serving-certificate expiry and the client CAs the server accepts.
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -17,7 +18,30 @@ using core::join;
 
 namespace {
 
-std::string verify_hint(const core::VerifyOutcome& v, const Run& run) {
+// The kubeconfig's CA and the served chain's top issuer have the same name but not the same
+// key: the cluster at this address was re-created (kubeadm reset + init, a new kind/minikube
+// cluster) or its CA replaced, and the kubeconfig is the earlier one's. The CA's name, or "".
+std::string same_name_other_key(const std::vector<core::Certificate>& chain, const Run& run) {
+  if (chain.empty() || run.client.caPem.empty()) {
+    return {};
+  }
+  const core::CertInfo top = core::inspect(chain.back());
+  core::Result<core::ParsedCertificates> cas = core::parse_certificates(run.client.caPem);
+  if (!cas || top.authorityKeyId.empty()) {
+    return {};
+  }
+  for (const core::Certificate& ca : cas->certs) {
+    const core::CertInfo info = core::inspect(ca);
+    if (info.subject == top.issuer && !info.subjectKeyId.empty() &&
+        info.subjectKeyId != top.authorityKeyId) {
+      return info.subject;
+    }
+  }
+  return {};
+}
+
+std::string verify_hint(const core::VerifyOutcome& v, const Run& run,
+                        const std::vector<core::Certificate>& chain) {
   switch (v.failure) {
     case core::VerifyFailure::expired:
       return "the serving certificate expired: renew it (kubeadm certs renew apiserver) and "
@@ -27,6 +51,15 @@ std::string verify_hint(const core::VerifyOutcome& v, const Run& run) {
              "server (timedatectl), or the certificate's notBefore";
     case core::VerifyFailure::unknownAuthority:
     case core::VerifyFailure::selfSigned:
+      if (const std::string name = same_name_other_key(chain, run); !name.empty()) {
+        return "the server's certificate was issued by a CA named " + name +
+               " like the kubeconfig's, but by another key (its authority key id is not the "
+               "kubeconfig CA's subject key id): this kubeconfig most likely belongs to an "
+               "earlier cluster at this address (re-created, e.g. kubeadm reset + init, or a "
+               "new kind/minikube/k3d cluster): get a fresh kubeconfig from the cluster "
+               "(kubeadm: /etc/kubernetes/admin.conf); if the CA was rotated on purpose, update "
+               "certificate-authority-data to the new CA";
+      }
       return run.client.caPem.empty()
                  ? "the kubeconfig has no CA: set certificate-authority-data to the cluster CA"
                  : "the certificate is not signed by the kubeconfig's CA: update "
@@ -99,7 +132,7 @@ bool tls_layer(Run& run, int fd) {
     verify.message =
         v.reason +
         (v.depth > 0 ? " (certificate " + std::to_string(v.depth) + " of the chain)" : "");
-    verify.hint = verify_hint(v, run);
+    verify.hint = verify_hint(v, run, probe->chain);
     verify.details["opensslCode"] = v.opensslCode;
   }
   run.add(std::move(verify));

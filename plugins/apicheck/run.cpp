@@ -103,11 +103,17 @@ std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest&
     const auto& credentials = *run.credentials;
     if (!credentials) {
       const core::ExecError& e = credentials.error();
-      Check check =
-          make_check("auth.credential", Layer::auth, CheckStatus::fail, e.message,
-                     e.installHint.empty() ? "fix the exec credential plugin " + c.exec->command +
-                                                 " (run it by hand with KUBERNETES_EXEC_INFO set)"
-                                           : e.installHint);
+      std::string hint = !e.installHint.empty()
+                             ? e.installHint
+                             : "fix the exec credential plugin " + c.exec->command +
+                                   " (run it by hand with KUBERNETES_EXEC_INFO set)";
+      if (!e.returnedApiVersion.empty()) {
+        // kubectl-aws-eks#6 and its kin: the plugin and the kubeconfig disagree on the version.
+        hint = "set users[].user.exec.apiVersion to " + e.returnedApiVersion + " (what " +
+               c.exec->command + " answers), or update the plugin so it answers " +
+               c.exec->apiVersion + " (for EKS: aws eks update-kubeconfig with a current AWS CLI)";
+      }
+      Check check = make_check("auth.credential", Layer::auth, CheckStatus::fail, e.message, hint);
       check.details = {{"command", c.exec->command}, {"apiVersion", c.exec->apiVersion}};
       if (!e.stderrTail.empty()) {
         check.details["stderr"] = e.stderrTail;

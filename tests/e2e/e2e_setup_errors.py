@@ -9,6 +9,7 @@ in exit 1 with the layer the evidence points to, name the evidence and give the 
     e2e_setup_errors.py CASE | --list
 """
 
+import base64
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ from pathlib import Path
 import yaml  # Debian: python3-yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lab"))
-from labtest import case, expect, lab, main, sh  # noqa: E402
+from labtest import ca_file, case, expect, lab, main, sh  # noqa: E402
 
 
 def free_port():
@@ -216,6 +217,43 @@ def exec_v1alpha1():
                "TLS and health are still checked against the lab's API server", out)
         expect(check(report, "auth.whoami")["status"] == "skip",
                "no credential is sent: auth is skipped with the reason", out)
+
+
+@case
+def recreated_cluster():
+    """A kubeconfig from an earlier cluster at the same address (kubeadm reset + init): its CA
+    has the lab CA's name but another key. kubectl: unknown authority; apicheck fails tls with
+    "get a fresh kubeconfig", not "update certificate-authority-data" alone."""
+    with tempfile.TemporaryDirectory() as tmp:
+        bin_dir = tools(tmp)
+        code, subject = sh(["openssl", "x509", "-in", ca_file(), "-noout", "-subject",
+                            "-nameopt", "compat"])
+        expect(code == 0, "the lab CA's subject is read", subject)
+        subject = subject.strip().removeprefix("subject=").strip()
+        old_ca = Path(tmp) / "old-ca.crt"
+        code, out = sh(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-subj", subject,
+                        "-keyout", str(Path(tmp) / "old-ca.key"), "-out", str(old_ca)])
+        expect(code == 0, "an 'earlier' CA with the lab CA's name is made", out)
+        doc = yaml.safe_load(Path(lab("kubeconfig", "admin")).read_text())
+        doc["clusters"][0]["cluster"].pop("certificate-authority", None)
+        doc["clusters"][0]["cluster"]["certificate-authority-data"] = \
+            base64.b64encode(old_ca.read_bytes()).decode()
+        kc = Path(tmp) / "earlier"
+        kc.write_text(yaml.safe_dump(doc))
+        env = clean_env(Path(tmp), KUBECONFIG=str(kc))
+        code, _, text = kubectl_url(bin_dir, env)
+        expect(code != 0 and "unknown authority" in text,
+               "kubectl (the oracle): certificate signed by unknown authority", text)
+        code, report, out = apicheck_json(bin_dir, [], env)
+        verify = check(report or {"checks": []}, "tls.verify")
+        expect(code == 1 and report["failedLayer"] == "tls" and verify["status"] == "fail",
+               "apicheck: exit 1, tls.verify fails", out)
+        expect("earlier cluster at this address" in verify["hint"]
+               and "get a fresh kubeconfig" in verify["hint"],
+               "the fix is a fresh kubeconfig from the re-created cluster", out)
+        expect(check(report, "auth.whoami")["status"] == "skip",
+               "no credential went to the unverified server", out)
 
 
 @case

@@ -259,6 +259,48 @@ TEST_CASE("apicheck::check insecure-skip-tls-verify warns and goes on", "[apiche
   CHECK(sent_credentials(w.http.sent));
 }
 
+// kubeadm reset + init at the same address: a new CA with the old name. The kubeconfig is the
+// earlier cluster's; renewing the server's certificate or trusting "the CA" would both be wrong.
+TEST_CASE("apicheck::check tells a re-created cluster from an unknown CA", "[apicheck][tls]") {
+  using kp::testcerts::CertSpec;
+  using kp::testcerts::issue;
+  CertSpec caSpec;
+  caSpec.commonName = "kubernetes";
+  caSpec.isCA = true;
+  const kp::testcerts::Issued oldCa = issue(caSpec);
+  caSpec.key = kp::testcerts::make_key(kp::testcerts::KeyKind::ecdsaP256);
+  const kp::testcerts::Issued newCa = issue(caSpec);
+  CertSpec leafSpec;
+  leafSpec.commonName = "kube-apiserver";
+  leafSpec.dnsNames = {"api.test"};
+  World w;
+  w.tls.verify.ok = false;
+  w.tls.verify.failure = kp::core::VerifyFailure::unknownAuthority;
+  w.tls.verify.reason = "unable to get local issuer certificate";
+  w.options.client.caPem = oldCa.cert.pem();
+  SECTION("same CA name, another key: the kubeconfig is the earlier cluster's") {
+    w.tls.chain = {issue(leafSpec, &newCa).cert};
+    const kp::core::Report report = w.options.check();
+    const kp::core::Check* verify = w.find(report, "tls.verify");
+    REQUIRE(verify != nullptr);
+    CHECK(verify->status == CheckStatus::fail);
+    CHECK(verify->hint.find("belongs to an earlier cluster at this address") != std::string::npos);
+    CHECK(verify->hint.find("CA named CN=kubernetes") != std::string::npos);
+  }
+  SECTION("a CA of another name: today's unknown-CA hint") {
+    CertSpec otherSpec = caSpec;
+    otherSpec.commonName = "other-ca";
+    const kp::testcerts::Issued otherCa = issue(otherSpec);
+    w.tls.chain = {issue(leafSpec, &otherCa).cert};
+    const kp::core::Report report = w.options.check();
+    const kp::core::Check* verify = w.find(report, "tls.verify");
+    REQUIRE(verify != nullptr);
+    CHECK(verify->hint.find("earlier cluster") == std::string::npos);
+    CHECK(verify->hint.find("not signed by the kubeconfig's CA") != std::string::npos);
+  }
+  CHECK_FALSE(sent_credentials(w.http.sent));
+}
+
 TEST_CASE("apicheck::check names the failing readyz checks", "[apicheck]") {
   World w;
   w.http.on(
@@ -355,6 +397,33 @@ TEST_CASE("apicheck::check exec plugin failure shows the installHint", "[apichec
   const kp::core::Check* cred = w.find(report, "auth.credential");
   CHECK(cred->message == "exec: executable missing-plugin not found");
   CHECK(cred->hint == "install it with: brew install missing-plugin");
+}
+
+TEST_CASE("apicheck::check names the version an exec plugin answers instead of the configured one",
+          "[apicheck]") {
+  World w;
+  w.options.client.token.clear();
+  w.options.client.exec = kp::core::ExecConfig{};
+  w.options.client.exec->command = "aws";
+  w.options.client.exec->apiVersion = "client.authentication.k8s.io/v1";
+  w.options.deps.exec = [](const kp::core::ExecConfig&, const kp::core::ClientConfig&,
+                           std::chrono::milliseconds)
+      -> kp::core::Result<kp::core::ExecCredential, kp::core::ExecError> {
+    kp::core::ExecError e;
+    e.kind = kp::core::ExecFailure::badOutput;
+    e.message =
+        "exec plugin is configured to use API version client.authentication.k8s.io/v1, "
+        "plugin returned version client.authentication.k8s.io/v1beta1";
+    e.returnedApiVersion = "client.authentication.k8s.io/v1beta1";
+    return e;
+  };
+  const kp::core::Report report = w.options.check();
+  CHECK(kp::core::failed_layer(report) == Layer::auth);
+  const kp::core::Check* cred = w.find(report, "auth.credential");
+  REQUIRE(cred != nullptr);
+  CHECK(cred->hint.find("set users[].user.exec.apiVersion to "
+                        "client.authentication.k8s.io/v1beta1 (what aws answers)") == 0);
+  CHECK_FALSE(sent_credentials(w.http.sent));
 }
 
 TEST_CASE("apicheck::check HA backends are checked directly and summarised", "[apicheck]") {

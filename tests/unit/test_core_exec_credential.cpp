@@ -155,6 +155,7 @@ TEST_CASE("core::run_exec_plugin rejects an apiVersion other than the configured
   CHECK(credential.error().message ==
         "exec plugin is configured to use API version client.authentication.k8s.io/v1beta1, "
         "plugin returned version client.authentication.k8s.io/v1");
+  CHECK(credential.error().returnedApiVersion == "client.authentication.k8s.io/v1");
 }
 
 TEST_CASE("core::run_exec_plugin needs a status field", "[exec]") {

@@ -153,9 +153,11 @@ Result<ExecCredential, ExecError> parse_exec_credential(std::string_view json,
   ExecCredential credential;
   credential.apiVersion = apiVersion->get<std::string>();
   if (credential.apiVersion != expectedApiVersion) {
-    return bad_output("exec plugin is configured to use API version " +
-                      std::string(expectedApiVersion) + ", plugin returned version " +
-                      credential.apiVersion);
+    ExecError error = bad_output("exec plugin is configured to use API version " +
+                                 std::string(expectedApiVersion) + ", plugin returned version " +
+                                 credential.apiVersion);
+    error.returnedApiVersion = credential.apiVersion;
+    return error;
   }
   if (kind->get<std::string>() != "ExecCredential") {
     return bad_output("decoding stdout: no kind " + quote(kind->get<std::string>()) +

@@ -42,6 +42,8 @@ struct ExecError {
   std::string installHint;  // the kubeconfig's installHint (escape codes neutralised), or ""
   int exitCode = 0;         // for `failed`: the exit code, -1 when killed by a signal
   std::string stderrTail;   // the last few KiB the plugin wrote to stderr
+  // badOutput because the plugin answered another apiVersion than configured: that version.
+  std::string returnedApiVersion;
 };
 
 // client-go's full text for an error: for notFound the message, its "It looks like you are
