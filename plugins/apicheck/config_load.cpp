@@ -216,6 +216,77 @@ core::Result<LoadedConfig> refused_exec_version(const core::LoadingRules& rules,
   return out;
 }
 
+// The name in client-go's `<kind> "NAME" does not exist`, or "".
+std::string missing_name(const std::string& message, const std::string& kind) {
+  const std::string prefix = kind + " \"";
+  const std::string suffix = "\" does not exist";
+  if (!message.starts_with(prefix) || !message.ends_with(suffix)) {
+    return {};
+  }
+  return message.substr(prefix.size(), message.size() - prefix.size() - suffix.size());
+}
+
+// A context naming a user or cluster no kubeconfig defines: kubectl goes on (../shared/
+// K8S-CLIENT-SPEC.md: only names given by --user or --cluster are refused), without credentials
+// for the user (prompting for a username on a terminal), with --server, $KUBERNETES_MASTER or
+// http://localhost:8080 for the cluster. The config it goes on with and what apicheck says.
+std::optional<LoadedConfig> dangling_names(const core::LoadingRules& rules,
+                                           const core::ConfigOverrides& overrides,
+                                           const HostView& host, const core::Error& first) {
+  core::Result<core::Kubeconfig> config = core::load_kubeconfig(rules);
+  if (!config) {
+    return std::nullopt;
+  }
+  const std::string contextName =
+      overrides.context.empty() ? config->currentContext : overrides.context;
+  LoadedConfig out;
+  core::Error error = first;
+  for (int round = 0; round < 2; ++round) {
+    const std::string user = overrides.user.empty() ? missing_name(error.message, "auth info") : "";
+    const std::string cluster =
+        overrides.cluster.empty() ? missing_name(error.message, "cluster") : "";
+    if (!user.empty()) {
+      config->users[user] = core::AuthInfo{};
+      out.checks.push_back(config_failure(
+          "context " + core::quote(contextName) + " names user " + core::quote(user) +
+              ", which no kubeconfig defines: kubectl goes on without credentials (and asks for "
+              "a username when it has a terminal)",
+          "define user " + core::quote(user) +
+              " in the kubeconfig, or point the context at an existing user: kubectl config "
+              "set-context " +
+              contextName + " --user=NAME",
+          {{"context", contextName}, {"user", user}}, "config.user"));
+    } else if (!cluster.empty()) {
+      std::string server = overrides.server;
+      if (server.empty()) {
+        server = env_or(host, "KUBERNETES_MASTER", "http://localhost:8080");
+        if (server.find("://") == std::string::npos) {
+          server = "http://" + server;
+        }
+      }
+      config->clusters[cluster].server = server;
+      out.checks.push_back(config_failure(
+          "context " + core::quote(contextName) + " names cluster " + core::quote(cluster) +
+              ", which no kubeconfig defines: kubectl dials " + server +
+              (overrides.server.empty() ? " (its default)" : " (--server)") + " instead",
+          "define cluster " + core::quote(cluster) +
+              " in the kubeconfig, or point the context at an existing cluster: kubectl config "
+              "set-context " +
+              contextName + " --cluster=NAME",
+          {{"context", contextName}, {"cluster", cluster}, {"server", server}}, "config.cluster"));
+    } else {
+      return std::nullopt;
+    }
+    core::Result<core::ClientConfig> client = core::resolve_client_config(*config, overrides);
+    if (client) {
+      out.client = std::move(client).value();
+      return out;
+    }
+    error = client.error();
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 HostView HostView::system(core::EnvLookup env) {
@@ -318,6 +389,9 @@ core::Result<LoadedConfig> load_config(const core::LoadingRules& rules,
       return client.error();
     }
     out = std::move(refused).value();
+  } else if (std::optional<LoadedConfig> rescued =
+                 dangling_names(rules, overrides, host, client.error())) {
+    out = std::move(*rescued);
   } else {
     return client.error();
   }

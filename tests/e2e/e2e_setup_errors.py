@@ -257,6 +257,58 @@ def recreated_cluster():
 
 
 @case
+def dangling_context_names():
+    """A context naming a user or a cluster no kubeconfig defines: kubectl goes on (asking for a
+    username; dialling --server); apicheck does too, with a config failure naming the entry,
+    instead of stopping with exit 2. Names given by --user/--cluster stay refused by both."""
+    with tempfile.TemporaryDirectory() as tmp:
+        bin_dir = tools(tmp)
+        doc = yaml.safe_load(Path(lab("kubeconfig", "admin")).read_text())
+        doc["contexts"][0]["context"]["user"] = "u1"  # defined nowhere
+        kc = Path(tmp) / "dangling-user"
+        kc.write_text(yaml.safe_dump(doc))
+        env = clean_env(Path(tmp), KUBECONFIG=str(kc))
+        code, _, text = kubectl_url(bin_dir, env)
+        expect("Please enter Username" in text,
+               "kubectl (the oracle) goes on without credentials and asks for a username", text)
+        code, report, out = apicheck_json(bin_dir, [], env)
+        user = check(report or {"checks": []}, "config.user")
+        expect(code == 1 and report["failedLayer"] == "config" and user["status"] == "fail"
+               and '"u1"' in user["message"], "apicheck: exit 1, config.user names u1", out)
+        expect(check(report, "tls.verify")["status"] == "ok"
+               and check(report, "health.readyz")["status"] == "ok",
+               "the lab's API server is still checked", out)
+
+        doc = yaml.safe_load(Path(lab("kubeconfig", "admin")).read_text())
+        doc["contexts"][0]["context"]["cluster"] = "c1"  # defined nowhere
+        kc = Path(tmp) / "dangling-cluster"
+        kc.write_text(yaml.safe_dump(doc))
+        port = free_port()
+        server = f"https://127.0.0.1:{port}"
+        env = clean_env(Path(tmp), KUBECONFIG=str(kc))
+        code, out, err = run([str(bin_dir / "kubectl"), "-s", server, "get", "--raw", "/healthz",
+                              "-v=6"], env)
+        expect(f'url="{server}/healthz"' in out + err, "kubectl (the oracle) dials --server",
+               out + err)
+        code, report, out = apicheck_json(bin_dir, ["-s", server], env)
+        cluster = check(report or {"checks": []}, "config.cluster")
+        expect(code == 1 and cluster["status"] == "fail" and cluster["details"]["server"] == server
+               and report["target"]["server"] == server,
+               "apicheck: config.cluster fails and the run goes on to --server", out)
+        expect(check(report, "tcp.connect")["status"] == "fail",
+               "the --server address is checked (nothing listens there)", out)
+
+        for flag in (["--user", "nope"], ["--cluster", "nope"]):
+            code, out, err = run([str(bin_dir / "kubectl"), *flag, "get", "--raw", "/healthz"],
+                                 env)
+            expect(code != 0 and "does not exist" in out + err,
+                   f"kubectl (the oracle) refuses {' '.join(flag)}", out + err)
+            code, out, err = run([str(bin_dir / "kubectl-apicheck"), *flag], env)
+            expect(code == 2 and "does not exist" in err, f"apicheck refuses {' '.join(flag)}: exit 2",
+                   out + err)
+
+
+@case
 def stopped_local_cluster():
     """A kind or minikube context whose address refuses: kubectl says refused; apicheck fails tcp
     with that tool's start command."""

@@ -62,6 +62,24 @@ LoadingRules nothing_there() {
   return rules;
 }
 
+// A kubeconfig file for one test, removed at scope end.
+class KubeconfigFile {
+ public:
+  explicit KubeconfigFile(const std::string& contents) {
+    char dirTemplate[] = "/tmp/kp-config-load-XXXXXX";
+    REQUIRE(::mkdtemp(dirTemplate) != nullptr);
+    dir_ = dirTemplate;
+    std::ofstream(path()) << contents;
+  }
+  ~KubeconfigFile() { std::filesystem::remove_all(dir_); }
+  KubeconfigFile(const KubeconfigFile&) = delete;
+  KubeconfigFile& operator=(const KubeconfigFile&) = delete;
+  std::string path() const { return (dir_ / "config").string(); }
+
+ private:
+  std::filesystem::path dir_;
+};
+
 const Check& only_failure(const LoadedConfig& loaded) {
   const Check* failure = nullptr;
   for (const Check& check : loaded.checks) {
@@ -191,11 +209,7 @@ TEST_CASE("apicheck::kubeconfig_env_checks warns on a literal ~ and on ';'", "[a
 
 TEST_CASE("apicheck::load_config refuses a v1alpha1 exec plugin as kubectl does, and goes on",
           "[apicheck][config]") {
-  char dirTemplate[] = "/tmp/kp-config-load-XXXXXX";
-  REQUIRE(::mkdtemp(dirTemplate) != nullptr);
-  const std::filesystem::path dir(dirTemplate);
-  const std::string path = (dir / "config").string();
-  std::ofstream(path) << R"(apiVersion: v1
+  const KubeconfigFile file(R"(apiVersion: v1
 kind: Config
 current-context: eks
 clusters:
@@ -212,11 +226,10 @@ users:
       apiVersion: client.authentication.k8s.io/v1alpha1
       command: aws
       args: [eks, get-token, --cluster-name, demo]
-)";
+)");
   LoadingRules rules;
-  rules.explicitPath = path;
+  rules.explicitPath = file.path();
   auto loaded = kp::apicheck::load_config(rules, {}, HostView::system({}));
-  std::filesystem::remove_all(dir);
   REQUIRE(loaded);
   REQUIRE(loaded->client);
   CHECK(loaded->client->server == "https://198.18.0.1:443");
@@ -258,4 +271,64 @@ TEST_CASE("apicheck::Options::check stops after config when kubectl would", "[ap
     }
   }
   CHECK(report.checks.size() == 6);  // config + dns, tcp, tls, auth, health skipped
+}
+
+TEST_CASE("apicheck::load_config goes on past a context's missing user or cluster as kubectl does",
+          "[apicheck][config]") {
+  const KubeconfigFile file(R"(apiVersion: v1
+kind: Config
+current-context: x2
+clusters:
+- name: c0
+  cluster: {server: "https://198.18.0.9:6443"}
+contexts:
+- name: x2
+  context: {cluster: c0, user: u1}
+- name: x3
+  context: {cluster: c1, user: u0}
+users:
+- name: u0
+  user: {token: abc}
+)");
+  LoadingRules rules;
+  rules.explicitPath = file.path();
+  FakeHost fake;
+  kp::core::ConfigOverrides o;
+  SECTION("a missing user: no credentials, a config.user failure") {
+    auto loaded = kp::apicheck::load_config(rules, o, fake.view());
+    REQUIRE(loaded);
+    REQUIRE(loaded->client);
+    CHECK(loaded->client->server == "https://198.18.0.9:6443");
+    CHECK(loaded->client->authMethod == "none");
+    const Check& failure = only_failure(*loaded);
+    CHECK(failure.id == "config.user");
+    CHECK(failure.message.find("names user \"u1\", which no kubeconfig defines") !=
+          std::string::npos);
+  }
+  SECTION("a missing cluster with --server: kubectl dials --server, with the user's token") {
+    o.context = "x3";
+    o.server = "https://198.18.0.10:6443";
+    auto loaded = kp::apicheck::load_config(rules, o, fake.view());
+    REQUIRE(loaded);
+    CHECK(loaded->client->server == "https://198.18.0.10:6443");
+    CHECK(loaded->client->authMethod == "token");
+    CHECK(only_failure(*loaded).id == "config.cluster");
+  }
+  SECTION("a missing cluster without --server: kubectl's default server") {
+    o.context = "x3";
+    auto loaded = kp::apicheck::load_config(rules, o, fake.view());
+    REQUIRE(loaded);
+    CHECK(loaded->client->server == "http://localhost:8080");
+  }
+  SECTION("names given by --user or --cluster stay refused, as kubectl refuses them") {
+    o.user = "nope";
+    auto user = kp::apicheck::load_config(rules, o, fake.view());
+    REQUIRE_FALSE(user);
+    CHECK(user.error().message == "auth info \"nope\" does not exist");
+    o = {};
+    o.cluster = "nope";
+    auto cluster = kp::apicheck::load_config(rules, o, fake.view());
+    REQUIRE_FALSE(cluster);
+    CHECK(cluster.error().message == "cluster \"nope\" does not exist");
+  }
 }
