@@ -53,6 +53,16 @@ def clean_env(home, **extra):
     return env
 
 
+def lab_kubeconfig(tmp, name, edit):
+    """The lab's admin kubeconfig changed by edit(doc), written to tmp/name; the environment
+    that uses it (and nothing else)."""
+    doc = yaml.safe_load(Path(lab("kubeconfig", "admin")).read_text())
+    edit(doc)
+    kc = Path(tmp) / name
+    kc.write_text(yaml.safe_dump(doc))
+    return clean_env(Path(tmp), KUBECONFIG=str(kc))
+
+
 def run(argv, env, user=None):
     """Runs argv (as `user` when given) and returns (exit code, stdout, stderr)."""
     if user:
@@ -196,14 +206,9 @@ def exec_v1alpha1():
     fails config.exec with the fix and still checks TLS and health anonymously."""
     with tempfile.TemporaryDirectory() as tmp:
         bin_dir = tools(tmp)
-        admin = Path(lab("kubeconfig", "admin")).read_text()
-        doc = yaml.safe_load(admin)
-        doc["users"][0]["user"] = {"exec": {
+        env = lab_kubeconfig(tmp, "eks", lambda doc: doc["users"][0].update(user={"exec": {
             "apiVersion": "client.authentication.k8s.io/v1alpha1", "command": "aws",
-            "args": ["eks", "get-token", "--cluster-name", "lab"]}}
-        kc = Path(tmp) / "eks"
-        kc.write_text(yaml.safe_dump(doc))
-        env = clean_env(Path(tmp), KUBECONFIG=str(kc))
+            "args": ["eks", "get-token", "--cluster-name", "lab"]}}))
         code, _, text = kubectl_url(bin_dir, env)
         expect(code != 0 and 'invalid apiVersion "client.authentication.k8s.io/v1alpha1"' in text,
                "kubectl (the oracle) refuses the v1alpha1 exec plugin", text)
@@ -235,13 +240,11 @@ def recreated_cluster():
                         "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-subj", subject,
                         "-keyout", str(Path(tmp) / "old-ca.key"), "-out", str(old_ca)])
         expect(code == 0, "an 'earlier' CA with the lab CA's name is made", out)
-        doc = yaml.safe_load(Path(lab("kubeconfig", "admin")).read_text())
-        doc["clusters"][0]["cluster"].pop("certificate-authority", None)
-        doc["clusters"][0]["cluster"]["certificate-authority-data"] = \
-            base64.b64encode(old_ca.read_bytes()).decode()
-        kc = Path(tmp) / "earlier"
-        kc.write_text(yaml.safe_dump(doc))
-        env = clean_env(Path(tmp), KUBECONFIG=str(kc))
+        def earlier_ca(doc):
+            doc["clusters"][0]["cluster"].pop("certificate-authority", None)
+            doc["clusters"][0]["cluster"]["certificate-authority-data"] = \
+                base64.b64encode(old_ca.read_bytes()).decode()
+        env = lab_kubeconfig(tmp, "earlier", earlier_ca)
         code, _, text = kubectl_url(bin_dir, env)
         expect(code != 0 and "unknown authority" in text,
                "kubectl (the oracle): certificate signed by unknown authority", text)
@@ -263,11 +266,8 @@ def dangling_context_names():
     instead of stopping with exit 2. Names given by --user/--cluster stay refused by both."""
     with tempfile.TemporaryDirectory() as tmp:
         bin_dir = tools(tmp)
-        doc = yaml.safe_load(Path(lab("kubeconfig", "admin")).read_text())
-        doc["contexts"][0]["context"]["user"] = "u1"  # defined nowhere
-        kc = Path(tmp) / "dangling-user"
-        kc.write_text(yaml.safe_dump(doc))
-        env = clean_env(Path(tmp), KUBECONFIG=str(kc))
+        env = lab_kubeconfig(tmp, "dangling-user",  # u1 is defined nowhere
+                             lambda doc: doc["contexts"][0]["context"].update(user="u1"))
         code, _, text = kubectl_url(bin_dir, env)
         expect("Please enter Username" in text,
                "kubectl (the oracle) goes on without credentials and asks for a username", text)
@@ -279,13 +279,9 @@ def dangling_context_names():
                and check(report, "health.readyz")["status"] == "ok",
                "the lab's API server is still checked", out)
 
-        doc = yaml.safe_load(Path(lab("kubeconfig", "admin")).read_text())
-        doc["contexts"][0]["context"]["cluster"] = "c1"  # defined nowhere
-        kc = Path(tmp) / "dangling-cluster"
-        kc.write_text(yaml.safe_dump(doc))
-        port = free_port()
-        server = f"https://127.0.0.1:{port}"
-        env = clean_env(Path(tmp), KUBECONFIG=str(kc))
+        env = lab_kubeconfig(tmp, "dangling-cluster",  # c1 is defined nowhere
+                             lambda doc: doc["contexts"][0]["context"].update(cluster="c1"))
+        server = f"https://127.0.0.1:{free_port()}"
         code, out, err = run([str(bin_dir / "kubectl"), "-s", server, "get", "--raw", "/healthz",
                               "-v=6"], env)
         expect(f'url="{server}/healthz"' in out + err, "kubectl (the oracle) dials --server",
@@ -314,16 +310,12 @@ def stopped_local_cluster():
     with that tool's start command."""
     with tempfile.TemporaryDirectory() as tmp:
         bin_dir = tools(tmp)
-        admin = Path(lab("kubeconfig", "admin")).read_text()
         for context, start in (("kind-dev", "docker start dev-control-plane"),
                                ("minikube", "minikube start")):
-            doc = yaml.safe_load(admin)
-            doc["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{free_port()}"
-            doc["contexts"][0]["name"] = context
-            doc["current-context"] = context
-            kc = Path(tmp) / context
-            kc.write_text(yaml.safe_dump(doc))
-            env = clean_env(Path(tmp), KUBECONFIG=str(kc))
+            def local(doc, context=context):
+                doc["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{free_port()}"
+                doc["contexts"][0]["name"] = doc["current-context"] = context
+            env = lab_kubeconfig(tmp, context, local)
             code, _, text = kubectl_url(bin_dir, env)
             expect(code != 0 and "refused" in text, f"kubectl (the oracle) on {context}: refused",
                    text)

@@ -24,8 +24,8 @@ using kp::testcerts::kDay;
 
 namespace {
 
-// Thu Nov 26 2026 06:50:00 UTC: every certificate below is dated from this fixed clock.
-constexpr std::int64_t kNow = 1795675800;
+// Every certificate below is dated from a fixed clock.
+using kp::testcerts::kNow;
 const std::string kTls = "/var/lib/rancher/k3s/server/tls/";
 const std::string kAgent = "/var/lib/rancher/k3s/agent/";
 

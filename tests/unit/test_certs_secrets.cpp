@@ -19,8 +19,8 @@ using kp::testcerts::kDay;
 
 namespace {
 
-// Thu Nov 26 2026 06:50:00 UTC: every certificate below is dated from this fixed clock.
-constexpr std::int64_t kNow = 1795675800;
+// Every certificate below is dated from a fixed clock.
+using kp::testcerts::kNow;
 constexpr std::int64_t kWarn = 30 * kDay;
 
 CertSpec spec(std::string cn, std::int64_t notAfter, bool isCA = false) {

@@ -20,6 +20,8 @@ core::PrivateKey shared_key(KeyKind kind);
 
 std::int64_t now_unix();
 inline constexpr std::int64_t kDay = 86400;
+// A fixed clock for tests whose certificates are dated from it: Thu Nov 26 2026 06:50:00 UTC.
+inline constexpr std::int64_t kNow = 1795675800;
 
 struct CertSpec {
   std::string commonName = "test";
