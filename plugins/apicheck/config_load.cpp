@@ -287,6 +287,30 @@ std::optional<LoadedConfig> dangling_names(const core::LoadingRules& rules,
   return std::nullopt;
 }
 
+// Under sudo, kubectl reads root's kubeconfig, not the invoking user's: a warning when the
+// user has one (the run goes on with root's, as kubectl does).
+std::optional<Check> sudo_kubeconfig(const core::LoadingRules& rules, const HostView& host) {
+  const std::string sudoUser = env_or(host, "SUDO_USER");
+  if (host.uid != 0 || sudoUser.empty() || !rules.explicitPath.empty() ||
+      !rules.kubeconfigEnv.empty()) {
+    return std::nullopt;
+  }
+  const std::string home = host.home_of(sudoUser);
+  const std::string theirs = home.empty() ? "" : home + "/.kube/config";
+  const std::string ours = rules.home + "/.kube/config";
+  if (theirs.empty() || theirs == ours || !host.stat(theirs)) {
+    return std::nullopt;
+  }
+  Check check =
+      core::make_check("config.sudo", Layer::config, CheckStatus::warn,
+                       "running as root through sudo: kubectl reads root's kubeconfig (" + ours +
+                           "), not " + sudoUser + "'s (" + theirs + ")",
+                       "run kubectl as " + sudoUser +
+                           " (without sudo), or sudo KUBECONFIG=" + theirs + " kubectl ...");
+  check.details = {{"sudoUser", sudoUser}, {"used", ours}, {"theirs", theirs}};
+  return check;
+}
+
 }  // namespace
 
 HostView HostView::system(core::EnvLookup env) {
@@ -380,6 +404,9 @@ core::Result<LoadedConfig> load_config(const core::LoadingRules& rules,
   LoadedConfig out;
   if (client) {
     out.client = std::move(client).value();
+    if (std::optional<Check> sudo = sudo_kubeconfig(rules, host)) {
+      out.checks.push_back(std::move(*sudo));
+    }
   } else if (client.error().message == core::kNoConfigurationError) {
     out = no_configuration(rules, host);
   } else if (client.error().message.find("exec plugin: invalid apiVersion \"" +

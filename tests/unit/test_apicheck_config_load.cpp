@@ -332,3 +332,42 @@ users:
     CHECK(cluster.error().message == "cluster \"nope\" does not exist");
   }
 }
+
+TEST_CASE("apicheck::load_config warns when sudo reads root's kubeconfig beside the user's",
+          "[apicheck][config]") {
+  const KubeconfigFile root(R"(apiVersion: v1
+kind: Config
+current-context: old
+clusters:
+- name: old
+  cluster: {server: "https://198.18.0.11:6443"}
+contexts:
+- name: old
+  context: {cluster: old}
+)");
+  // The file sits at <dir>/config; make <dir> root's HOME with .kube/config in it.
+  const std::filesystem::path home = std::filesystem::path(root.path()).parent_path();
+  std::filesystem::create_directories(home / ".kube");
+  std::filesystem::copy_file(root.path(), home / ".kube" / "config");
+  LoadingRules rules;
+  rules.home = home.string();
+  FakeHost fake;
+  fake.uid = 0;
+  fake.env["SUDO_USER"] = "alice";
+  fake.homes["alice"] = "/home/alice";
+  fake.files["/home/alice/.kube/config"] = HostView::File{false, 1000, 1000, 0600};
+  auto loaded = kp::apicheck::load_config(rules, {}, fake.view());
+  REQUIRE(loaded);
+  REQUIRE(loaded->client);
+  CHECK(loaded->client->server == "https://198.18.0.11:6443");  // root's, as kubectl reads it
+  REQUIRE(loaded->checks.size() == 1);
+  CHECK(loaded->checks[0].id == "config.sudo");
+  CHECK(loaded->checks[0].status == CheckStatus::warn);
+  CHECK(loaded->checks[0].hint ==
+        "run kubectl as alice (without sudo), or sudo "
+        "KUBECONFIG=/home/alice/.kube/config kubectl ...");
+  fake.env.erase("SUDO_USER");  // plain root: nothing to say
+  auto plain = kp::apicheck::load_config(rules, {}, fake.view());
+  REQUIRE(plain);
+  CHECK(plain->checks.empty());
+}
