@@ -247,6 +247,7 @@ core::Status Options::load() {
   }
   configChecks = std::move(loaded->checks);
   credentialsRefused = std::move(loaded->credentialsRefused);
+  defaultServer = loaded->defaultServer;
   nothingToDial = !loaded->client;
   if (loaded->client) {
     client = std::move(*loaded->client);

@@ -72,6 +72,8 @@ struct Options {
   bool nothingToDial = false;
   // Why no authenticated request is made although the server is checked; "" otherwise.
   std::string credentialsRefused;
+  // The server is kubectl's default (no kubeconfig gave one): see config_load.h.
+  bool defaultServer = false;
   double configMs = 0;  // time spent loading the kubeconfig
   Deps deps;
   bool colour = false;

@@ -45,8 +45,10 @@ void run_layers(Run& run) {
     }
   } else {
     run.add(make_check("tls.handshake", Layer::tls, CheckStatus::warn,
-                       "plain http: nothing is encrypted and client-go sends no credential",
-                       "use the server's https:// URL"));
+                       "plain http: nothing is encrypted",
+                       o.defaultServer ? "this is kubectl's default address, not a server a "
+                                         "kubeconfig named: see config.kubeconfig"
+                                       : "use the server's https:// URL"));
   }
   fd.reset();  // the diagnostic connection is done; HTTP gets its own, shared by every request
 

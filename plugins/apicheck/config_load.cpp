@@ -1,11 +1,13 @@
 #include "apicheck/config_load.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/net/proxy.h"
 #include "core/util/process.h"
 #include "core/util/text.h"
 
@@ -41,8 +43,16 @@ std::string copy_command(const std::string& path) {
          " ~/.kube/config && sudo chown $(id -u):$(id -g) ~/.kube/config";
 }
 
-// The fix for a kubeconfig this user may not read, by what wrote it.
-std::string unreadable_hint(const std::string& path, const std::string& owner) {
+// The fix for a kubeconfig this user may not read, by what wrote it. `own`: the file is the
+// default ~/.kube/config (a copy made with sudo and never chowned, kubeadm's usual trap).
+std::string unreadable_hint(const std::string& path, const std::string& owner, bool own,
+                            bool ownedByMe) {
+  if (ownedByMe) {
+    return "it is yours but not readable (mode above): chmod u+r " + path;
+  }
+  if (own) {
+    return "it was copied with sudo and never given to you: sudo chown $(id -u):$(id -g) " + path;
+  }
   const std::string copy = "use your own copy: " + copy_command(path) +
                            " (then drop --kubeconfig/KUBECONFIG, or point them there)";
   if (path == "/etc/rancher/k3s/k3s.yaml" || path == "/etc/rancher/rke2/rke2.yaml") {
@@ -72,7 +82,19 @@ Check config_failure(std::string message, std::string hint, nlohmann::ordered_js
 std::optional<Check> unusable_file(const core::LoadingRules& rules, const std::string& path,
                                    const HostView& host) {
   const std::optional<HostView::File> file = host.stat(path);
-  const std::string flag = rules.explicitPath.empty() ? "KUBECONFIG entry " : "--kubeconfig ";
+  const bool defaultPath = rules.explicitPath.empty() && rules.kubeconfigEnv.empty();
+  const std::string flag = !rules.explicitPath.empty() ? "--kubeconfig "
+                           : defaultPath               ? ""
+                                                       : "KUBECONFIG entry ";
+  if (file && !file->blockedBy.empty()) {
+    return config_failure(
+        "cannot read " + path + ": permission denied: this is " + who(host) +
+            ", who may not enter " + file->blockedBy + " (kubectl: \"open " + path +
+            ": permission denied\")",
+        "use a kubeconfig you may read: " + copy_command(path) + " (run as the owner of " +
+            file->blockedBy + "), or run as that user",
+        {{"path", path}, {"blockedBy", file->blockedBy}, {"user", host.user_name(host.uid)}});
+  }
   if (!file) {
     if (!rules.explicitPath.empty() && path.starts_with("~")) {
       const std::string rest = path.substr(1);
@@ -98,7 +120,7 @@ std::optional<Check> unusable_file(const core::LoadingRules& rules, const std::s
     return config_failure("cannot read " + path + ": permission denied (owner " + owner + ":" +
                               host.group_name(file->gid) + ", mode " + mode_text(file->mode) +
                               "; this is " + who(host) + ")",
-                          unreadable_hint(path, owner),
+                          unreadable_hint(path, owner, defaultPath, file->uid == host.uid),
                           {{"path", path},
                            {"owner", owner},
                            {"mode", mode_text(file->mode)},
@@ -144,33 +166,66 @@ std::string no_config_hint(const HostView& host, const std::vector<std::string>&
   return core::join(ways, "; ");
 }
 
-// No kubeconfig, no in-cluster config, no --server: where client-go looked, and the server
-// kubectl dials then ($KUBERNETES_MASTER, else http://localhost:8080).
-LoadedConfig no_configuration(const core::LoadingRules& rules, const HostView& host) {
+// Why client-go did not use the in-cluster config.
+std::string in_cluster_reason(const HostView& host) {
+  const core::InClusterEnvironment& env = host.inCluster;
+  const auto variable = [&env](const char* name) {
+    const std::optional<std::string> value = env.getenv ? env.getenv(name) : std::nullopt;
+    return value.value_or("");
+  };
+  if (variable("KUBERNETES_SERVICE_HOST").empty() || variable("KUBERNETES_SERVICE_PORT").empty()) {
+    return "in-cluster (KUBERNETES_SERVICE_HOST/PORT are not set: not in a pod)";
+  }
+  return "in-cluster (in a pod, but " + (env.serviceAccountDir / "token").string() +
+         " is missing: automountServiceAccountToken is off)";
+}
+
+// No usable kubeconfig, no in-cluster config, no --server: where client-go looked, and what
+// kubectl does then: dial $KUBERNETES_MASTER, else http://localhost:8080, with every other
+// flag applied as usual (so --context NAME is refused as kubectl refuses it).
+core::Result<LoadedConfig> no_configuration(const core::LoadingRules& rules,
+                                            const core::ConfigOverrides& overrides,
+                                            const HostView& host) {
   std::vector<std::string> looked;
-  if (!rules.kubeconfigEnv.empty()) {
-    looked.push_back("KUBECONFIG=" + rules.kubeconfigEnv + " (no such file)");
-  } else if (rules.home.empty()) {
+  std::vector<std::string> empty;  // files that exist and define nothing
+  for (const auto& file : rules.precedence()) {
+    const bool there = host.stat(file.string()).has_value();
+    looked.push_back(file.string() +
+                     (there ? " (defines no context, cluster or user)" : " (no such file)"));
+    if (there) {
+      empty.push_back(file.string());
+    }
+  }
+  if (rules.precedence().empty()) {
     looked.push_back("~/.kube/config (HOME is not set)");
-  } else {
-    looked.push_back(rules.home + "/.kube/config (no such file)");
   }
-  looked.push_back("in-cluster (KUBERNETES_SERVICE_HOST is not set)");
-  std::string server = env_or(host, "KUBERNETES_MASTER", "http://localhost:8080");
-  if (server.find("://") == std::string::npos) {
-    server = "http://" + server;
+  looked.push_back(in_cluster_reason(host));
+  std::string fallback = env_or(host, "KUBERNETES_MASTER", "http://localhost:8080");
+  if (fallback.find("://") == std::string::npos) {
+    fallback = "http://" + fallback;
   }
+  core::ConfigOverrides o = overrides;
+  o.server = fallback;
+  core::Result<core::Kubeconfig> config = core::load_kubeconfig(rules);
+  core::Result<core::ClientConfig> client =
+      core::resolve_client_config(config ? *config : core::Kubeconfig{}, o);
+  if (!client) {
+    return client.error();  // e.g. --context NAME with nothing defining it: kubectl refuses too
+  }
+  const std::string shown = core::mask_proxy_url(client->server);  // no userinfo in reports
   const std::vector<std::string> found = well_known_kubeconfigs(host);
   LoadedConfig out;
   out.checks.push_back(config_failure(
-      "no kubeconfig: looked at " + core::join(looked, ", ") + "; kubectl then dials " + server +
+      "no kubeconfig: looked at " + core::join(looked, ", ") + "; kubectl then dials " + shown +
           " (\"The connection to the server ... was refused - did you specify the right host or "
           "port?\")",
-      no_config_hint(host, found), {{"looked", looked}, {"found", found}, {"server", server}}));
-  core::ClientConfig client;
-  client.server = server;
-  client.namespaceName = "default";
-  out.client = std::move(client);
+      empty.empty() ? no_config_hint(host, found)
+                    : "put a cluster, a user and a context (and current-context) in " +
+                          core::join(empty, ", ") +
+                          ", or use another kubeconfig: " + no_config_hint(host, found),
+      {{"looked", looked}, {"found", found}, {"server", shown}}));
+  out.client = std::move(client).value();
+  out.defaultServer = true;
   return out;
 }
 
@@ -194,7 +249,7 @@ core::Result<LoadedConfig> refused_exec_version(const core::LoadingRules& rules,
     return core::Error{"not a v1alpha1 exec plugin"};
   }
   const std::string command = user->second.exec->command;
-  user->second.exec.reset();
+  user->second = core::AuthInfo{};  // kubectl sends nothing at all: no token, no certificate
   core::Result<core::ClientConfig> client = core::resolve_client_config(*config, overrides);
   if (!client) {
     return client.error();
@@ -226,10 +281,11 @@ std::string missing_name(const std::string& message, const std::string& kind) {
   return message.substr(prefix.size(), message.size() - prefix.size() - suffix.size());
 }
 
-// A context naming a user or cluster no kubeconfig defines: kubectl goes on (../shared/
-// K8S-CLIENT-SPEC.md: only names given by --user or --cluster are refused), without credentials
-// for the user (prompting for a username on a terminal), with --server, $KUBERNETES_MASTER or
-// http://localhost:8080 for the cluster. The config it goes on with and what apicheck says.
+// A context naming a user or cluster no kubeconfig defines: kubectl goes on (checked with the
+// lab's kubectl 1.33: ../shared/K8S-CLIENT-SPEC.md 1.6's "missing names are errors" holds only
+// for names given by --user or --cluster), without credentials for the user (prompting for a
+// username on a terminal), with --server, $KUBERNETES_MASTER or http://localhost:8080 for the
+// cluster. The config it goes on with and what apicheck says.
 std::optional<LoadedConfig> dangling_names(const core::LoadingRules& rules,
                                            const core::ConfigOverrides& overrides,
                                            const HostView& host, const core::Error& first) {
@@ -247,6 +303,8 @@ std::optional<LoadedConfig> dangling_names(const core::LoadingRules& rules,
         overrides.cluster.empty() ? missing_name(error.message, "cluster") : "";
     if (!user.empty()) {
       config->users[user] = core::AuthInfo{};
+      out.credentialsRefused =
+          "the context's user " + core::quote(user) + " is defined nowhere (see config.user)";
       out.checks.push_back(config_failure(
           "context " + core::quote(contextName) + " names user " + core::quote(user) +
               ", which no kubeconfig defines: kubectl goes on without credentials (and asks for "
@@ -298,7 +356,7 @@ std::optional<Check> sudo_kubeconfig(const core::LoadingRules& rules, const Host
   const std::string home = host.home_of(sudoUser);
   const std::string theirs = home.empty() ? "" : home + "/.kube/config";
   const std::string ours = rules.home + "/.kube/config";
-  if (theirs.empty() || theirs == ours || !host.stat(theirs)) {
+  if (theirs.empty() || theirs == ours || !host.stat(theirs) || !host.stat(ours)) {
     return std::nullopt;
   }
   Check check =
@@ -318,9 +376,24 @@ HostView HostView::system(core::EnvLookup env) {
   host.stat = [](const std::string& path) -> std::optional<File> {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
-      return std::nullopt;
+      if (errno != EACCES) {
+        return std::nullopt;  // ENOENT, ENOTDIR: not there
+      }
+      // A directory on the way may not be searched: name the first one.
+      File blocked;
+      for (std::size_t at = path.find('/', 1); at != std::string::npos;
+           at = path.find('/', at + 1)) {
+        if (const std::string dir = path.substr(0, at); ::access(dir.c_str(), X_OK) != 0) {
+          blocked.blockedBy = dir;
+          break;
+        }
+      }
+      if (blocked.blockedBy.empty()) {
+        blocked.blockedBy = path.substr(0, path.rfind('/'));
+      }
+      return blocked;
     }
-    return File{S_ISDIR(st.st_mode), st.st_uid, st.st_gid, st.st_mode & 07777u};
+    return File{S_ISDIR(st.st_mode), st.st_uid, st.st_gid, st.st_mode & 07777u, {}};
   };
   host.readable = [](const std::string& path) { return ::access(path.c_str(), R_OK) == 0; };
   host.user_name = [](unsigned uid) {
@@ -340,6 +413,7 @@ HostView HostView::system(core::EnvLookup env) {
   };
   host.uid = ::getuid();
   host.env = std::move(env);
+  host.inCluster = core::InClusterEnvironment::system();
   return host;
 }
 
@@ -363,14 +437,21 @@ std::vector<Check> kubeconfig_env_checks(const core::LoadingRules& rules, const 
   if (!rules.explicitPath.empty() || rules.kubeconfigEnv.empty()) {
     return checks;  // --kubeconfig wins: KUBECONFIG is not read
   }
+  // The whole list with ~ and ~/ spelled $HOME, for the fix (the other entries kept).
+  std::vector<std::string> expanded;
+  for (const std::string& entry : core::split(rules.kubeconfigEnv, ':')) {
+    expanded.push_back(entry == "~" || entry.starts_with("~/") ? "$HOME" + entry.substr(1) : entry);
+  }
   for (const std::string& entry : core::split(rules.kubeconfigEnv, ':')) {
     if (entry.starts_with("~") && !host.stat(entry)) {
+      const bool otherUser = entry != "~" && !entry.starts_with("~/");
       Check check = core::make_check(
           "config.kubeconfig-env", Layer::config, CheckStatus::warn,
           "KUBECONFIG entry " + core::quote(entry) +
               " starts with a literal ~: the shell did not expand it (it was quoted) and client-go "
               "does not, so kubectl skips it as a missing file",
-          "write $HOME instead of ~: export KUBECONFIG=$HOME" + entry.substr(1));
+          otherUser ? "write that user's home directory in full instead of ~USER"
+                    : "write $HOME instead of ~: export KUBECONFIG=" + core::join(expanded, ":"));
       check.details = {{"entry", entry}};
       checks.push_back(std::move(check));
     }
@@ -400,7 +481,8 @@ core::Result<LoadedConfig> load_config(const core::LoadingRules& rules,
       return out;  // kubectl stops here too: nothing to dial
     }
   }
-  core::Result<core::ClientConfig> client = core::load_client_config(rules, overrides);
+  core::Result<core::ClientConfig> client =
+      core::load_client_config(rules, overrides, host.inCluster);
   LoadedConfig out;
   if (client) {
     out.client = std::move(client).value();
@@ -408,7 +490,11 @@ core::Result<LoadedConfig> load_config(const core::LoadingRules& rules,
       out.checks.push_back(std::move(*sudo));
     }
   } else if (client.error().message == core::kNoConfigurationError) {
-    out = no_configuration(rules, host);
+    core::Result<LoadedConfig> fallback = no_configuration(rules, overrides, host);
+    if (!fallback) {
+      return fallback.error();
+    }
+    out = std::move(fallback).value();
   } else if (client.error().message.find("exec plugin: invalid apiVersion \"" +
                                          std::string(kExecV1alpha1)) != std::string::npos) {
     core::Result<LoadedConfig> refused = refused_exec_version(rules, overrides);

@@ -24,6 +24,9 @@ struct HostView {
     bool directory = false;
     unsigned uid = 0, gid = 0;
     unsigned mode = 0;  // permission bits (0600)
+    // stat failed with EACCES: a directory above it may not be searched (named here); the
+    // file may well exist, so it is not "missing".
+    std::string blockedBy;
   };
   std::function<std::optional<File>(const std::string& path)> stat;  // nullopt: not there
   std::function<bool(const std::string& path)> readable;             // access(path, R_OK)
@@ -33,6 +36,8 @@ struct HostView {
   std::function<std::string(const std::string& user)> home_of;  // "" if unknown
   unsigned uid = 0;
   core::EnvLookup env;
+  // Where client-go looks for an in-cluster config (the real one, or a fake for tests).
+  core::InClusterEnvironment inCluster;
 
   static HostView system(core::EnvLookup env);
 };
@@ -44,6 +49,9 @@ struct LoadedConfig {
   std::vector<core::Check> checks;
   // Why no authenticated request is made although there is a server to check ("" otherwise).
   std::string credentialsRefused;
+  // The server is kubectl's default ($KUBERNETES_MASTER or http://localhost:8080), not one a
+  // kubeconfig or --server gave.
+  bool defaultServer = false;
 };
 
 // Loads as core::load_client_config() does. An error (exit 2) only for what these checks do not
@@ -57,7 +65,7 @@ std::vector<core::Check> kubeconfig_env_checks(const core::LoadingRules& rules,
                                                const HostView& host);
 
 // Kubeconfigs that exist at the well-known places of this machine (kubeadm, k3s, RKE2,
-// MicroK8s, the sudo-invoking user's), each "path (what wrote it)".
+// MicroK8s), each "path (what wrote it)".
 std::vector<std::string> well_known_kubeconfigs(const HostView& host);
 
 // When `server` refuses connections and the context or address is a local development

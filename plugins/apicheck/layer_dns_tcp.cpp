@@ -125,7 +125,11 @@ std::optional<core::UniqueFd> tcp_layer(Run& run, const std::vector<std::string>
       switch (e.kind) {
         case core::ConnectFailure::refused:
           hint = local_cluster_hint(run.client.contextName, run.client.server);
-          if (hint.empty()) {
+          if (run.options.defaultServer) {
+            hint = endpoint +
+                   " is only kubectl's default address (kube-apiserver has not served plain "
+                   "HTTP on 8080 since 1.20): the fix is a kubeconfig, see config.kubeconfig";
+          } else if (hint.empty()) {
             hint = "nothing listens on " + endpoint +
                    ": check that kube-apiserver (or its load balancer) runs and binds this "
                    "address (ss -tlnp | grep " +

@@ -30,14 +30,18 @@ std::string same_name_other_key(const std::vector<core::Certificate>& chain, con
   if (!cas || top.authorityKeyId.empty()) {
     return {};
   }
+  std::string sameName;
   for (const core::Certificate& ca : cas->certs) {
     const core::CertInfo info = core::inspect(ca);
-    if (info.subject == top.issuer && !info.subjectKeyId.empty() &&
-        info.subjectKeyId != top.authorityKeyId) {
-      return info.subject;
+    if (info.subject != top.issuer || info.subjectKeyId.empty()) {
+      continue;
     }
+    if (info.subjectKeyId == top.authorityKeyId) {
+      return {};  // a CA of the bundle is the issuer: something else failed
+    }
+    sameName = info.subject;
   }
-  return {};
+  return sameName;
 }
 
 std::string verify_hint(const core::VerifyOutcome& v, const Run& run,
@@ -56,7 +60,8 @@ std::string verify_hint(const core::VerifyOutcome& v, const Run& run,
                " like the kubeconfig's, but by another key (its authority key id is not the "
                "kubeconfig CA's subject key id): this kubeconfig most likely belongs to an "
                "earlier cluster at this address (re-created, e.g. kubeadm reset + init, or a "
-               "new kind/minikube/k3d cluster): get a fresh kubeconfig from the cluster "
+               "new kind/minikube/k3d cluster), or the address now reaches another cluster "
+               "whose CA has the same default name: get a fresh kubeconfig from the cluster "
                "(kubeadm: /etc/kubernetes/admin.conf); if the CA was rotated on purpose, update "
                "certificate-authority-data to the new CA";
       }

@@ -109,9 +109,17 @@ std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest&
                                    " (run it by hand with KUBERNETES_EXEC_INFO set)";
       if (!e.returnedApiVersion.empty()) {
         // kubectl-aws-eks#6 and its kin: the plugin and the kubeconfig disagree on the version.
-        hint = "set users[].user.exec.apiVersion to " + e.returnedApiVersion + " (what " +
-               c.exec->command + " answers), or update the plugin so it answers " +
-               c.exec->apiVersion + " (for EKS: aws eks update-kubeconfig with a current AWS CLI)";
+        // Only a version kubectl still accepts is worth writing into the kubeconfig.
+        const bool accepted = e.returnedApiVersion == "client.authentication.k8s.io/v1" ||
+                              e.returnedApiVersion == "client.authentication.k8s.io/v1beta1";
+        hint = accepted ? "set users[].user.exec.apiVersion to " + e.returnedApiVersion +
+                              " (what " + c.exec->command + " answers), or update the plugin"
+                        : "update " + c.exec->command + ": it answers " +
+                              core::quote_bytes(e.returnedApiVersion, 80) +
+                              ", which kubectl no longer accepts";
+        if (c.exec->command.find("aws") != std::string::npos) {
+          hint += " (for EKS: aws eks update-kubeconfig with a current AWS CLI)";
+        }
       }
       Check check = make_check("auth.credential", Layer::auth, CheckStatus::fail, e.message, hint);
       check.details = {{"command", c.exec->command}, {"apiVersion", c.exec->apiVersion}};

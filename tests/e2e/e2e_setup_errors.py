@@ -67,7 +67,9 @@ def run(argv, env, user=None):
     """Runs argv (as `user` when given) and returns (exit code, stdout, stderr)."""
     if user:
         argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]  # numeric ids
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    # stdin closed: kubectl's "Please enter Username" prompt must not wait for a terminal.
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env,
+                       stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -278,6 +280,9 @@ def dangling_context_names():
         expect(check(report, "tls.verify")["status"] == "ok"
                and check(report, "health.readyz")["status"] == "ok",
                "the lab's API server is still checked", out)
+        expect(check(report, "auth.whoami")["status"] == "skip"
+               and "config.user" in check(report, "auth.whoami")["message"],
+               "no credential: auth is not judged, it points at config.user", out)
 
         env = lab_kubeconfig(tmp, "dangling-cluster",  # c1 is defined nowhere
                              lambda doc: doc["contexts"][0]["context"].update(cluster="c1"))
@@ -327,15 +332,20 @@ def stopped_local_cluster():
 
 @case
 def flags_before_files():
-    """A bad -o or --timeout is exit 2 naming the flag, whatever the kubeconfig (here: none)."""
+    """A bad -o or --timeout is exit 2 naming the flag, whatever the kubeconfig: here a malformed
+    one, whose own error would show if it were read first."""
     with tempfile.TemporaryDirectory() as tmp:
         bin_dir, home = tools(tmp), Path(tmp) / "home"
         home.mkdir()
-        env = clean_env(home)
+        broken = Path(tmp) / "broken.yaml"
+        broken.write_text("apiVersion: v1\nclusters: [\n")
+        env = clean_env(home, KUBECONFIG=str(broken))
+        code, out, err = run([str(bin_dir / "kubectl-apicheck")], env)
+        expect(code == 2 and str(broken) in err, "the malformed kubeconfig alone is named", err)
         for args, flag in ((["-o", "xml"], "--output"), (["--timeout", "abc"], "--timeout"),
                            (["--fail-on", "sometimes"], "fail-on")):
             code, out, err = run([str(bin_dir / "kubectl-apicheck"), *args], env)
-            expect(code == 2 and flag in err and "kubeconfig" not in err,
+            expect(code == 2 and flag in err and str(broken) not in err,
                    f"{' '.join(args)}: exit 2 naming {flag}", out + err)
 
 

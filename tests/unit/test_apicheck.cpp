@@ -423,7 +423,34 @@ TEST_CASE("apicheck::check names the version an exec plugin answers instead of t
   REQUIRE(cred != nullptr);
   CHECK(cred->hint.find("set users[].user.exec.apiVersion to "
                         "client.authentication.k8s.io/v1beta1 (what aws answers)") == 0);
+  CHECK(cred->hint.find("aws eks update-kubeconfig") != std::string::npos);
   CHECK_FALSE(sent_credentials(w.http.sent));
+}
+
+TEST_CASE("apicheck::check never suggests an exec apiVersion kubectl refuses", "[apicheck]") {
+  World w;
+  w.options.client.token.clear();
+  w.options.client.exec = kp::core::ExecConfig{};
+  w.options.client.exec->command = "kubelogin";
+  w.options.client.exec->apiVersion = "client.authentication.k8s.io/v1beta1";
+  w.options.deps.exec = [](const kp::core::ExecConfig&, const kp::core::ClientConfig&,
+                           std::chrono::milliseconds)
+      -> kp::core::Result<kp::core::ExecCredential, kp::core::ExecError> {
+    kp::core::ExecError e;
+    e.kind = kp::core::ExecFailure::badOutput;
+    e.message =
+        "exec plugin is configured to use API version "
+        "client.authentication.k8s.io/v1beta1, plugin returned version "
+        "client.authentication.k8s.io/v1alpha1";
+    e.returnedApiVersion = "client.authentication.k8s.io/v1alpha1";
+    return e;
+  };
+  const kp::core::Report report = w.options.check();
+  const kp::core::Check* cred = w.find(report, "auth.credential");
+  REQUIRE(cred != nullptr);
+  CHECK(cred->hint ==
+        "update kubelogin: it answers \"client.authentication.k8s.io/v1alpha1\", which kubectl no "
+        "longer accepts");
 }
 
 TEST_CASE("apicheck::check HA backends are checked directly and summarised", "[apicheck]") {

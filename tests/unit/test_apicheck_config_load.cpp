@@ -44,6 +44,12 @@ struct FakeHost {
       return found == homes.end() ? std::string() : found->second;
     };
     host.uid = uid;
+    // Not in a pod, whatever machine the test runs on.
+    host.inCluster.serviceAccountDir = "/nonexistent/kp-test/serviceaccount";
+    host.inCluster.getenv = [this](const std::string& name) -> std::optional<std::string> {
+      const auto found = env.find(name);
+      return found == env.end() ? std::nullopt : std::optional(found->second);
+    };
     host.env = [this](const std::string& name) -> std::optional<std::string> {
       const auto found = env.find(name);
       return found == env.end() ? std::nullopt : std::optional(found->second);
@@ -52,8 +58,8 @@ struct FakeHost {
   }
 };
 
-const HostView::File kRootOnly{false, 0, 0, 0600};
-const HostView::File kDirectory{true, 1000, 1000, 0755};
+const HostView::File kRootOnly{false, 0, 0, 0600, {}};
+const HostView::File kDirectory{true, 1000, 1000, 0755, {}};
 
 // Rules that find nothing on the real disk: KUBECONFIG names a file that does not exist.
 LoadingRules nothing_there() {
@@ -104,10 +110,34 @@ TEST_CASE("apicheck::load_config with no kubeconfig goes on to localhost:8080 as
     CHECK(loaded->client->server == "http://localhost:8080");
     const Check& failure = only_failure(*loaded);
     CHECK(failure.id == "config.kubeconfig");
-    CHECK(failure.message.find("no kubeconfig: looked at KUBECONFIG=/nonexistent/kp-test/config") ==
-          0);
+    CHECK(failure.message.find(
+              "no kubeconfig: looked at /nonexistent/kp-test/config (no such file)") == 0);
     CHECK(failure.message.find("kubectl then dials http://localhost:8080") != std::string::npos);
     CHECK(failure.hint.find("~/.kube/config") != std::string::npos);
+  }
+  SECTION("--context with nothing defining it: refused, as kubectl refuses it") {
+    kp::core::ConfigOverrides o;
+    o.context = "prod";
+    auto loaded = kp::apicheck::load_config(nothing_there(), o, fake.view());
+    REQUIRE_FALSE(loaded);
+    CHECK(loaded.error().message == "context \"prod\" does not exist");
+  }
+  SECTION("the other flags still apply to the default server (-n here)") {
+    kp::core::ConfigOverrides o;
+    o.namespaceName = "apps";
+    auto loaded = kp::apicheck::load_config(nothing_there(), o, fake.view());
+    REQUIRE(loaded);
+    CHECK(loaded->client->namespaceName == "apps");
+    CHECK(loaded->defaultServer);
+  }
+  SECTION("in a pod without a service-account token: said so") {
+    fake.env["KUBERNETES_SERVICE_HOST"] = "10.96.0.1";
+    fake.env["KUBERNETES_SERVICE_PORT"] = "443";
+    auto loaded = kp::apicheck::load_config(nothing_there(), {}, fake.view());
+    REQUIRE(loaded);
+    CHECK(only_failure(*loaded).message.find("in a pod, but "
+                                             "/nonexistent/kp-test/serviceaccount/token is "
+                                             "missing") != std::string::npos);
   }
   SECTION("KUBERNETES_MASTER moves the fallback, a bare host:port gets http://") {
     fake.env["KUBERNETES_MASTER"] = "127.0.0.1:9";
@@ -137,7 +167,7 @@ TEST_CASE("apicheck::load_config with no kubeconfig goes on to localhost:8080 as
     fake.uid = 0;
     fake.env["SUDO_USER"] = "alice";
     fake.homes["alice"] = "/home/alice";
-    fake.files["/home/alice/.kube/config"] = HostView::File{false, 1000, 1000, 0600};
+    fake.files["/home/alice/.kube/config"] = HostView::File{false, 1000, 1000, 0600, {}};
     auto loaded = kp::apicheck::load_config(nothing_there(), {}, fake.view());
     REQUIRE(loaded);
     CHECK(only_failure(*loaded).hint.find("sudo KUBECONFIG=/home/alice/.kube/config kubectl") !=
@@ -165,6 +195,26 @@ TEST_CASE("apicheck::load_config stops at a kubeconfig kubectl cannot read, and 
           std::string::npos);
     CHECK(failure.hint.find("chmod") == std::string::npos);
   }
+  SECTION("the default ~/.kube/config copied with sudo: chown, not a copy onto itself") {
+    rules.home = "/home/alice";
+    fake.files["/home/alice/.kube/config"] = kRootOnly;
+    fake.unreadable.insert("/home/alice/.kube/config");
+    auto loaded = kp::apicheck::load_config(rules, {}, fake.view());
+    REQUIRE(loaded);
+    CHECK(only_failure(*loaded).hint ==
+          "it was copied with sudo and never given to you: sudo chown $(id -u):$(id -g) "
+          "/home/alice/.kube/config");
+  }
+  SECTION("a directory on the way may not be entered: not 'no such file'") {
+    rules.kubeconfigEnv = "/root/.kube/config";
+    HostView::File blocked;
+    blocked.blockedBy = "/root";
+    fake.files["/root/.kube/config"] = blocked;
+    auto loaded = kp::apicheck::load_config(rules, {}, fake.view());
+    REQUIRE(loaded);
+    CHECK_FALSE(loaded->client);
+    CHECK(only_failure(*loaded).message.find("who may not enter /root") != std::string::npos);
+  }
   SECTION("kubeadm's admin.conf") {
     rules.kubeconfigEnv = "/etc/kubernetes/admin.conf";
     fake.files[rules.kubeconfigEnv] = kRootOnly;
@@ -176,7 +226,7 @@ TEST_CASE("apicheck::load_config stops at a kubeconfig kubectl cannot read, and 
   SECTION("a KUBECONFIG entry that is a directory, with the file inside named") {
     rules.kubeconfigEnv = "/home/alice/.kube";
     fake.files["/home/alice/.kube"] = kDirectory;
-    fake.files["/home/alice/.kube/config"] = HostView::File{false, 1000, 1000, 0600};
+    fake.files["/home/alice/.kube/config"] = HostView::File{false, 1000, 1000, 0600, {}};
     auto loaded = kp::apicheck::load_config(rules, {}, fake.view());
     REQUIRE(loaded);
     CHECK_FALSE(loaded->client);
@@ -201,7 +251,8 @@ TEST_CASE("apicheck::kubeconfig_env_checks warns on a literal ~ and on ';'", "[a
   const std::vector<Check> checks = kp::apicheck::kubeconfig_env_checks(rules, fake.view());
   REQUIRE(checks.size() == 2);
   CHECK(checks[0].status == CheckStatus::warn);
-  CHECK(checks[0].hint == "write $HOME instead of ~: export KUBECONFIG=$HOME/.kube/config");
+  // The fix keeps every entry of the list.
+  CHECK(checks[0].hint == "write $HOME instead of ~: export KUBECONFIG=$HOME/.kube/config:/a;/b");
   CHECK(checks[1].message.find("\"/a;/b\" is one path") != std::string::npos);
   rules.explicitPath = "/x";  // --kubeconfig: KUBECONFIG is not read, so not judged
   CHECK(kp::apicheck::kubeconfig_env_checks(rules, fake.view()).empty());
@@ -355,7 +406,8 @@ contexts:
   fake.uid = 0;
   fake.env["SUDO_USER"] = "alice";
   fake.homes["alice"] = "/home/alice";
-  fake.files["/home/alice/.kube/config"] = HostView::File{false, 1000, 1000, 0600};
+  fake.files["/home/alice/.kube/config"] = HostView::File{false, 1000, 1000, 0600, {}};
+  fake.files[(home / ".kube" / "config").string()] = HostView::File{false, 0, 0, 0600, {}};
   auto loaded = kp::apicheck::load_config(rules, {}, fake.view());
   REQUIRE(loaded);
   REQUIRE(loaded->client);

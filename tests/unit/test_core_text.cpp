@@ -1,5 +1,6 @@
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -25,7 +26,14 @@ TEST_CASE("core::quote_bytes shows outside text escaped, bounded and marked when
   CHECK(quote_bytes("a\nbcdef", 3, Lines::all) == "\"a\\nb\"...");
 }
 
+TEST_CASE("core::split keeps empty pieces", "[util][text]") {
+  CHECK(split("a::b", ':') == std::vector<std::string>{"a", "", "b"});
+  CHECK(split("", ':') == std::vector<std::string>{""});
+  CHECK(split("a;b", ':') == std::vector<std::string>{"a;b"});
+}
+
 TEST_CASE("core::escape_bytes is quote_bytes without the quotes", "[util][text]") {
+  CHECK(escape_bytes("{\"kind\":\"Status\"}", 160) == "{\"kind\":\"Status\"}");
   CHECK(escape_bytes("etcd failed\nmore", 160) == "etcd failed");
   CHECK(escape_bytes(std::string("\x1b[31mred", 8), 160) == "\\x1b[31mred");
   CHECK(escape_bytes("abcdef", 3) == "abc...");

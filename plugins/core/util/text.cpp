@@ -27,8 +27,10 @@ std::string join(const std::vector<std::string>& parts, std::string_view separat
 
 namespace {
 
-// The escaped text, and whether it was cut at maxBytes.
-std::pair<std::string, bool> escaped(std::string_view bytes, std::size_t maxBytes, Lines lines) {
+// The escaped text, and whether it was cut at maxBytes. `quotes`: '"' is escaped too (for text
+// put in double quotes).
+std::pair<std::string, bool> escaped(std::string_view bytes, std::size_t maxBytes, Lines lines,
+                                     bool quotes) {
   std::string out;
   std::size_t i = 0;
   for (; i < bytes.size() && i < maxBytes; ++i) {
@@ -36,7 +38,7 @@ std::pair<std::string, bool> escaped(std::string_view bytes, std::size_t maxByte
     if (lines == Lines::first && (c == '\n' || c == '\r')) {
       return {out, false};
     }
-    if (c == '"' || c == '\\') {
+    if ((c == '"' && quotes) || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
     } else if (c == '\t') {
@@ -61,12 +63,12 @@ std::pair<std::string, bool> escaped(std::string_view bytes, std::size_t maxByte
 }  // namespace
 
 std::string quote_bytes(std::string_view bytes, std::size_t maxBytes, Lines lines) {
-  auto [text, cut] = escaped(bytes, maxBytes, lines);
+  auto [text, cut] = escaped(bytes, maxBytes, lines, true);
   return "\"" + text + (cut ? "\"..." : "\"");
 }
 
 std::string escape_bytes(std::string_view bytes, std::size_t maxBytes, Lines lines) {
-  auto [text, cut] = escaped(bytes, maxBytes, lines);
+  auto [text, cut] = escaped(bytes, maxBytes, lines, false);
   return cut ? text + "..." : text;
 }
 

@@ -37,8 +37,8 @@ enum class Lines { first, all };
 // break. Keep it short: a mistaken input may be a secret.
 std::string quote_bytes(std::string_view bytes, std::size_t maxBytes, Lines lines = Lines::first);
 
-// The same escaping without the quotes, for a server's text that reads as part of a sentence
-// ("HTTP 500: etcd failed").
+// The same escaping without the quotes (so '"' stays as it is), for a server's text that reads
+// as part of a sentence ("HTTP 500: etcd failed").
 std::string escape_bytes(std::string_view bytes, std::size_t maxBytes, Lines lines = Lines::first);
 
 // A name or value from the user or a config in double quotes, as client-go's messages show it
