@@ -91,18 +91,20 @@ std::optional<Check> unusable_file(const core::LoadingRules& rules, const std::s
         "cannot read " + path + ": permission denied: this is " + who(host) +
             ", who may not enter " + file->blockedBy + " (kubectl: \"open " + path +
             ": permission denied\")",
-        "use a kubeconfig you may read: " + copy_command(path) + " (run as the owner of " +
-            file->blockedBy + "), or run as that user",
+        "use a kubeconfig you may read: " + copy_command(path) +
+            ", or run as a user who may enter " + file->blockedBy,
         {{"path", path}, {"blockedBy", file->blockedBy}, {"user", host.user_name(host.uid)}});
   }
   if (!file) {
     if (!rules.explicitPath.empty() && path.starts_with("~")) {
-      const std::string rest = path.substr(1);
-      return config_failure("--kubeconfig " + core::quote(path) +
-                                " does not exist: the ~ was not expanded (the shell does not "
-                                "expand it after '=') and kubectl does not either",
-                            "write --kubeconfig " + path + " (a space, not '=') or $HOME" + rest,
-                            {{"path", path}});
+      const bool mine = path == "~" || path.starts_with("~/");
+      return config_failure(
+          "--kubeconfig " + core::quote(path) +
+              " does not exist: the ~ was not expanded (the shell does not "
+              "expand it after '=') and kubectl does not either",
+          "write --kubeconfig " + path + " (a space, not '=')" +
+              (mine ? " or $HOME" + path.substr(1) : " or the user's home directory in full"),
+          {{"path", path}});
     }
     return std::nullopt;  // missing KUBECONFIG entries are skipped, as kubectl does
   }
