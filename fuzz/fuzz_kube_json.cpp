@@ -1,11 +1,12 @@
 // libFuzzer target: the parsers of the API server's JSON answers in core/kube.h (Status,
-// SelfSubjectReview, SelfSubjectAccessReview, EndpointSlices, /version, version skew) and the
-// bounded JSON reader under them. The same bytes go to every parser: each must refuse what is
-// not its object without throwing.
+// SelfSubjectReview, SelfSubjectAccessReview, EndpointSlices, /version, version skew), the
+// bounded JSON reader under them and the JWT claims reader (core/jwt.h: base64url around JSON).
+// The same bytes go to every parser: each must refuse what is not its object without throwing.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "core/kube/jwt.h"
 #include "core/kube/kube.h"
 #include "fuzz/fuzz_util.h"
 
@@ -40,6 +41,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view b = body.substr(body.size() / 2);
   if (const auto skew = core::minor_skew(a, b)) {
     (void)core::skew_supported(*skew);
+  }
+  if (const auto claims = core::decode_jwt(body)) {
+    (void)core::jwt_subject(*claims);
+    KP_FUZZ_ASSERT(body.find('.') != std::string_view::npos);
   }
   return 0;
 }

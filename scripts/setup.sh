@@ -11,6 +11,7 @@ packages=(
   # tests and lab
   python3 openssl curl ca-certificates iproute2 iptables nftables iputils-ping busybox procps psmisc socat
   dnsmasq-base haproxy bind9-dnsutils bash-completion zsh fish hyperfine time git
+  faketime
   # release archives (scripts/release.sh: static nghttp2, Debian's curl source) and their tests
   libnghttp2-dev dpkg-dev debootstrap python3-yaml
 )

@@ -86,6 +86,7 @@ core::Report Options::check() const {
   report.target = {client.contextName, client.clusterName, client.server};
   detail::Run run{*this, client, report};
   detail::run_layers(run);
+  detail::explain_clock(run);
   // Checks run in the order that gathers evidence best (the clock needs an HTTP answer, health
   // comes before auth); they are reported in the order a request meets the layers.
   std::stable_sort(report.checks.begin(), report.checks.end(),

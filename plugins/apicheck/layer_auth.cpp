@@ -51,8 +51,19 @@ Check unauthorized(const Run& run, const core::HttpRequest& r, const core::HttpR
                  "the server rejected " + credential_description(run, r) + " (401 Unauthorized)",
                  {}, run.timing.endpoint);
   const core::ClientConfig& cfg = run.client;
+  if (auto status = core::parse_status(resp.body); status && !status->message.empty()) {
+    c.details = {{"status", status->message}};
+  }
+  for (const auto& [name, value] : r.headers) {
+    if (name == "Authorization" && value.starts_with("Bearer ") &&
+        explain_rejected_token(run, std::string_view(value).substr(7), c)) {
+      return c;
+    }
+  }
   if (run.clientCert && !r.clientCertPem.empty()) {
-    const std::int64_t left = run.clientCert->notAfterUnix - run.options.deps.now();
+    // The server judges the certificate by its own clock.
+    const std::int64_t left =
+        run.clientCert->notAfterUnix - (run.options.deps.now() - run.skew.value_or(0));
     if (left <= 0) {
       c.message += ": the client certificate expired " + days_text(-left) + " ago (" +
                    run.clientCert->notAfter + ")";
@@ -90,9 +101,6 @@ Check unauthorized(const Run& run, const core::HttpRequest& r, const core::HttpR
     c.hint =
         "no credential in the kubeconfig user: add a token, client certificate or exec "
         "plugin";
-  }
-  if (auto status = core::parse_status(resp.body); status && !status->message.empty()) {
-    c.details = {{"status", status->message}};
   }
   return c;
 }

@@ -46,6 +46,7 @@ void config_layer(Run& run) {
     check.message += ", impersonating " + c.impersonate;
   }
   run.add(std::move(check));
+  token_check(run);
   if (c.insecure) {
     run.add(make_check("config.insecure", Layer::config, CheckStatus::warn,
                        "TLS verification is disabled (insecure-skip-tls-verify): credentials go to "
@@ -72,16 +73,24 @@ void config_layer(Run& run) {
     return;  // the kubeconfig loader already refused unusable PEM
   }
   run.clientCert = core::inspect(certs->certs.front());
-  const std::int64_t left = run.clientCert->notAfterUnix - run.options.deps.now();
+  const std::int64_t now = run.options.deps.now();
+  const std::int64_t left = run.clientCert->notAfterUnix - now;
   Check cert = make_check("config.client-cert", Layer::config, CheckStatus::ok,
                           "client certificate " + run.clientCert->subject + " issued by " +
                               run.clientCert->issuer + ", expires " + run.clientCert->notAfter);
+  std::string timeFix;  // set when the certificate is outside its validity by this clock
   if (left <= 0) {
     cert.status = CheckStatus::warn;
     cert.message += " (expired " + days_text(-left) + " ago)";
-    cert.hint =
+    timeFix =
         "issue a new client certificate (kubeadm: kubeadm kubeconfig user --client-name "
         "NAME, or kubeadm certs renew admin.conf)";
+  } else if (now < run.clientCert->notBeforeUnix) {
+    cert.status = CheckStatus::warn;
+    cert.message += " (not valid before " + run.clientCert->notBefore + ")";
+    timeFix =
+        "the certificate was issued with a notBefore in the future (the CA machine's clock was "
+        "ahead): wait, or issue it again";
   } else if (left < kWarnDays * 86400) {
     cert.status = CheckStatus::warn;
     cert.message += " (in " + days_text(left) + ")";
@@ -103,6 +112,12 @@ void config_layer(Run& run) {
         "put the key issued with this certificate in client-key-data (or client-key); kubectl "
         "fails with \"tls: private key does not match public key\"";
     run.clientKeyMismatch = true;
+    timeFix.clear();  // the key is the first thing to fix
+  }
+  if (!timeFix.empty()) {
+    add_timed(run, std::move(cert), run.clientCert->notBeforeUnix, run.clientCert->notAfterUnix,
+              std::move(timeFix));
+    return;
   }
   run.add(std::move(cert));
 }

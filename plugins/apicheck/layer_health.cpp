@@ -2,7 +2,6 @@
 // from the Date header and the kubectl version skew.
 #include <algorithm>
 #include <cstdlib>
-#include <ctime>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -111,6 +110,12 @@ void health_layer(Run& run, core::HttpClient& http) {
   for (std::size_t i = 0; i + 1 < results.size(); ++i) {
     run.add(health_check(run, results[i], endpoints[i].first, endpoints[i].second, i == 0));
   }
+  // The server's clock, from the first answer's Date header (refusals carry one too).
+  for (const core::HttpResult& answer : results) {
+    if (answer) {
+      note_server_clock(run, *answer);
+    }
+  }
   const core::HttpResult& result = results.back();
   if (!result) {
     Check c =
@@ -137,24 +142,6 @@ void health_layer(Run& run, core::HttpClient& http) {
   c.durationMs = result->timings.totalMs;
   c.details = nlohmann::ordered_json::parse(result->body, nullptr, false);
   run.add(std::move(c));
-
-  // The server's clock, from its Date header, against ours: skew breaks certificate checks.
-  const std::string date = result->header("Date");
-  struct tm tm {};
-  if (!date.empty() && ::strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) != nullptr) {
-    const std::int64_t server = ::timegm(&tm);
-    const std::int64_t skew = run.options.deps.now() - server;
-    Check clock = make_check("tls.clock", Layer::tls, CheckStatus::ok,
-                             "local clock " + std::string(skew >= 0 ? "+" : "") +
-                                 std::to_string(skew) + " s from the server's Date header");
-    if (std::llabs(skew) > 60) {
-      clock.status = CheckStatus::warn;
-      clock.hint =
-          "clocks differ by more than a minute: certificates can look expired or not "
-          "yet valid; check NTP (timedatectl, chronyc tracking) on both sides";
-    }
-    run.add(std::move(clock));
-  }
 
   const std::string kubectl =
       run.options.deps.kubectlVersion ? run.options.deps.kubectlVersion() : std::string();

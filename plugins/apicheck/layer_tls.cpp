@@ -1,7 +1,12 @@
 // The TLS layer: the handshake on the diagnostic connection, chain and name verification,
 // serving-certificate expiry and the client CAs the server accepts.
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -47,12 +52,6 @@ std::string same_name_other_key(const std::vector<core::Certificate>& chain, con
 std::string verify_hint(const core::VerifyOutcome& v, const Run& run,
                         const std::vector<core::Certificate>& chain) {
   switch (v.failure) {
-    case core::VerifyFailure::expired:
-      return "the serving certificate expired: renew it (kubeadm certs renew apiserver) and "
-             "restart kube-apiserver";
-    case core::VerifyFailure::notYetValid:
-      return "the certificate is not valid yet: check the clock of this machine and of the "
-             "server (timedatectl), or the certificate's notBefore";
     case core::VerifyFailure::unknownAuthority:
     case core::VerifyFailure::selfSigned:
       if (const std::string name = same_name_other_key(chain, run); !name.empty()) {
@@ -74,6 +73,55 @@ std::string verify_hint(const core::VerifyOutcome& v, const Run& run,
       return "the serving certificate does not verify: compare it with the cluster CA "
              "(openssl verify -CAfile ca.crt)";
   }
+}
+
+// Asks the server for its Date without credentials, on a connection that does not verify: an
+// anonymous GET carries nothing secret. Only when verification failed on a date.
+void ask_server_clock(Run& run) {
+  core::HttpRequest r = request_to(run, "/version");
+  r.caPem.clear();
+  r.insecure = true;
+  r.timeout = std::min(run.options.timeout, std::chrono::milliseconds(3000));
+  const core::HttpResult answer = run.options.deps.http()->send(r);
+  if (answer) {
+    note_server_clock(run, *answer);
+  } else {
+    run.log("no Date from the server: " + answer.error().message);
+  }
+}
+
+// The certificate of the chain the verifier stopped at expired or is not valid yet.
+void add_validity_failure(Run& run, Check verify, const core::TlsProbe& probe) {
+  const core::VerifyOutcome& v = probe.verify;
+  const std::size_t at = static_cast<std::size_t>(std::max(v.depth, 0));
+  const bool leaf = at == 0;
+  std::optional<std::int64_t> notBefore;
+  std::optional<std::int64_t> notAfter;
+  std::string fix;
+  // The chain as the verifier built it (the root may come from the kubeconfig's CA), else as
+  // served; the reason already names a certificate other than the leaf.
+  const std::vector<core::Certificate>& chain =
+      v.verifiedChain.size() > at ? v.verifiedChain : probe.chain;
+  if (at < chain.size()) {
+    const core::CertInfo cert = core::inspect(chain[at]);
+    notBefore = cert.notBeforeUnix;
+    notAfter = cert.notAfterUnix;
+  }
+  if (v.failure == core::VerifyFailure::expired) {
+    fix = leaf ? "renew the serving certificate (kubeadm certs renew apiserver) and restart "
+                 "kube-apiserver"
+               : "a CA certificate of the chain expired (named above): renew that CA, re-issue "
+                 "what it signed and update certificate-authority-data, or serve a current "
+                 "intermediate";
+  } else {
+    fix =
+        "the certificate was issued with a notBefore in the future (the issuing machine's "
+        "clock was ahead): re-issue it, or wait until it is valid";
+  }
+  if (!run.client.insecure) {
+    ask_server_clock(run);
+  }
+  add_timed(run, std::move(verify), notBefore, notAfter, std::move(fix));
 }
 
 }  // namespace
@@ -137,10 +185,16 @@ bool tls_layer(Run& run, int fd) {
     verify.message =
         v.reason +
         (v.depth > 0 ? " (certificate " + std::to_string(v.depth) + " of the chain)" : "");
-    verify.hint = verify_hint(v, run, probe->chain);
     verify.details["opensslCode"] = v.opensslCode;
   }
-  run.add(std::move(verify));
+  if (v.failure == core::VerifyFailure::expired || v.failure == core::VerifyFailure::notYetValid) {
+    add_validity_failure(run, std::move(verify), *probe);
+  } else {
+    if (!v.ok) {
+      verify.hint = verify_hint(v, run, probe->chain);
+    }
+    run.add(std::move(verify));
+  }
 
   Check name = make_check("tls.name", Layer::tls, CheckStatus::ok, {}, {}, endpoint);
   if (probe->nameMatches) {

@@ -2,11 +2,15 @@
 // HTTP helpers that more than one layer uses (credentials: auth, ha and metrics).
 #include "apicheck/run.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <utility>
 
 #include "core/kube/apiclient.h"
+#include "core/kube/jwt.h"
+#include "core/net/x509.h"
 #include "core/report/transport.h"
 #include "core/util/signals.h"
 #include "core/util/text.h"
@@ -49,6 +53,24 @@ std::string days_text(std::int64_t seconds) {
   }
   const std::int64_t hours = seconds / 3600;
   return std::to_string(hours) + (hours == 1 ? " hour" : " hours");
+}
+
+std::string span_text(std::int64_t seconds) {
+  const std::int64_t s = seconds < 0 ? -seconds : seconds;
+  const auto unit = [&](std::int64_t per, const char* one, const char* many) {
+    const std::int64_t n = s / per;
+    return std::to_string(n) + (n == 1 ? one : many);
+  };
+  if (s >= 2 * 86400) {
+    return unit(86400, " day", " days");
+  }
+  if (s >= 2 * 3600) {
+    return unit(3600, " hour", " hours");
+  }
+  if (s >= 2 * 60) {
+    return unit(60, " minute", " minutes");
+  }
+  return std::to_string(s) + " s";
 }
 
 core::HttpRequest request_to(const Run& run, std::string path) {
@@ -131,10 +153,25 @@ std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest&
       const core::ExecCredential& cred = *credentials->exec;
       std::string message = "exec plugin " + c.exec->command + " returned a " +
                             (cred.token.empty() ? "client certificate" : "token");
-      if (cred.expirationUnix) {
-        message += " valid until " + core::rfc3339(*cred.expirationUnix);
+      // Until when: the ExecCredential's expirationTimestamp, or the token's own exp.
+      std::optional<std::int64_t> until = cred.expirationUnix;
+      if (const auto claims = core::decode_jwt(cred.token); claims && claims->exp) {
+        until = until ? std::min(*until, *claims->exp) : *claims->exp;
       }
-      run.add(make_check("auth.credential", Layer::auth, CheckStatus::ok, message));
+      if (until) {
+        message += " valid until " + core::rfc3339(*until);
+      }
+      Check check = make_check("auth.credential", Layer::auth, CheckStatus::ok, message);
+      if (until && run.options.deps.now() >= *until) {
+        check.status = CheckStatus::warn;
+        check.message += ", which has passed";
+        add_timed(run, std::move(check), std::nullopt, until,
+                  "the plugin handed out a credential that already expired (a stale cache): "
+                  "log in again with " +
+                      c.exec->command + ", or clear its token cache");
+      } else {
+        run.add(std::move(check));
+      }
     }
   }
   if (!*run.credentials) {

@@ -32,6 +32,14 @@ using core::Layer;
 // A certificate that expires within this many days is a warning.
 inline constexpr int kWarnDays = 30;
 
+// A check that judged [notBefore, notAfter) by this machine's clock and found it outside.
+struct TimedVerdict {
+  std::size_t check;  // index in Report::checks
+  std::optional<std::int64_t> notBefore;
+  std::optional<std::int64_t> notAfter;
+  std::string fix;  // the fix when the clock is right (renew, a new token)
+};
+
 // State carried from one layer to the next within one run.
 struct Run {
   // Splits the client's server URL into url, nameHost, port and timing.endpoint.
@@ -56,6 +64,13 @@ struct Run {
   bool clientKeyMismatch = false;
   // The credential, resolved (and an exec plugin run) at the first authenticated request.
   std::optional<core::Result<core::Credentials, core::ExecError>> credentials;
+  // This machine's clock minus the server's (its Date header), once an answer carried one;
+  // the tls.clock check that reports it.
+  std::optional<std::int64_t> skew;
+  std::optional<std::size_t> clockCheck;
+  // Checks that found something out of its validity window by this machine's clock; once the
+  // server's clock is known, explain_clock() tells a wrong clock from a real expiry.
+  std::vector<TimedVerdict> timed;
 
   void add(Check check) { report.checks.push_back(std::move(check)); }
   void log(const std::string& line) const {
@@ -77,6 +92,9 @@ using core::make_check;
 // "3 days", "1 day", or hours under a day.
 std::string days_text(std::int64_t seconds);
 
+// "800 days", "5 hours", "12 minutes", "40 s": a span of seconds at the unit that reads best.
+std::string span_text(std::int64_t seconds);
+
 // A request to `path` on the kubeconfig's server, with its CA, proxy and the run's timeout.
 core::HttpRequest request_to(const Run& run, std::string path);
 
@@ -93,6 +111,32 @@ Check transport_failure(std::string id, Layer layer, const core::HttpError& e,
 // certificate into `r`; nullopt when the credential could not be had (the check says why). The
 // exec plugin runs once per run (core::resolve_credentials); later requests reuse its answer.
 std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest& r);
+
+// ------------------------------------------------------------------ clocks and tokens
+
+// The Unix time of an answer's Date header; nullopt without one.
+std::optional<std::int64_t> date_of(const core::HttpResponse& response);
+
+// Records the server's clock from `response` (once per run) as run.skew and the tls.clock check.
+void note_server_clock(Run& run, const core::HttpResponse& response);
+
+// Adds `check`, which found [notBefore, notAfter) not to hold by this machine's clock, and
+// remembers it for explain_clock(); its hint says both causes until the server's clock is known.
+void add_timed(Run& run, Check check, std::optional<std::int64_t> notBefore,
+               std::optional<std::int64_t> notAfter, std::string fix);
+
+// At the end of a run: each timed verdict against the server's clock (when known). Valid by the
+// server's clock: the cause is this machine's clock (and tls.clock fails); invalid by both:
+// the fix the check proposed.
+void explain_clock(Run& run);
+
+// config.token: what the bearer token in effect says about itself (a JWT: whose, for whom,
+// until when; opaque tokens are not judged). Never prints the token.
+void token_check(Run& run);
+
+// For a 401 on a bearer token: what the token's claims say about the refusal (expired, another
+// audience, a legacy Secret token, another issuer); false when it is opaque.
+bool explain_rejected_token(const Run& run, std::string_view token, Check& check);
 
 // ------------------------------------------------------------------ the layers, in order
 

@@ -1,15 +1,12 @@
 // apicheck's layer logic with the network, TLS and HTTP faked: which layer is blamed, what is
 // (and is not) sent, and what the report says. The real network is the end-to-end tests' job.
-#include <fcntl.h>
-#include <map>
-#include <mutex>
 #include <sstream>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include "apicheck/apicheck.h"
 #include "apicheck/run.h"
+#include "support_apicheck.h"
 #include "support_http.h"
 #include "test_support_certs.h"
 
@@ -17,129 +14,9 @@ namespace {
 
 using kp::core::CheckStatus;
 using kp::core::Layer;
-
-struct FakeNetwork : kp::core::Network {
-  std::map<std::string, std::vector<std::string>> names;   // host -> addresses (absent: NXDOMAIN)
-  std::map<std::string, kp::core::ConnectFailure> broken;  // "ip:port" -> failure
-  std::map<std::string, std::string> files;
-  std::vector<std::string> connects;
-  std::mutex mutex;  // HA backends are probed concurrently
-
-  kp::core::Result<kp::core::ResolveResult, kp::core::DnsError> resolve(
-      std::string_view host, std::chrono::milliseconds) override {
-    const auto it = names.find(std::string(host));
-    if (it == names.end()) {
-      return kp::core::DnsError{kp::core::DnsFailure::nxdomain, "NXDOMAIN"};
-    }
-    return kp::core::ResolveResult{it->second, 0.5};
-  }
-  kp::core::Result<kp::core::DnsAnswer, kp::core::DnsError> query(
-      std::string_view server, std::string_view name, std::chrono::milliseconds) override {
-    const auto it = names.find(std::string(name));
-    if (it == names.end()) {
-      return kp::core::DnsError{kp::core::DnsFailure::nxdomain,
-                                "NXDOMAIN from " + std::string(server)};
-    }
-    return kp::core::DnsAnswer{it->second, std::string(server), 0.3};
-  }
-  kp::core::Result<kp::core::Connection, kp::core::ConnectError> connect(
-      std::string_view ip, int port, std::chrono::milliseconds) override {
-    const std::string key = std::string(ip) + ":" + std::to_string(port);
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      connects.push_back(key);
-    }
-    if (const auto it = broken.find(key); it != broken.end()) {
-      return kp::core::ConnectError{it->second, 111, "", 0.2};
-    }
-    kp::core::Connection c;
-    c.fd = kp::core::UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    c.address = std::string(ip);
-    c.port = port;
-    c.ms = 0.2;
-    return c;
-  }
-  std::string read_file(const std::string& path) override {
-    const auto it = files.find(path);
-    return it == files.end() ? "" : it->second;
-  }
-};
-
-kp::core::HttpResponse answer(long status, std::string body) {
-  kp::core::HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  r.httpVersion = "HTTP/2";
-  return r;
-}
-
-// A healthy API server at https://api.test:6443 (198.51.100.7 is never dialled: all is fake).
-struct World {
-  std::shared_ptr<FakeNetwork> net = std::make_shared<FakeNetwork>();
-  kp::testsupport::FakeHttp http;  // answers by path; 404 for the rest
-  kp::core::TlsProbe tls;
-  kp::apicheck::Options options;
-
-  World() {
-    net->names["api.test"] = {"198.51.100.7"};
-    net->files["/etc/resolv.conf"] = "nameserver 192.0.2.53\n";
-    tls.version = "TLSv1.3";
-    tls.cipher = "TLS_AES_128_GCM_SHA256";
-    tls.alpn = "h2";
-    tls.verify.ok = true;
-    tls.nameMatches = true;
-    tls.nameChecked = "api.test";
-    http.on("/livez", answer(200, "ok"));
-    http.on("/readyz?verbose", answer(200, "[+]ping ok\n[+]etcd ok\nreadyz check passed\n"));
-    http.on("/healthz", answer(200, "ok"));
-    http.on(
-        "/version",
-        answer(200, R"({"major":"1","minor":"37","gitVersion":"v1.37.2","goVersion":"go1.26.8",)"
-                    R"("platform":"linux/amd64"})"));
-    http.on(
-        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-        answer(201,
-               R"({"kind":"SelfSubjectReview","apiVersion":"authentication.k8s.io/v1",)"
-               R"("status":{"userInfo":{"username":"alice","groups":["system:authenticated"]}}})"));
-    options.client.contextName = "test";
-    options.client.clusterName = "test";
-    options.client.server = "https://api.test:6443";
-    options.client.token = "s3cr3t-token-value";
-    options.client.authMethod = "token";
-    options.client.namespaceName = "default";
-    options.timeout = std::chrono::milliseconds(1000);
-    options.deps.net = net;
-    options.deps.tls = [this](int, const kp::core::TlsProbeOptions&)
-        -> kp::core::Result<kp::core::TlsProbe, kp::core::TlsError> { return tls; };
-    options.deps.http = http.factory();
-    options.deps.env = [](const std::string&) { return std::optional<std::string>(); };
-    options.deps.now = [] { return std::int64_t{1795000000}; };
-    options.deps.kubectlVersion = [] { return std::string("v1.37.0"); };
-  }
-
-  const kp::core::Check* find(const kp::core::Report& report, const std::string& id) {
-    for (const kp::core::Check& c : report.checks) {
-      if (c.id == id) {
-        return &c;
-      }
-    }
-    return nullptr;
-  }
-};
-
-bool sent_credentials(const std::vector<kp::core::HttpRequest>& sent) {
-  for (const kp::core::HttpRequest& r : sent) {
-    for (const auto& [name, value] : r.headers) {
-      if (name == "Authorization") {
-        return true;
-      }
-    }
-    if (!r.clientCertPem.empty()) {
-      return true;
-    }
-  }
-  return false;
-}
+using kp::testsupport::answer;
+using kp::testsupport::sent_credentials;
+using World = kp::testsupport::ApicheckWorld;
 
 }  // namespace
 
@@ -198,10 +75,18 @@ TEST_CASE("apicheck::check refused connection is the tcp layer", "[apicheck]") {
 
 TEST_CASE("apicheck::check sends nothing to a server that failed TLS verification", "[apicheck]") {
   World w;
-  SECTION("bad chain") {
+  // An expired chain is the one case that asks the server anything: its Date, anonymously.
+  std::vector<std::string> asked;
+  SECTION("expired chain: only an anonymous, unverified GET /version for the server's clock") {
     w.tls.verify.ok = false;
     w.tls.verify.failure = kp::core::VerifyFailure::expired;
     w.tls.verify.reason = "certificate has expired";
+    asked = {"/version"};
+  }
+  SECTION("unknown authority") {
+    w.tls.verify.ok = false;
+    w.tls.verify.failure = kp::core::VerifyFailure::unknownAuthority;
+    w.tls.verify.reason = "unable to get local issuer certificate";
   }
   SECTION("wrong name") {
     w.tls.nameMatches = false;
@@ -210,7 +95,13 @@ TEST_CASE("apicheck::check sends nothing to a server that failed TLS verificatio
   w.options.client.clientCertPem = "not used";
   const kp::core::Report report = w.options.check();
   CHECK(kp::core::failed_layer(report) == Layer::tls);
-  CHECK(w.http.sent.empty());
+  CHECK(w.http.paths() == asked);
+  for (const kp::core::HttpRequest& r : w.http.sent) {
+    CHECK(r.method == "GET");
+    CHECK(r.headers.empty());
+    CHECK(r.clientCertPem.empty());
+    CHECK(r.clientKeyPem.empty());
+  }
   CHECK_FALSE(sent_credentials(w.http.sent));
   CHECK(w.find(report, "auth.whoami")->status == CheckStatus::skip);
 }
@@ -221,6 +112,8 @@ TEST_CASE("apicheck::check a client key that is not the certificate's fails conf
   spec.commonName = "alice";
   spec.extKeyUsage = {"clientAuth"};
   spec.key = tc::make_key(tc::KeyKind::ecdsaP256);
+  spec.notBefore = tc::kNow - tc::kDay;  // dated from the World's clock
+  spec.notAfter = tc::kNow + 365 * tc::kDay;
   const tc::Issued alice = tc::issue(spec);
   World w;
   w.options.client.token.clear();
@@ -357,7 +250,7 @@ TEST_CASE("apicheck::check blames /etc/hosts when DNS's address works", "[apiche
   w.net->names["api.test"] = {"203.0.113.9"};  // what getaddrinfo gives: the hosts file
   w.net->broken["203.0.113.9:6443"] = kp::core::ConnectFailure::refused;
   // DNS itself (query) must answer differently: a separate table for the server query.
-  struct SplitNetwork : FakeNetwork {
+  struct SplitNetwork : kp::testsupport::FakeNetwork {
     kp::core::Result<kp::core::DnsAnswer, kp::core::DnsError> query(
         std::string_view server, std::string_view, std::chrono::milliseconds) override {
       return kp::core::DnsAnswer{{"198.51.100.7"}, std::string(server), 0.3};

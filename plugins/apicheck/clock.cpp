@@ -1,0 +1,104 @@
+// This machine's clock against the server's. A certificate or token that looks expired (or not
+// yet valid) may be fine and the clock here wrong: the server's Date header tells the two apart,
+// and the fix is NTP, not a renewal.
+#include <cstdlib>
+#include <ctime>
+#include <string>
+#include <utility>
+
+#include "apicheck/run.h"
+#include "core/net/x509.h"
+
+namespace kp::apicheck::detail {
+
+namespace {
+
+// Clocks further apart than this make certificates and tokens look wrong.
+constexpr std::int64_t kSkewWarnSeconds = 60;
+
+constexpr const char* kClockFix = "timedatectl set-ntp true, or chronyc makestep";
+
+bool outside(std::int64_t t, const TimedVerdict& v) {
+  return (v.notBefore && t < *v.notBefore) || (v.notAfter && t >= *v.notAfter);
+}
+
+std::string direction(std::int64_t skew) {
+  return span_text(skew) + (skew > 0 ? " ahead of" : " behind");
+}
+
+}  // namespace
+
+std::optional<std::int64_t> date_of(const core::HttpResponse& response) {
+  const std::string date = response.header("Date");
+  struct tm tm {};
+  if (date.empty() || ::strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(::timegm(&tm));
+}
+
+void note_server_clock(Run& run, const core::HttpResponse& response) {
+  const std::optional<std::int64_t> server = date_of(response);
+  if (run.skew || !server) {
+    return;
+  }
+  const std::int64_t skew = run.options.deps.now() - *server;
+  run.skew = skew;
+  Check clock = make_check("tls.clock", Layer::tls, CheckStatus::ok,
+                           "local clock " + std::string(skew >= 0 ? "+" : "") +
+                               std::to_string(skew) + " s from the server's Date header");
+  clock.details = {{"skewSeconds", skew}, {"serverDate", core::rfc3339(*server)}};
+  if (std::llabs(skew) > kSkewWarnSeconds) {
+    clock.status = CheckStatus::warn;
+    clock.message = "this machine's clock is " + direction(skew) + " the server's (local " +
+                    core::rfc3339(run.options.deps.now()) + ", server " + core::rfc3339(*server) +
+                    ")";
+    clock.hint =
+        "clocks differ by more than a minute: certificates and tokens can look expired or not "
+        "yet valid on one side; check NTP on both (timedatectl, chronyc tracking)";
+  }
+  run.clockCheck = run.report.checks.size();
+  run.add(std::move(clock));
+}
+
+void add_timed(Run& run, Check check, std::optional<std::int64_t> notBefore,
+               std::optional<std::int64_t> notAfter, std::string fix) {
+  check.hint = "judged by this machine's clock (" + core::rfc3339(run.options.deps.now()) +
+               "); if it is right: " + fix + "; if not, fix the clock (" + kClockFix + ")";
+  run.timed.push_back({run.report.checks.size(), notBefore, notAfter, std::move(fix)});
+  run.add(std::move(check));
+}
+
+void explain_clock(Run& run) {
+  if (!run.skew) {
+    return;  // the hints say both causes
+  }
+  const std::int64_t serverNow = run.options.deps.now() - *run.skew;
+  bool clockIsTheCause = false;
+  for (const TimedVerdict& v : run.timed) {
+    if (!v.notBefore && !v.notAfter) {
+      continue;  // no window to judge again: the hint keeps both causes
+    }
+    Check& check = run.report.checks[v.check];
+    if (outside(serverNow, v)) {
+      check.hint = v.fix;
+      if (std::llabs(*run.skew) <= kSkewWarnSeconds) {
+        check.hint += " (the server's clock agrees with this machine's)";
+      }
+      continue;
+    }
+    clockIsTheCause = true;
+    check.message += "; valid by the server's clock (" + core::rfc3339(serverNow) + ")";
+    check.hint = "this machine's clock is " + direction(*run.skew) +
+                 " the server's: fix the clock (" + kClockFix + "); nothing needs renewing";
+    check.details["validByServerClock"] = true;
+  }
+  if (clockIsTheCause && run.clockCheck) {
+    Check& clock = run.report.checks[*run.clockCheck];
+    clock.status = CheckStatus::fail;
+    clock.hint = "fix this machine's clock (" + std::string(kClockFix) +
+                 "): certificates and tokens that are valid look expired or not yet valid here";
+  }
+}
+
+}  // namespace kp::apicheck::detail

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""End-to-end tests of time and tokens against the lab's real kube-apiserver: this machine's
+clock 800 days fast (libfaketime on the client process only) must be named as the cause, not a
+certificate to renew; a ServiceAccount token that expired in 2023 (signed with the lab's own
+service-account key, so only its date is wrong) and one made for another audience (kubectl
+create token --audience) must be explained by their claims. kubectl, curl and openssl are the
+oracles of what is true; the token never appears in apicheck's output.
+
+    e2e_clock_token.py CASE | --list
+"""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml  # Debian: python3-yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lab"))
+from labtest import ca_file, case, expect, lab, main  # noqa: E402
+
+APICHECK = str(Path(os.environ.get("KP_BIN_DIR", ".")) / "kubectl-apicheck")
+LAB_DIR = Path(os.environ.get("LAB_DIR", "/tmp/kplugins-lab"))
+NAMESPACE = "default"
+ACCOUNT = "kpe2e-clock"
+
+
+def run(argv, env=None, timeout=120):
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, **(env or {})), stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout, p.stderr
+
+
+def faketime_env(offset):
+    """libfaketime for one process: its wall clock `offset` away, its monotonic clock real (so
+    timeouts stay what they are). ASan wants to be first in the library list; it may not be."""
+    return {"LD_PRELOAD": "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+            "FAKETIME": offset, "DONT_FAKE_MONOTONIC": "1",
+            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+
+
+def apicheck(args, env=None):
+    code, out, err = run([APICHECK, *args, "-o", "json"], env)
+    try:
+        return code, json.loads(out), out + err
+    except ValueError:
+        return code, None, out + err
+
+
+def check(report, check_id):
+    found = [c for c in (report or {"checks": []})["checks"] if c["id"] == check_id]
+    return found[0] if found else None
+
+
+def kubectl(*args):
+    return run([str(Path(lab("bin")) / "kubectl"), "--kubeconfig", lab("kubeconfig", "admin"),
+                *args])
+
+
+def server_of(kubeconfig):
+    return yaml.safe_load(Path(kubeconfig).read_text())["clusters"][0]["cluster"]["server"]
+
+
+def token_kubeconfig(tmp, token):
+    """The lab's admin kubeconfig with the user's credential replaced by `token`."""
+    doc = yaml.safe_load(Path(lab("kubeconfig", "admin")).read_text())
+    doc["users"][0]["user"] = {"token": token}
+    path = Path(tmp) / "token.kubeconfig"
+    path.write_text(yaml.safe_dump(doc))
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def signed_token(claims):
+    """An RS256 JWT signed with the lab's service-account signing key (openssl as signer)."""
+    head = b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+    body = b64url(json.dumps(claims).encode())
+    signature = subprocess.run(
+        ["openssl", "dgst", "-sha256", "-sign", str(LAB_DIR / "pki" / "sa.key")],
+        input=f"{head}.{body}".encode(), capture_output=True, check=True).stdout
+    return f"{head}.{body}.{b64url(signature)}"
+
+
+def no_secret(text, token):
+    return token not in text and token.rsplit(".", 1)[1] not in text
+
+
+@case
+def clock_ahead():
+    """This machine 800 days fast: openssl and curl under the same fake clock call the server's
+    certificate expired, and it is valid by the real clock; apicheck fails tls with the clock as
+    the cause, 800 days, and no renewal anywhere in the report."""
+    kc = lab("kubeconfig", "admin")
+    server = server_of(kc)
+    code, out, err = run(["openssl", "x509", "-noout", "-checkend", "0",
+                          "-in", str(LAB_DIR / "pki" / "apiserver.crt")])
+    expect(code == 0, "openssl (oracle): the serving certificate is valid by the real clock",
+           out + err)
+    code, out, err = run(["curl", "-sS", "--cacert", ca_file(), server + "/version"],
+                         faketime_env("+800d"))
+    expect(code == 60 and "expired" in err,
+           "curl (oracle) under a clock 800 days fast: certificate has expired", err)
+    code, report, out = apicheck(["--kubeconfig", kc], faketime_env("+800d"))
+    expect(code == 1 and report and report["failedLayer"] == "tls", "apicheck: exit 1, tls", out)
+    verify = check(report, "tls.verify")
+    expect(verify["status"] == "fail" and verify["details"].get("validByServerClock") is True,
+           "tls.verify fails and says the chain is valid by the server's clock", out)
+    expect(verify["hint"].startswith("this machine's clock is 800 days ahead of the server's"),
+           "the hint blames this machine's clock by 800 days", out)
+    clock = check(report, "tls.clock")
+    expect(clock and clock["status"] == "fail"
+           and abs(clock["details"]["skewSeconds"] - 800 * 86400) < 600,
+           "tls.clock fails with the skew the server's Date shows", out)
+    expect("renew" not in out, "no renewal is proposed anywhere", out)
+    expect(check(report, "auth.whoami")["status"] == "skip",
+           "nothing authenticated was sent to a server that failed verification", out)
+    code, report, out = apicheck(["--kubeconfig", kc])
+    expect(code == 0 and check(report, "tls.clock")["status"] == "ok",
+           "with the real clock the same run is healthy", out)
+
+
+@case
+def clock_behind_client_cert():
+    """This machine 2 years behind: the admin client certificate is not valid yet by this clock
+    (openssl under the same clock agrees), but the server, whose clock is right, accepts it;
+    apicheck warns on config.client-cert and blames the clock, not the certificate."""
+    kc = lab("kubeconfig", "admin")
+    offset = "-730d"
+    # The serving certificate is not valid yet either at this clock: tls fails like kubectl
+    # would; the client certificate's check must blame the clock too.
+    code, report, out = apicheck(["--kubeconfig", kc], faketime_env(offset))
+    cert = check(report, "config.client-cert")
+    expect(cert and cert["status"] == "warn" and "not valid before" in cert["message"],
+           "config.client-cert: not valid yet by this clock", out)
+    expect("this machine's clock is 730 days behind the server's" in cert["hint"],
+           "its hint blames the clock (the server's Date came over the anonymous request)", out)
+    verify = check(report, "tls.verify")
+    expect(verify["status"] == "fail" and "730 days behind" in verify["hint"],
+           "tls.verify blames the same clock", out)
+    expect("renew" not in out and "issue it again" not in out, "no re-issue is proposed", out)
+
+
+@case
+def expired_serviceaccount_token():
+    """A ServiceAccount token signed by the lab's own key that expired in 2023: kubectl (the
+    oracle) gets Unauthorized; apicheck fails config.token before any request, naming the
+    subject and the expiry, and explains the 401 with it."""
+    exp = 1700000000  # 2023-11-14T22:13:20Z
+    token = signed_token({
+        "aud": ["https://kubernetes.default.svc.cluster.local"],
+        "exp": exp, "iat": exp - 3600, "nbf": exp - 3600,
+        "iss": "https://kubernetes.default.svc.cluster.local",
+        "kubernetes.io": {"namespace": NAMESPACE,
+                          "serviceaccount": {"name": ACCOUNT,
+                                             "uid": "5b1bbbc4-54d5-4b6c-a4c3-0e1f4ac38a1c"}},
+        "sub": f"system:serviceaccount:{NAMESPACE}:{ACCOUNT}"})
+    with tempfile.TemporaryDirectory() as tmp:
+        kc = token_kubeconfig(tmp, token)
+        code, out, err = run([str(Path(lab("bin")) / "kubectl"), "--kubeconfig", kc,
+                              "get", "--raw", "/version"])
+        expect(code != 0 and "Unauthorized" in out + err,
+               "kubectl (the oracle): the server refuses the token (Unauthorized)", out + err)
+        code, report, out = apicheck(["--kubeconfig", kc])
+        expect(code == 1 and report and report["failedLayer"] == "config",
+               "apicheck: exit 1, config fails first", out)
+        tok = check(report, "config.token")
+        expect(tok["status"] == "fail"
+               and f"ServiceAccount token for system:serviceaccount:{NAMESPACE}:{ACCOUNT}"
+               in tok["message"] and "expired 2023-11-14T22:13:20Z" in tok["message"],
+               "config.token names the subject and the expiry", out)
+        expect(tok["hint"].startswith(f"get a new token: kubectl create token {ACCOUNT} -n "
+                                      f"{NAMESPACE}"), "the fix is a new token for it", out)
+        whoami = check(report, "auth.whoami")
+        expect(whoami["status"] == "fail" and "401" in whoami["message"]
+               and "expired 2023-11-14T22:13:20Z" in whoami["message"],
+               "auth.whoami: the 401 explained by the expiry", out)
+        expect("unknown, expired or revoked" not in out, "not the vague hint", out)
+        expect(no_secret(out, token), "the token is not printed", out)
+
+
+@case
+def token_for_another_audience():
+    """kubectl create token --audience vault: a real, current token the API server refuses
+    (kubectl, the oracle: Unauthorized); apicheck's config.token is ok and the 401 names the
+    audience as the cause."""
+    kubectl("create", "serviceaccount", ACCOUNT, "-n", NAMESPACE)
+    try:
+        code, token, err = kubectl("create", "token", ACCOUNT, "-n", NAMESPACE,
+                                   "--audience", "vault", "--duration", "10m")
+        token = token.strip()
+        expect(code == 0 and token.count(".") == 2, "kubectl create token --audience vault", err)
+        with tempfile.TemporaryDirectory() as tmp:
+            kc = token_kubeconfig(tmp, token)
+            code, out, err = run([str(Path(lab("bin")) / "kubectl"), "--kubeconfig", kc,
+                                  "get", "--raw", "/version"])
+            expect(code != 0 and "Unauthorized" in out + err,
+                   "kubectl (the oracle): Unauthorized", out + err)
+            code, report, out = apicheck(["--kubeconfig", kc])
+            tok = check(report, "config.token")
+            expect(tok["status"] == "ok" and "expires" in tok["message"],
+                   "config.token: a current token", out)
+            whoami = check(report, "auth.whoami")
+            expect(code == 1 and whoami["status"] == "fail"
+                   and "the token is for audience vault" in whoami["hint"],
+                   "auth.whoami: the 401 is the audience", out)
+            expect(no_secret(out, token), "the token is not printed", out)
+        # The same account's token for the API server is accepted: the audience was the cause.
+        code, good, err = kubectl("create", "token", ACCOUNT, "-n", NAMESPACE, "--duration", "10m")
+        with tempfile.TemporaryDirectory() as tmp:
+            code, report, out = apicheck(["--kubeconfig", token_kubeconfig(tmp, good.strip())])
+            expect(code == 0 and check(report, "auth.whoami")["status"] == "ok"
+                   and f"system:serviceaccount:{NAMESPACE}:{ACCOUNT}"
+                   in check(report, "auth.whoami")["message"],
+                   "without --audience the same account authenticates", out)
+    finally:
+        kubectl("delete", "serviceaccount", ACCOUNT, "-n", NAMESPACE, "--ignore-not-found")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
