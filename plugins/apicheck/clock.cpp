@@ -22,6 +22,10 @@ bool outside(std::int64_t t, const TimedVerdict& v) {
   return (v.notBefore && t < *v.notBefore) || (v.notAfter && t >= *v.notAfter);
 }
 
+std::string with_besides(const TimedVerdict& v) {
+  return v.besides.empty() ? "" : "; besides, " + v.besides;
+}
+
 std::string direction(std::int64_t skew) {
   return span_text(skew) + (skew > 0 ? " ahead of" : " behind");
 }
@@ -61,11 +65,12 @@ void note_server_clock(Run& run, const core::HttpResponse& response) {
   run.add(std::move(clock));
 }
 
-void add_timed(Run& run, Check check, std::optional<std::int64_t> notBefore,
-               std::optional<std::int64_t> notAfter, std::string fix) {
+void add_timed(Run& run, Check check, TimedVerdict verdict) {
   check.hint = "judged by this machine's clock (" + core::rfc3339(run.options.deps.now()) +
-               "); if it is right: " + fix + "; if not, fix the clock (" + kClockFix + ")";
-  run.timed.push_back({run.report.checks.size(), notBefore, notAfter, std::move(fix)});
+               "); if it is right: " + verdict.fix + "; if not, fix the clock (" + kClockFix + ")" +
+               with_besides(verdict);
+  verdict.check = run.report.checks.size();
+  run.timed.push_back(std::move(verdict));
   run.add(std::move(check));
 }
 
@@ -73,31 +78,37 @@ void explain_clock(Run& run) {
   if (!run.skew) {
     return;  // the hints say both causes
   }
-  const std::int64_t serverNow = run.options.deps.now() - *run.skew;
+  const std::int64_t skew = *run.skew;
+  const bool apart = std::llabs(skew) > kSkewWarnSeconds;
+  const std::int64_t serverNow = run.options.deps.now() - skew;
   bool clockIsTheCause = false;
   for (const TimedVerdict& v : run.timed) {
     if (!v.notBefore && !v.notAfter) {
       continue;  // no window to judge again: the hint keeps both causes
     }
     Check& check = run.report.checks[v.check];
-    if (outside(serverNow, v)) {
-      check.hint = v.fix;
-      if (std::llabs(*run.skew) <= kSkewWarnSeconds) {
-        check.hint += " (the server's clock agrees with this machine's)";
-      }
+    if (!apart || outside(serverNow, v)) {
+      check.hint = v.fix + (apart ? "" : " (the server's clock agrees with this machine's)") +
+                   with_besides(v);
       continue;
     }
     clockIsTheCause = true;
+    check.status = v.statusIfClock;
     check.message += "; valid by the server's clock (" + core::rfc3339(serverNow) + ")";
-    check.hint = "this machine's clock is " + direction(*run.skew) +
-                 " the server's: fix the clock (" + kClockFix + "); nothing needs renewing";
+    check.hint = "this machine's clock is " + direction(skew) + " the server's: fix the clock (" +
+                 kClockFix + "; timedatectl shows whether it is synchronized)" +
+                 (v.besides.empty() ? "; nothing needs renewing" : with_besides(v));
     check.details["validByServerClock"] = true;
   }
   if (clockIsTheCause && run.clockCheck) {
     Check& clock = run.report.checks[*run.clockCheck];
     clock.status = CheckStatus::fail;
-    clock.hint = "fix this machine's clock (" + std::string(kClockFix) +
-                 "): certificates and tokens that are valid look expired or not yet valid here";
+    clock.hint = "the clocks disagree by " + span_text(skew) +
+                 ", and what looks expired or not yet valid here is valid by the server's "
+                 "clock: fix this machine's clock (" +
+                 kClockFix +
+                 "); if `timedatectl` here says \"System clock synchronized: yes\", "
+                 "check the server's instead";
   }
 }
 

@@ -115,8 +115,9 @@ void config_layer(Run& run) {
     timeFix.clear();  // the key is the first thing to fix
   }
   if (!timeFix.empty()) {
-    add_timed(run, std::move(cert), run.clientCert->notBeforeUnix, run.clientCert->notAfterUnix,
-              std::move(timeFix));
+    add_timed(run, std::move(cert),
+              TimedVerdict::window(run.clientCert->notBeforeUnix, run.clientCert->notAfterUnix,
+                                   std::move(timeFix)));
     return;
   }
   run.add(std::move(cert));

@@ -90,38 +90,62 @@ void ask_server_clock(Run& run) {
   }
 }
 
-// The certificate of the chain the verifier stopped at expired or is not valid yet.
+bool is_date(core::VerifyFailure f) {
+  return f == core::VerifyFailure::expired || f == core::VerifyFailure::notYetValid;
+}
+
+// The chain failed on a date (perhaps among other problems): the window every certificate with
+// a date problem holds in, the fix when the clock is right, and the fix of any other problem
+// (which a clock would not explain).
 void add_validity_failure(Run& run, Check verify, const core::TlsProbe& probe) {
   const core::VerifyOutcome& v = probe.verify;
-  const std::size_t at = static_cast<std::size_t>(std::max(v.depth, 0));
-  const bool leaf = at == 0;
-  std::optional<std::int64_t> notBefore;
-  std::optional<std::int64_t> notAfter;
-  std::string fix;
   // The chain as the verifier built it (the root may come from the kubeconfig's CA), else as
   // served; the reason already names a certificate other than the leaf.
   const std::vector<core::Certificate>& chain =
-      v.verifiedChain.size() > at ? v.verifiedChain : probe.chain;
-  if (at < chain.size()) {
+      v.verifiedChain.empty() ? probe.chain : v.verifiedChain;
+  TimedVerdict verdict;
+  verdict.statusIfClock = verify.status;  // kubectl refuses the chain whatever the cause
+  bool leafOnly = true;
+  bool known = true;  // every dated certificate found, so the window is complete
+  for (const core::VerifyProblem& problem : v.problems) {
+    if (!is_date(problem.failure)) {
+      if (verdict.besides.empty()) {
+        core::VerifyOutcome other = v;
+        other.failure = problem.failure;
+        verdict.besides = verify_hint(other, run, probe.chain);
+      }
+      continue;
+    }
+    const auto at = static_cast<std::size_t>(std::max(problem.depth, 0));
+    leafOnly = leafOnly && at == 0;
+    if (at >= chain.size()) {
+      known = false;
+      continue;
+    }
     const core::CertInfo cert = core::inspect(chain[at]);
-    notBefore = cert.notBeforeUnix;
-    notAfter = cert.notAfterUnix;
+    verdict.notBefore =
+        std::max(verdict.notBefore.value_or(cert.notBeforeUnix), cert.notBeforeUnix);
+    verdict.notAfter = std::min(verdict.notAfter.value_or(cert.notAfterUnix), cert.notAfterUnix);
+  }
+  if (!known) {
+    verdict.notBefore.reset();
+    verdict.notAfter.reset();
   }
   if (v.failure == core::VerifyFailure::expired) {
-    fix = leaf ? "renew the serving certificate (kubeadm certs renew apiserver) and restart "
-                 "kube-apiserver"
-               : "a CA certificate of the chain expired (named above): renew that CA, re-issue "
-                 "what it signed and update certificate-authority-data, or serve a current "
-                 "intermediate";
+    verdict.fix = leafOnly ? "renew the serving certificate (kubeadm certs renew apiserver) and "
+                             "restart kube-apiserver"
+                           : "a CA certificate of the chain expired (named above): renew that "
+                             "CA, re-issue what it signed and update certificate-authority-data, "
+                             "or serve a current intermediate";
   } else {
-    fix =
+    verdict.fix =
         "the certificate was issued with a notBefore in the future (the issuing machine's "
         "clock was ahead): re-issue it, or wait until it is valid";
   }
   if (!run.client.insecure) {
     ask_server_clock(run);
   }
-  add_timed(run, std::move(verify), notBefore, notAfter, std::move(fix));
+  add_timed(run, std::move(verify), std::move(verdict));
 }
 
 }  // namespace
@@ -187,7 +211,7 @@ bool tls_layer(Run& run, int fd) {
         (v.depth > 0 ? " (certificate " + std::to_string(v.depth) + " of the chain)" : "");
     verify.details["opensslCode"] = v.opensslCode;
   }
-  if (v.failure == core::VerifyFailure::expired || v.failure == core::VerifyFailure::notYetValid) {
+  if (is_date(v.failure)) {
     add_validity_failure(run, std::move(verify), *probe);
   } else {
     if (!v.ok) {

@@ -58,7 +58,7 @@ std::string days_text(std::int64_t seconds) {
 std::string span_text(std::int64_t seconds) {
   const std::int64_t s = seconds < 0 ? -seconds : seconds;
   const auto unit = [&](std::int64_t per, const char* one, const char* many) {
-    const std::int64_t n = s / per;
+    const std::int64_t n = (s + per / 2) / per;  // nearest: a Date header is a second late
     return std::to_string(n) + (n == 1 ? one : many);
   };
   if (s >= 2 * 86400) {
@@ -165,10 +165,12 @@ std::optional<core::HttpHeaders> credential_headers(Run& run, core::HttpRequest&
       if (until && run.options.deps.now() >= *until) {
         check.status = CheckStatus::warn;
         check.message += ", which has passed";
-        add_timed(run, std::move(check), std::nullopt, until,
-                  "the plugin handed out a credential that already expired (a stale cache): "
-                  "log in again with " +
-                      c.exec->command + ", or clear its token cache");
+        add_timed(
+            run, std::move(check),
+            TimedVerdict::window(std::nullopt, until,
+                                 "the plugin handed out a credential that already expired (a stale "
+                                 "cache): log in again with " +
+                                     c.exec->command + ", or clear its token cache"));
       } else {
         run.add(std::move(check));
       }

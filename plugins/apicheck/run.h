@@ -34,10 +34,25 @@ inline constexpr int kWarnDays = 30;
 
 // A check that judged [notBefore, notAfter) by this machine's clock and found it outside.
 struct TimedVerdict {
-  std::size_t check;  // index in Report::checks
+  std::size_t check = 0;  // index in Report::checks
   std::optional<std::int64_t> notBefore;
   std::optional<std::int64_t> notAfter;
-  std::string fix;  // the fix when the clock is right (renew, a new token)
+  std::string fix;      // the fix when the clock is right (renew, a new token)
+  std::string besides;  // the fix of a problem that is not about dates, "" when none
+  // The check's status when it holds by the server's clock: fail when the client itself refuses
+  // (kubectl verifies the serving chain), warn when only the server judges (tokens, client
+  // certificates) and it would accept.
+  CheckStatus statusIfClock = CheckStatus::warn;
+
+  // A verdict on [notBefore, notAfter) whose fix, when the clock is right, is `fix`.
+  static TimedVerdict window(std::optional<std::int64_t> notBefore,
+                             std::optional<std::int64_t> notAfter, std::string fix) {
+    TimedVerdict v;
+    v.notBefore = notBefore;
+    v.notAfter = notAfter;
+    v.fix = std::move(fix);
+    return v;
+  }
 };
 
 // State carried from one layer to the next within one run.
@@ -120,14 +135,14 @@ std::optional<std::int64_t> date_of(const core::HttpResponse& response);
 // Records the server's clock from `response` (once per run) as run.skew and the tls.clock check.
 void note_server_clock(Run& run, const core::HttpResponse& response);
 
-// Adds `check`, which found [notBefore, notAfter) not to hold by this machine's clock, and
-// remembers it for explain_clock(); its hint says both causes until the server's clock is known.
-void add_timed(Run& run, Check check, std::optional<std::int64_t> notBefore,
-               std::optional<std::int64_t> notAfter, std::string fix);
+// Adds `check`, which found [verdict.notBefore, verdict.notAfter) not to hold by this machine's
+// clock, and remembers it for explain_clock() (verdict.check is set here); its hint says both
+// causes until the server's clock is known.
+void add_timed(Run& run, Check check, TimedVerdict verdict);
 
-// At the end of a run: each timed verdict against the server's clock (when known). Valid by the
-// server's clock: the cause is this machine's clock (and tls.clock fails); invalid by both:
-// the fix the check proposed.
+// At the end of a run: each timed verdict against the server's clock (when known and more than
+// a minute away: the Date header has whole seconds). Valid by the server's clock: the cause is
+// the clocks (and tls.clock fails); invalid by both: the fix the check proposed.
 void explain_clock(Run& run);
 
 // config.token: what the bearer token in effect says about itself (a JWT: whose, for whom,

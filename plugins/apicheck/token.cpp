@@ -20,6 +20,44 @@ std::string shown(std::string_view text) {
   return core::escape_bytes(text, 120);
 }
 
+// A Kubernetes object name (RFC 1123 subdomain): the only token text a hint puts in a command
+// to paste, since the token is not verified and could say anything.
+bool pasteable(std::string_view name) {
+  if (name.empty() || name.size() > 253) {
+    return false;
+  }
+  for (const char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) {
+      return false;
+    }
+  }
+  return name.front() != '-' && name.front() != '.' && name.back() != '-' && name.back() != '.';
+}
+
+// "kubectl create token NAME -n NS" when both are names, else how to find them.
+std::string create_token(const core::JwtClaims& claims) {
+  if (pasteable(claims.saName) && pasteable(claims.saNamespace)) {
+    return "kubectl create token " + claims.saName + " -n " + claims.saNamespace;
+  }
+  return "kubectl create token for the ServiceAccount (the token names one that is not a valid "
+         "object name)";
+}
+
+// The audiences kube-apiserver accepts by default, or as managed clusters set them (EKS's
+// tokens carry https://kubernetes.default.svc while their issuer is an OIDC URL).
+bool for_api_server(const Run& run, const core::JwtClaims& claims) {
+  if (claims.aud.empty()) {
+    return true;
+  }
+  for (const std::string& a : claims.aud) {
+    if (a == claims.iss || a.starts_with("https://kubernetes.default.svc") || a == "api" ||
+        a == run.client.server) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string kind_of(const core::JwtClaims& claims) {
   if (claims.legacy) {
     return "legacy-serviceaccount";
@@ -32,8 +70,11 @@ std::string kind_of(const core::JwtClaims& claims) {
 std::string describe(const core::JwtClaims& claims) {
   std::string text;
   if (claims.legacy) {
-    text = "a legacy ServiceAccount token (Secret " + shown(claims.saNamespace) + "/" +
-           shown(claims.secretName) + ") for " + shown(core::jwt_subject(claims));
+    text = "a legacy ServiceAccount token" +
+           (claims.secretName.empty()
+                ? std::string()
+                : " (Secret " + shown(claims.saNamespace) + "/" + shown(claims.secretName) + ")") +
+           " for " + shown(core::jwt_subject(claims));
   } else if (claims.serviceAccount) {
     text = "a ServiceAccount token for " + shown(core::jwt_subject(claims));
     if (!claims.podName.empty()) {
@@ -53,7 +94,11 @@ std::string describe(const core::JwtClaims& claims) {
 
 std::string audience(const core::JwtClaims& claims) {
   std::string out;
+  std::size_t n = 0;
   for (const std::string& a : claims.aud) {
+    if (++n > 5) {
+      return out + ", ... (" + std::to_string(claims.aud.size()) + " in all)";
+    }
     out += (out.empty() ? "" : ", ") + shown(a);
   }
   return out;
@@ -67,8 +112,8 @@ std::string new_token_fix(const Run& run, const core::JwtClaims& claims) {
            "old copy (client-go re-reads the file)";
   }
   if (claims.serviceAccount) {
-    return "get a new token: kubectl create token " + shown(claims.saName) + " -n " +
-           shown(claims.saNamespace) + " (as a user who may), and put it in the kubeconfig";
+    return "get a new token: " + create_token(claims) +
+           " (as a user who may), and put it in the kubeconfig";
   }
   if (run.client.authMethod.starts_with("auth-provider")) {
     return "log in again with your identity provider: the id-token expired and kubectl refreshes "
@@ -117,18 +162,30 @@ void token_check(Run& run) {
   if (claims->exp) {
     check.details["expires"] = core::rfc3339(*claims->exp);
   }
+  // kubectl refreshes an expired oidc id-token itself when it has a refresh-token.
+  const bool refreshed = c.authProvider && c.authMethod.starts_with("auth-provider") &&
+                         c.authProvider->config.contains("refresh-token") &&
+                         !c.authProvider->config.at("refresh-token").empty();
   if (claims->exp && now >= *claims->exp) {
-    check.status = CheckStatus::fail;
+    check.status = refreshed ? CheckStatus::warn : CheckStatus::fail;
     check.message += "; it expired " + core::rfc3339(*claims->exp) + " (" +
                      span_text(now - *claims->exp) + " ago)";
-    add_timed(run, std::move(check), claims->nbf, claims->exp, new_token_fix(run, *claims));
+    std::string fix = new_token_fix(run, *claims);
+    if (refreshed) {
+      check.message += "; kubectl refreshes it with the refresh-token, this check does not";
+      fix = "if kubectl still fails, " + fix;
+    }
+    add_timed(run, std::move(check),
+              TimedVerdict::window(claims->nbf, claims->exp, std::move(fix)));
     return;
   }
   if (claims->nbf && now < *claims->nbf) {
     check.status = CheckStatus::fail;
     check.message += "; it is not valid before " + core::rfc3339(*claims->nbf);
-    add_timed(run, std::move(check), claims->nbf, claims->exp,
-              "the issuer's clock runs ahead: wait, or have the issuer's clock fixed");
+    add_timed(run, std::move(check),
+              TimedVerdict::window(
+                  claims->nbf, claims->exp,
+                  "the issuer's clock runs ahead: wait, or have the issuer's clock fixed"));
     return;
   }
   if (claims->exp) {
@@ -167,37 +224,35 @@ bool explain_rejected_token(const Run& run, std::string_view token, Check& check
     check.hint =
         "a legacy Secret-based token stops working when its Secret or ServiceAccount is deleted, "
         "and unused ones are invalidated after a year (LegacyServiceAccountTokenCleanUp, 1.30+: "
-        "label kubernetes.io/legacy-token-invalid-since on the Secret): kubectl create token " +
-        shown(claims->saName) + " -n " + shown(claims->saNamespace);
+        "label kubernetes.io/legacy-token-invalid-since on the Secret): " +
+        create_token(*claims);
     return true;
   }
   if (claims->serviceAccount) {
-    const bool forIssuer = claims->aud.empty() || std::find(claims->aud.begin(), claims->aud.end(),
-                                                            claims->iss) != claims->aud.end();
-    if (!forIssuer) {
+    const std::string deleted =
+        "the ServiceAccount " + shown(claims->saNamespace) + "/" + shown(claims->saName) +
+        (claims->podName.empty() ? "" : " or the pod " + shown(claims->podName)) +
+        " was deleted (a re-created one does not revive the token), or the token was signed by "
+        "another cluster's key (issuer " +
+        shown(claims->iss) + ")";
+    if (!for_api_server(run, *claims)) {
       check.message += ", audience " + audience(*claims);
-      check.hint =
-          "the token is for audience " + audience(*claims) +
-          ", and kube-apiserver accepts only its --api-audiences (by default its issuer " +
-          shown(claims->iss) +
-          "): it was most likely made for another service (kubectl create token --audience); "
-          "make one without --audience, unless the server's audiences include it (then the "
-          "ServiceAccount was deleted or the token comes from another cluster)";
+      check.hint = "either the token is for audience " + audience(*claims) +
+                   ", not one of kube-apiserver's --api-audiences (by default its issuer " +
+                   shown(claims->iss) +
+                   "): it was made for another service (kubectl create token --audience), so "
+                   "make one without --audience; or " +
+                   deleted + ": " + create_token(*claims);
       return true;
     }
-    check.hint = "the token is within its validity and for the API server: the ServiceAccount " +
-                 shown(claims->saNamespace) + "/" + shown(claims->saName) +
-                 (claims->podName.empty() ? "" : " or the pod " + shown(claims->podName)) +
-                 " was deleted (a re-created one does not revive the token), or the token was "
-                 "signed by another cluster's key (issuer " +
-                 shown(claims->iss) + "): kubectl create token " + shown(claims->saName) + " -n " +
-                 shown(claims->saNamespace);
+    check.hint = "the token is within its validity and for the API server: " + deleted + ": " +
+                 create_token(*claims);
     return true;
   }
   check.hint = "the token is within its validity: kube-apiserver must trust its issuer " +
                shown(claims->iss) + " for audience " + audience(*claims) +
-               " (--oidc-issuer-url and --oidc-client-id, or an AuthenticationConfiguration "
-               "jwt issuer): check those, or log in again";
+               " (--oidc-issuer-url and --oidc-client-id, an AuthenticationConfiguration "
+               "jwt issuer, or a webhook authenticator for it): check those, or log in again";
   return true;
 }
 

@@ -60,19 +60,32 @@ std::optional<std::string> decode_base64url(std::string_view text) {
   return out;
 }
 
+// The latest date anything here prints (9999-12-31T23:59:59Z, as rfc3339 bounds it).
+constexpr std::int64_t kMaxDate = 253402300799;
+
+// A NumericDate within 1970..9999 (so arithmetic on it cannot overflow); else none.
 std::optional<std::int64_t> numeric_date(const nlohmann::json& payload, const char* key) {
   const nlohmann::json& v = json_member(payload, key);
-  if (v.is_number_integer()) {
-    return v.get<std::int64_t>();
-  }
-  if (v.is_number_float()) {
-    const double d = v.get<double>();
-    // Outside what int64 holds (or NaN): not a date anyone can act on.
-    if (std::isfinite(d) && std::fabs(d) < 9.0e18) {
-      return static_cast<std::int64_t>(d);
+  double d = 0;
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(kMaxDate)) {
+      return std::nullopt;
     }
+    return static_cast<std::int64_t>(u);
   }
-  return std::nullopt;
+  if (v.is_number_integer()) {
+    const auto i = v.get<std::int64_t>();
+    return i >= 0 && i <= kMaxDate ? std::optional<std::int64_t>(i) : std::nullopt;
+  }
+  if (!v.is_number_float()) {
+    return std::nullopt;
+  }
+  d = v.get<double>();
+  if (!std::isfinite(d) || d < 0 || d > static_cast<double>(kMaxDate)) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(d);
 }
 
 }  // namespace

@@ -12,7 +12,8 @@
 namespace kp::core {
 
 struct JwtClaims {
-  std::optional<std::int64_t> exp;  // Unix seconds (NumericDate, fractions dropped)
+  // Unix seconds (NumericDate, fractions dropped); none when absent or outside 1970..9999.
+  std::optional<std::int64_t> exp;
   std::optional<std::int64_t> nbf;
   std::optional<std::int64_t> iat;
   std::string iss;
