@@ -101,6 +101,14 @@ def token_kubeconfig(tmp, token):
     return str(path)
 
 
+def kubectl_refused(kc):
+    """The oracle: the lab's kubectl with this kubeconfig is refused by the server."""
+    code, out, err = run([str(Path(lab("bin")) / "kubectl"), "--kubeconfig", kc,
+                          "get", "--raw", "/version"])
+    expect(code != 0 and "Unauthorized" in out + err,
+           "kubectl (the oracle): the server refuses the token (Unauthorized)", out + err)
+
+
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -209,10 +217,7 @@ def expired_serviceaccount_token():
         "sub": f"system:serviceaccount:{NAMESPACE}:{ACCOUNT}"})
     with tempfile.TemporaryDirectory() as tmp:
         kc = token_kubeconfig(tmp, token)
-        code, out, err = run([str(Path(lab("bin")) / "kubectl"), "--kubeconfig", kc,
-                              "get", "--raw", "/version"])
-        expect(code != 0 and "Unauthorized" in out + err,
-               "kubectl (the oracle): the server refuses the token (Unauthorized)", out + err)
+        kubectl_refused(kc)
         code, report, out = apicheck(["--kubeconfig", kc])
         expect(code == 1 and report and report["failedLayer"] == "config",
                "apicheck: exit 1, config fails first", out)
@@ -244,10 +249,7 @@ def token_for_another_audience():
         expect(code == 0 and token.count(".") == 2, "kubectl create token --audience vault", err)
         with tempfile.TemporaryDirectory() as tmp:
             kc = token_kubeconfig(tmp, token)
-            code, out, err = run([str(Path(lab("bin")) / "kubectl"), "--kubeconfig", kc,
-                                  "get", "--raw", "/version"])
-            expect(code != 0 and "Unauthorized" in out + err,
-                   "kubectl (the oracle): Unauthorized", out + err)
+            kubectl_refused(kc)
             code, report, out = apicheck(["--kubeconfig", kc])
             tok = check(report, "config.token")
             expect(tok["status"] == "ok" and "expires" in tok["message"],
