@@ -57,11 +57,14 @@ def asan_runtime(binary):
 def faketime_env(offset, binary=APICHECK):
     """libfaketime for one process: its wall clock `offset` away, its monotonic clock real (so
     timeouts stay what they are)."""
-    preload = faketime_lib()
+    env = {"LD_PRELOAD": faketime_lib(), "FAKETIME": offset, "DONT_FAKE_MONOTONIC": "1"}
     asan = asan_runtime(binary)
     if asan:
-        preload = f"{asan}:{preload}"
-    return {"LD_PRELOAD": preload, "FAKETIME": offset, "DONT_FAKE_MONOTONIC": "1"}
+        # ASan's runtime must be the first library; what libfaketime itself allocates and keeps
+        # is not ours to report (errors in our code still are: no_sanitizer_report).
+        env["LD_PRELOAD"] = f"{asan}:{env['LD_PRELOAD']}"
+        env["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    return env
 
 
 def no_sanitizer_report(out):
@@ -154,7 +157,8 @@ def clock_ahead():
     expect(clock and clock["status"] == "fail"
            and abs(clock["details"]["skewSeconds"] - 800 * 86400) < 600,
            "tls.clock fails with the skew the server's Date shows", out)
-    expect("renew" not in out, "no renewal is proposed anywhere", out)
+    expect(not any(fix in out for fix in ("certs renew", "issue a new", "re-issue")),
+           "no renewal or re-issue is proposed anywhere", out)
     expect(check(report, "auth.whoami")["status"] == "skip",
            "nothing authenticated was sent to a server that failed verification", out)
     code, report, out = apicheck(["--kubeconfig", kc])
@@ -197,7 +201,7 @@ def clock_behind_client_cert():
     verify = check(report, "tls.verify")
     expect(verify["status"] == "fail" and "730 days behind" in verify["hint"],
            "tls.verify blames the same clock", out)
-    expect("renew" not in out and "re-issue" not in out and "issue it again" not in out,
+    expect(not any(fix in out for fix in ("certs renew", "re-issue", "issue it again")),
            "no renewal or re-issue is proposed", out)
 
 
