@@ -933,12 +933,15 @@ def debug_pods_leak_nothing():
                              [bin_path("certs"), "node", NODES[i % len(NODES)], "--kubeconfig",
                               fx.kubeconfigs[cred], "-n", fx.ns, "-o", fmt],
                              dict(check=format_check(fmt))))
+            # A SIGINT before the handlers are installed (after the kubeconfig is read and the
+            # client made: a slow ASan start) ends the process by the default action (-2), when
+            # nothing exists yet to delete; the pod count below proves nothing leaked either way.
             interrupted = []
             for i, cred in enumerate(("token", "exec")):
                 interrupted.append((f"netdebug run {cred} -v 10, SIGINT after {0.5 + i}s",
                                     [bin_path("netdebug"), "run", "--kubeconfig",
                                      fx.kubeconfigs[cred], "-n", fx.ns, "--node", NODES[i],
-                                     "-v", "10"], dict(codes=(0, 130), interrupt=0.5 + i)))
+                                     "-v", "10"], dict(codes=(0, 130, -2), interrupt=0.5 + i)))
             problems = fx.run_all(runs + interrupted)
             pods = json.loads(kube("get", "pods", "-n", fx.ns, "-o", "json"))["items"]
             problems += fx.scan("the kept pods, from the API server", json.dumps(pods))
@@ -1250,6 +1253,16 @@ FAULTS = {  # name -> issue_cert keywords (sans; validity in days; "ca": "unknow
 }
 
 
+def clock_question(fault, label, record):
+    """apicheck asks a server whose certificate fails on a date for its clock: one anonymous
+    GET /version (no Authorization header; the connection's client certificate and every byte
+    logged are checked apart). Nothing else may reach an unverified server."""
+    return (fault in ("expired", "not yet valid") and label.startswith("apicheck")
+            and all(q["line"].startswith("GET /version ")
+                    and not any(h.lower() == "authorization" for h in q["headers"])
+                    for q in record["requests"]))
+
+
 def recorder_commands(kc):
     """Every command that connects to the API server, as (label, argv, exit codes)."""
     return [
@@ -1344,7 +1357,7 @@ def no_credential_to_unverified_server():
                             if r.get("clientCert"):
                                 found.append(f"LEAK [{what}] a client certificate reached the "
                                              "recorder")
-                            if r.get("requests"):
+                            if r.get("requests") and not clock_question(fault, label, r):
                                 found.append(f"LEAK [{what}] {len(r['requests'])} request(s) "
                                              f"reached the recorder: "
                                              f"{[q['line'] for q in r['requests']]}")
