@@ -50,7 +50,7 @@ bool for_api_server(const Run& run, const core::JwtClaims& claims) {
     return true;
   }
   for (const std::string& a : claims.aud) {
-    if (a == claims.iss || a.starts_with("https://kubernetes.default.svc") || a == "api" ||
+    if (a == claims.iss || a.starts_with("https://kubernetes.default.svc") ||
         a == run.client.server) {
       return true;
     }
@@ -211,7 +211,7 @@ bool explain_rejected_token(const Run& run, std::string_view token, Check& check
                             {"audience", audience(*claims)}};
   if (claims->exp && serverNow >= *claims->exp) {
     check.message += ", expired " + core::rfc3339(*claims->exp) + " (" +
-                     span_text(serverNow - *claims->exp) + " before the server's clock)";
+                     span_text(serverNow - *claims->exp) + " ago by the server's clock)";
     check.hint = new_token_fix(run, *claims);
     return true;
   }
