@@ -9,6 +9,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 jobs=$(nproc)
+# ccache (used by CMakeLists.txt when installed) keeps its objects beside the lab's binaries;
+# the base dir and nohashdir leave the checkout's path out of the key, so a fresh clone (as CI
+# makes) reuses what an earlier clone compiled.
+export CCACHE_DIR=${CCACHE_DIR:-${KP_CACHE_DIR:-$HOME/.cache/kplugins-lab}/ccache}
+export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-4G}
 
 build() { # dir [cmake args...]
   local dir=$1; shift
