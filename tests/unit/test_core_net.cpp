@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <poll.h>
 #include <string>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -643,4 +645,82 @@ TEST_CASE("core::SystemNetwork::read_file", "[net]") {
   CHECK(net.read_file(path.string()) == "10.0.0.5 api.lab.test\n");
   std::filesystem::remove(path);
   CHECK(net.read_file(path.string()).empty());
+}
+
+// A Unix stream socket server for one exchange: reads the command line, then runs `answer`.
+namespace {
+struct UnixServer {
+  std::filesystem::path path;
+  kp::core::UniqueFd listener;
+  std::thread thread;
+  std::string received;
+
+  explicit UnixServer(std::function<void(int)> answer)
+      : path(std::filesystem::temp_directory_path() /
+             ("kp-unix-" + std::to_string(::getpid()) + ".sock")) {
+    std::filesystem::remove(path);
+    listener = kp::core::UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(listener.get(), 4) == 0);
+    thread = std::thread([this, answer] {
+      kp::core::UniqueFd peer(::accept(listener.get(), nullptr, nullptr));
+      char buffer[256];
+      const ssize_t n = ::read(peer.get(), buffer, sizeof buffer);
+      received.assign(buffer, n > 0 ? static_cast<std::size_t>(n) : 0);
+      answer(peer.get());
+    });
+  }
+  ~UnixServer() {
+    thread.join();
+    std::filesystem::remove(path);
+  }
+};
+}  // namespace
+
+TEST_CASE("core::unix_socket_exchange", "[net]") {
+  using kp::core::unix_socket_exchange;
+  using namespace std::chrono_literals;
+  SECTION("the answer up to the server's close") {
+    UnixServer server([](int fd) {
+      const std::string csv = "# pxname,svname,status\nbe,api1,UP\n";
+      REQUIRE(::write(fd, csv.data(), csv.size()) == static_cast<ssize_t>(csv.size()));
+    });
+    const auto answer = unix_socket_exchange(server.path.string(), "show stat\n", 2s, 1 << 20);
+    REQUIRE(answer);
+    CHECK(*answer == "# pxname,svname,status\nbe,api1,UP\n");
+    CHECK(server.received == "show stat\n");
+  }
+  SECTION("a server that never closes: bounded by the deadline") {
+    std::atomic<bool> done{false};
+    UnixServer server([&done](int) {
+      while (!done) {
+        std::this_thread::sleep_for(10ms);
+      }
+    });
+    const auto start = std::chrono::steady_clock::now();
+    const auto answer = unix_socket_exchange(server.path.string(), "show stat\n", 300ms, 1 << 20);
+    done = true;
+    CHECK(std::chrono::steady_clock::now() - start < 2s);
+    REQUIRE_FALSE(answer);
+    CHECK(answer.error().message ==
+          "dial unix " + server.path.string() + ": read: no end of the answer within 300ms");
+  }
+  SECTION("an answer over the limit") {
+    UnixServer server([](int fd) {
+      const std::string big(4096, 'x');
+      (void)!::write(fd, big.data(), big.size());
+    });
+    const auto answer = unix_socket_exchange(server.path.string(), "show stat\n", 2s, 1000);
+    REQUIRE_FALSE(answer);
+    CHECK(answer.error().message.ends_with("read: the answer is over 1000 bytes"));
+  }
+  SECTION("no socket at the path") {
+    const auto answer = unix_socket_exchange("/nonexistent/haproxy.sock", "show stat\n", 1s, 100);
+    REQUIRE_FALSE(answer);
+    CHECK(answer.error().message ==
+          "dial unix /nonexistent/haproxy.sock: connect: no such file or directory");
+  }
 }

@@ -736,3 +736,89 @@ TEST_CASE("core::verify_chain", "[x509]") {
     CHECK(outcome.reason == "no certificate to verify");
   }
 }
+
+// An unknown authority has several causes, told apart by what was served and what the bundle
+// holds (issue 13: an incomplete chain must not be answered with "replace the CA").
+TEST_CASE("diagnose_issuer tells an incomplete chain from another CA", "[x509][chain]") {
+  using kp::core::diagnose_issuer;
+  using kp::core::explain_issuer;
+  using kp::core::IssuerGap;
+  const Pki& p = pki();
+  const Issued leaf = leaf_for({"api.test"});  // issued by the intermediate
+  const std::string root = "CN=kp-test-root,O=kp-test";
+  const std::string intermediate = "CN=kp-test-intermediate";
+  const auto has = [](const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+  };
+
+  SECTION("the leaf alone, the root in the bundle: the intermediate is missing") {
+    const auto d = diagnose_issuer({leaf.cert}, {p.root.cert}, {});
+    CHECK(d.gap == IssuerGap::missingIssuer);
+    CHECK(d.issuer == intermediate);
+    CHECK(d.issuerKeyId == inspect(p.intermediate.cert).subjectKeyId);
+    CHECK(d.pathLength == 1);
+    CHECK_FALSE(d.serverTrustsBundle);
+    const auto e = explain_issuer(d, "certificate-authority-data");
+    CHECK(has(e.cause, "the server sent only its own certificate, issued by " + intermediate));
+    CHECK(has(e.cause, "(it holds " + root + ")"));
+    // Nothing tells an incomplete chain from another cluster's CA here: both are said.
+    CHECK(has(e.fix, "two causes fit: (1) the served chain is incomplete"));
+    CHECK(has(e.fix, "(2) certificate-authority-data is another cluster's CA"));
+  }
+  SECTION("the server accepts client certificates from the bundle's CA: incomplete, for sure") {
+    const auto d = diagnose_issuer({leaf.cert}, {p.root.cert}, {"CN=someone", root});
+    CHECK(d.gap == IssuerGap::missingIssuer);
+    CHECK(d.serverTrustsBundle);
+    const auto e = explain_issuer(d, "certificate-authority-data");
+    CHECK(has(e.cause, "the served chain is incomplete"));
+    CHECK(has(e.fix, "serve the full chain"));
+    CHECK(has(e.fix, "the intermediate " + intermediate));
+    CHECK(has(e.fix, "Do not replace the CA"));
+    CHECK_FALSE(has(e.fix, "two causes"));
+  }
+  SECTION("the full chain, or the intermediate alone in the bundle, reaches it") {
+    CHECK(diagnose_issuer({leaf.cert, p.intermediate.cert}, {p.root.cert}, {}).gap ==
+          IssuerGap::none);
+    CHECK(diagnose_issuer({p.intermediate.cert, leaf.cert}, {p.root.cert}, {}).gap ==
+          IssuerGap::none);  // the leaf is always first; the rest in any order
+    CHECK(diagnose_issuer({leaf.cert}, {p.intermediate.cert}, {}).gap == IssuerGap::none);
+    CHECK(explain_issuer(diagnose_issuer({leaf.cert}, {p.intermediate.cert}, {}), "x").fix == "");
+  }
+  SECTION("a served certificate off the path is named") {
+    const auto d = diagnose_issuer({leaf.cert, p.otherRoot.cert}, {p.root.cert}, {});
+    CHECK(d.gap == IssuerGap::missingIssuer);
+    REQUIRE(d.unused.size() == 1);
+    CHECK(d.unused[0] == "CN=someone-else-ca");
+    CHECK(has(explain_issuer(d, "--ca ca.crt").cause,
+              "the server also sent CN=someone-else-ca, which did not issue it"));
+  }
+  SECTION("a chain up to its own root: another CA, no incomplete-chain fix") {
+    CertSpec spec;
+    spec.commonName = "other-leaf";
+    spec.dnsNames = {"api.test"};
+    const Issued other = issue(spec, &p.otherRoot);
+    const auto d = diagnose_issuer({other.cert, p.otherRoot.cert}, {p.root.cert}, {});
+    CHECK(d.gap == IssuerGap::ownRoot);
+    CHECK(d.pathLength == 2);
+    const auto e = explain_issuer(d, "certificate-authority-data");
+    CHECK(has(e.cause, "the server's chain ends at its own root CA CN=someone-else-ca"));
+    CHECK(has(e.fix, "set certificate-authority-data to the CA that signed"));
+    CHECK_FALSE(has(e.fix, "full chain"));
+    const auto selfSigned = diagnose_issuer({p.otherRoot.cert}, {p.root.cert}, {});
+    CHECK(selfSigned.gap == IssuerGap::ownRoot);
+    CHECK(has(explain_issuer(selfSigned, "x").cause, "the server's certificate is self-signed"));
+  }
+  SECTION("a CA of the issuer's name with another key: a re-created cluster") {
+    CertSpec again;
+    again.commonName = "kp-test-intermediate";
+    again.isCA = true;
+    again.key = kp::testcerts::make_key(KeyKind::ecdsaP256);
+    const Issued impostor = issue(again);
+    const auto d = diagnose_issuer({leaf.cert}, {impostor.cert}, {});
+    CHECK(d.gap == IssuerGap::sameNameOtherKey);
+    CHECK(d.issuer == intermediate);
+    const auto e = explain_issuer(d, "certificate-authority-data");
+    CHECK(has(e.cause, "by another key"));
+    CHECK(has(e.fix, "belongs to an earlier cluster at this address"));
+  }
+}

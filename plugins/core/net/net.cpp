@@ -12,9 +12,11 @@
 #include <mutex>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <optional>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <system_error>
 #include <thread>
 #include <unistd.h>
@@ -190,7 +192,7 @@ ConnectFailure classify_connect_errno(int err) {
 }
 
 Result<Connection, ConnectError> connect_tcp(std::string_view ip, int port,
-                                             std::chrono::milliseconds timeout) {
+                                             std::chrono::milliseconds timeout, int maxSegment) {
   const auto start = Clock::now();
   const Deadline deadline = start + timeout;
   const std::string target = host_port(ip, port);
@@ -208,6 +210,11 @@ Result<Connection, ConnectError> connect_tcp(std::string_view ip, int port,
   if (!fd) {
     const int err = errno;
     return fail(ConnectFailure::other, err, "socket: " + describe_errno(err));
+  }
+  if (maxSegment > 0 &&
+      ::setsockopt(fd.get(), IPPROTO_TCP, TCP_MAXSEG, &maxSegment, sizeof maxSegment) != 0) {
+    const int err = errno;
+    return fail(ConnectFailure::other, err, "setsockopt TCP_MAXSEG: " + describe_errno(err));
   }
   if (::connect(fd.get(), addr->get(), addr->length) != 0) {
     if (errno != EINPROGRESS && errno != EINTR) {
@@ -244,6 +251,50 @@ Result<Connection, ConnectError> connect_tcp(std::string_view ip, int port,
     return fail(ConnectFailure::other, err, "fcntl: " + describe_errno(err));
   }
   return Connection{std::move(fd), address_text(addr->get()), port, ms_since(start)};
+}
+
+Result<std::string> unix_socket_exchange(const std::string& path, std::string_view request,
+                                         std::chrono::milliseconds timeout, std::size_t maxBytes) {
+  const Deadline deadline = Clock::now() + timeout;
+  const auto fail = [&path](const std::string& what) {
+    return Error{"dial unix " + path + ": " + what};
+  };
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr.sun_path) {
+    return fail("the path is empty or longer than a socket path may be");
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) {
+    return fail("socket: " + describe_errno(errno));
+  }
+  // A local connect completes at once or fails (EAGAIN: the backlog is full).
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    return fail("connect: " + describe_errno(errno));
+  }
+  const IoResult sent = send_all(fd.get(), request, deadline);
+  if (sent.status != IoStatus::ok) {
+    return fail(sent.status == IoStatus::timeout ? "write: i/o timeout"
+                                                 : "write: " + describe_errno(sent.err));
+  }
+  std::string answer;
+  char buffer[16384];
+  for (;;) {
+    const IoResult got = recv_some(fd.get(), buffer, sizeof buffer, deadline);
+    if (got.status == IoStatus::eof) {
+      return answer;
+    }
+    if (got.status != IoStatus::ok) {
+      return fail(got.status == IoStatus::timeout ? "read: no end of the answer within " +
+                                                        std::to_string(timeout.count()) + "ms"
+                                                  : "read: " + describe_errno(got.err));
+    }
+    if (answer.size() + got.bytes > maxBytes) {
+      return fail("read: the answer is over " + std::to_string(maxBytes) + " bytes");
+    }
+    answer.append(buffer, got.bytes);
+  }
 }
 
 IoResult send_all(int fd, std::string_view data, Deadline deadline) {
@@ -326,6 +377,12 @@ Result<DnsAnswer, DnsError> SystemNetwork::query(std::string_view server, std::s
 Result<Connection, ConnectError> SystemNetwork::connect(std::string_view ip, int port,
                                                         std::chrono::milliseconds timeout) {
   return connect_tcp(ip, port, timeout);
+}
+
+Result<Connection, ConnectError> SystemNetwork::connect_clamped(std::string_view ip, int port,
+                                                                std::chrono::milliseconds timeout,
+                                                                int maxSegment) {
+  return connect_tcp(ip, port, timeout, maxSegment);
 }
 
 std::string SystemNetwork::read_file(const std::string& path) {

@@ -86,9 +86,14 @@ struct Connection {
 };
 
 // Non-blocking connect + poll with the deadline; the errno is classified as above and our own
-// deadline is `timeout`. The returned fd is blocking again and has CLOEXEC.
+// deadline is `timeout`. The returned fd is blocking again and has CLOEXEC. `maxSegment` > 0
+// sets TCP_MAXSEG before the SYN, so the peer sends segments of at most that many bytes.
 Result<Connection, ConnectError> connect_tcp(std::string_view ip, int port,
-                                             std::chrono::milliseconds timeout);
+                                             std::chrono::milliseconds timeout, int maxSegment = 0);
+
+// The segment size a path of the minimum IPv4 MTU carries (576 - 40 bytes of headers): what a
+// connection asks for to get past a path-MTU blackhole.
+inline constexpr int kMinimumMss = 536;
 
 // Socket I/O bounded by a deadline (poll before every call), for small protocol exchanges
 // (DNS over TCP, a proxy's CONNECT, a SOCKS handshake) on blocking or non-blocking fds.
@@ -107,6 +112,13 @@ IoResult recv_some(int fd, char* buffer, std::size_t size, Deadline deadline, in
 // Receives exactly `size` bytes, or fails (`eof` when the peer closed in between).
 IoResult recv_exact(int fd, char* buffer, std::size_t size, Deadline deadline);
 
+// Sends `request` on the Unix stream socket at `path` and reads the answer until the server
+// closes, within `timeout`; an answer over `maxBytes` is an error. For line protocols that
+// answer one command and hang up, such as HAProxy's stats socket ("show stat\n"). Errors
+// name the path: "dial unix /run/haproxy.sock: connect: permission denied".
+Result<std::string> unix_socket_exchange(const std::string& path, std::string_view request,
+                                         std::chrono::milliseconds timeout, std::size_t maxBytes);
+
 // The seams the plugins use so unit tests can fake the network.
 class Network {
  public:
@@ -119,6 +131,13 @@ class Network {
                                                    std::chrono::milliseconds timeout) = 0;
   // "" when unreadable (/etc/hosts, /etc/resolv.conf): a missing file is evidence, not an error.
   virtual std::string read_file(const std::string& path) = 0;
+  // connect() asking the server for segments of at most `maxSegment` bytes (connect_tcp's),
+  // to tell a path-MTU blackhole. A fake may keep this default, which ignores the size.
+  virtual Result<Connection, ConnectError> connect_clamped(std::string_view ip, int port,
+                                                           std::chrono::milliseconds timeout,
+                                                           int /*maxSegment*/) {
+    return connect(ip, port, timeout);
+  }
 };
 
 // The real functions above.
@@ -131,6 +150,9 @@ class SystemNetwork final : public Network {
   Result<Connection, ConnectError> connect(std::string_view ip, int port,
                                            std::chrono::milliseconds timeout) override;
   std::string read_file(const std::string& path) override;
+  Result<Connection, ConnectError> connect_clamped(std::string_view ip, int port,
+                                                   std::chrono::milliseconds timeout,
+                                                   int maxSegment) override;
 };
 
 }  // namespace kp::core

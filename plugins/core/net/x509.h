@@ -189,6 +189,44 @@ VerifyOutcome verify_chain(const Certificate& leaf, const std::vector<Certificat
                            const std::vector<Certificate>& roots, std::int64_t atUnix,
                            std::string_view purpose);
 
+// Why a served chain reached no CA of a bundle (a verification that failed with
+// unknownAuthority or selfSigned), told from the certificates alone (chain.cpp).
+enum class IssuerGap {
+  none,              // the chain reaches the bundle: something else failed
+  ownRoot,           // the served chain ends at a self-signed CA the bundle does not hold
+  sameNameOtherKey,  // the bundle holds a CA of the missing issuer's name but another key
+  missingIssuer,     // nobody has the issuer: an incomplete chain, or another CA altogether
+};
+
+struct IssuerDiagnosis {
+  IssuerGap gap = IssuerGap::none;
+  // The certificate whose issuer is missing (the top of the served path) and that issuer:
+  // ownRoot: the served root; sameNameOtherKey / missingIssuer: the issuer's name and the
+  // top's authority key id (lowercase hex, "" when it has none).
+  std::string top, issuer, issuerKeyId;
+  std::size_t pathLength = 0;       // served certificates on the path from the leaf
+  std::vector<std::string> unused;  // served certificates off that path (a wrong intermediate)
+  std::vector<std::string> bundle;  // the bundle CAs' subjects
+  // missingIssuer: a bundle CA is among the CAs the server accepts for client certificates
+  // (its CertificateRequest), so the bundle is this server's own CA and the served chain is
+  // what lacks the intermediate; otherwise both causes fit.
+  bool serverTrustsBundle = false;
+};
+
+// `served` as the server sent it (leaf first), `bundle` the trusted CAs, `clientCaNames` the
+// server's acceptable client CA names (TlsProbe::acceptableClientCaNames; may be empty).
+IssuerDiagnosis diagnose_issuer(const std::vector<Certificate>& served,
+                                const std::vector<Certificate>& bundle,
+                                const std::vector<std::string>& clientCaNames);
+
+// The cause and the fix of a diagnosis, for a check's message and hint; `bundleName` says
+// where the bundle comes from and how it is changed ("certificate-authority-data", "--ca
+// FILE"). Both empty for IssuerGap::none.
+struct IssuerExplanation {
+  std::string cause, fix;
+};
+IssuerExplanation explain_issuer(const IssuerDiagnosis& diagnosis, std::string_view bundleName);
+
 // "2026-11-23T10:00:00Z" (UTC, second precision); clamped to years 0001..9999.
 std::string rfc3339(std::int64_t unixSeconds);
 
