@@ -1,5 +1,6 @@
 // libFuzzer target: the Prometheus text parser (core/metrics.h) and the API server summary built
-// on it, as apicheck's metrics layer runs them on a /metrics answer.
+// on it, as apicheck's metrics layer runs them on a /metrics answer; and HAProxy's CSV
+// statistics (apicheck --haproxy-stats), another text a load balancer's endpoint answers.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -7,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "apicheck/run.h"
 #include "core/kube/metrics.h"
 #include "fuzz/fuzz_util.h"
 
@@ -32,6 +34,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (summary) {
     KP_FUZZ_ASSERT(!summary->ratio5xx || summary->requestsTotal != 0);
     KP_FUZZ_ASSERT(!samples || summary->samples == samples->size());
+  }
+  if (const auto servers = kp::apicheck::detail::parse_haproxy_stats(text); servers) {
+    for (const kp::apicheck::detail::HaproxyServer& server : *servers) {
+      KP_FUZZ_ASSERT(server.server != "FRONTEND" && server.server != "BACKEND");
+      KP_FUZZ_ASSERT(!server.check_kind().empty());
+    }
   }
   return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "apicheck/config_load.h"
 #include "core/cli/complete.h"
+#include "core/util/base64.h"
 #include "core/util/json.h"
 #include "core/util/process.h"
 #include "core/util/signals.h"
@@ -178,6 +179,34 @@ Deps Deps::system(int verbosity) {
   d.exec = core::system_exec_runner();
 
   d.kubectlVersion = [env = d.env] { return kubectl_client_version(env); };
+  d.haproxyStats = [log](const std::string& source,
+                         std::chrono::milliseconds timeout) -> core::Result<std::string> {
+    constexpr std::size_t kMaxStats = 16 << 20;
+    if (!source.starts_with("http://") && !source.starts_with("https://")) {
+      return core::unix_socket_exchange(source, "show stat\n", timeout, kMaxStats);
+    }
+    // The stats page gives CSV with ";csv" after its URI. A user:password in the URL (stats
+    // auth) goes in an Authorization header, which the -v log masks, not in the logged URL.
+    core::HttpRequest r;
+    r.url = source.ends_with(";csv") ? source : source + ";csv";
+    const std::size_t authority = r.url.find("://") + 3;
+    const std::size_t at = r.url.find('@', authority);
+    if (at != std::string::npos && at < r.url.find('/', authority)) {
+      r.headers.push_back({"Authorization", "Basic " + core::encode_base64(r.url.substr(
+                                                           authority, at - authority))});
+      r.url.erase(authority, at + 1 - authority);
+    }
+    r.timeout = timeout;
+    r.maxBodyBytes = kMaxStats;
+    const core::HttpResult answer = core::CurlHttpClient(log).send(r);
+    if (!answer) {
+      return core::Error{answer.error().message};
+    }
+    if (answer->status != 200) {
+      return core::Error{"GET " + r.url + ": HTTP " + std::to_string(answer->status)};
+    }
+    return answer->body;
+  };
   return d;
 }
 
@@ -198,10 +227,13 @@ void add_flags(cxxopts::Options& cli) {
       ("endpoints", "Check these API server backends directly (host:port,...)",
        cxxopts::value<std::vector<std::string>>(), "LIST")                                  //
       ("all-endpoints", "Check every backend of the EndpointSlices of default/kubernetes")  //
-      ("metrics", "Read /metrics: 5xx ratio, p99 latency, APF rejections")                  //
-      ("dns-server", "Compare the system resolver with this DNS server", text(""), "IP")    //
-      ("watch", "Probe repeatedly; Ctrl-C prints flaps and latency percentiles")            //
-      ("interval", "Time between --watch rounds", text("2s"), "DURATION")                   //
+      ("haproxy-stats",
+       "Compare HAProxy's view of each backend with its /readyz (stats socket path or stats URL)",
+       text(""), "SOCKET|URL")                                                            //
+      ("metrics", "Read /metrics: 5xx ratio, p99 latency, APF rejections")                //
+      ("dns-server", "Compare the system resolver with this DNS server", text(""), "IP")  //
+      ("watch", "Probe repeatedly; Ctrl-C prints flaps and latency percentiles")          //
+      ("interval", "Time between --watch rounds", text("2s"), "DURATION")                 //
       ("version", "Print the version");
 }
 
@@ -222,6 +254,7 @@ void Options::complete(const core::Command& command) {
   intervalText = parsed["interval"].as<std::string>();
   dnsServer = parsed["dns-server"].as<std::string>();
   allEndpoints = parsed.count("all-endpoints") > 0;
+  haproxyStats = parsed["haproxy-stats"].as<std::string>();
   metrics = parsed.count("metrics") > 0;
   watch = parsed.count("watch") > 0;
   if (parsed.count("endpoints") > 0) {

@@ -38,6 +38,9 @@ struct Deps {
   core::ExecRunner exec;
   // The gitVersion of the kubectl beside us (KUBECTL_PATH, else PATH); "" when none.
   std::function<std::string()> kubectlVersion;
+  // HAProxy's `show stat` CSV from a stats socket path or a stats page URL (--haproxy-stats).
+  std::function<core::Result<std::string>(const std::string&, std::chrono::milliseconds)>
+      haproxyStats;
   // -v lines; empty: silent.
   std::function<void(const std::string&)> log;
   int verbosity = 0;
@@ -55,6 +58,7 @@ struct Options {
   std::string intervalText = "2s";
   std::vector<std::string> endpoints;  // --endpoints host:port,...
   bool allEndpoints = false;           // --all-endpoints: the EndpointSlices of default/kubernetes
+  std::string haproxyStats;            // --haproxy-stats SOCKET|URL
   bool metrics = false;                // --metrics
   std::string dnsServer;               // --dns-server IP[:port]
   bool watch = false;                  // --watch

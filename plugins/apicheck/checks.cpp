@@ -69,7 +69,7 @@ void run_layers(Run& run) {
   const auto lbReady = std::any_of(report.checks.begin(), report.checks.end(), [](const Check& c) {
     return c.id == "health.readyz" && c.status == CheckStatus::ok;
   });
-  if (!o.endpoints.empty() || o.allEndpoints) {
+  if (!o.endpoints.empty() || o.allEndpoints || !o.haproxyStats.empty()) {
     ha_layer(run, *http, authOk, lbReady);
   }
   if (o.metrics && authOk) {

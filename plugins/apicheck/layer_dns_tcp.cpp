@@ -164,6 +164,7 @@ std::optional<core::UniqueFd> tcp_layer(Run& run, const std::vector<std::string>
     if (!first) {
       run.timing.endpoint = endpoint;
       run.timing.connectMs = conn->ms;
+      run.connectedAddress = address;
       first = std::move(conn->fd);
     }
   }

@@ -22,6 +22,7 @@ namespace {
 struct BackendResult {
   std::vector<Check> checks;
   core::EndpointTiming timing;
+  bool connected = false;  // TCP reached it from here
   bool healthy = false;
 };
 
@@ -44,6 +45,7 @@ BackendResult probe_backend(const Run& run, const std::string& backend) {
     return out;
   }
   out.timing.connectMs = conn->ms;
+  out.connected = true;
   core::TlsProbeOptions opts;
   opts.serverName = run.nameHost;
   opts.caPem = run.client.caPem;
@@ -101,10 +103,35 @@ BackendResult probe_backend(const Run& run, const std::string& backend) {
   return out;
 }
 
-// The backends to check directly: --endpoints, or the EndpointSlices of default/kubernetes.
-std::vector<std::string> ha_backends(Run& run, core::HttpClient& http, bool authOk) {
+// HAProxy's servers for the API: with several proxies, those on the kubeconfig's port (or
+// 6443) when any are.
+std::vector<HaproxyServer> api_servers(const Run& run, std::vector<HaproxyServer> servers) {
+  std::string port = core::split_url(run.client.server).port;
+  port = port.empty() ? "443" : port;
+  std::vector<HaproxyServer> onPort;
+  for (const HaproxyServer& s : servers) {
+    if (s.address.ends_with(":" + port) || s.address.ends_with(":6443")) {
+      onPort.push_back(s);
+    }
+  }
+  return onPort.empty() ? servers : onPort;
+}
+
+// The backends to check directly: --endpoints, or the EndpointSlices of default/kubernetes,
+// or with only --haproxy-stats HAProxy's servers.
+std::vector<std::string> ha_backends(Run& run, core::HttpClient& http, bool authOk,
+                                     const std::vector<HaproxyServer>& lb) {
   if (!run.options.endpoints.empty()) {
     return run.options.endpoints;
+  }
+  if (!run.options.allEndpoints) {
+    std::vector<std::string> out;
+    for (const HaproxyServer& s : lb) {
+      if (!s.address.empty()) {
+        out.push_back(s.address);
+      }
+    }
+    return out;
   }
   if (!authOk) {
     run.add(make_check("ha.endpoints", Layer::ha, CheckStatus::skip,
@@ -145,11 +172,106 @@ std::vector<std::string> ha_backends(Run& run, core::HttpClient& http, bool auth
   return out;
 }
 
+std::string shown(std::string_view outside) {
+  return core::escape_bytes(outside, 80);
+}
+
+// ha.haproxy: HAProxy's state of each server against what its /readyz says from here. Returns
+// how many unready backends HAProxy still sends requests to.
+std::size_t compare_haproxy(Run& run, const std::vector<HaproxyServer>& lb,
+                            const std::vector<std::string>& backends,
+                            const std::vector<BackendResult>& results) {
+  std::size_t fedUnready = 0;
+  for (const HaproxyServer& s : lb) {
+    const std::string name = "HAProxy server " + shown(s.proxy) + "/" + shown(s.server);
+    const std::string state = shown(s.status) + " by " + s.check_kind() +
+                              (s.checkStatus.empty() ? "" : " (" + shown(s.checkStatus) + ")");
+    Check c = make_check("ha.haproxy", Layer::ha, CheckStatus::ok, {}, {}, shown(s.address));
+    c.details = {{"proxy", s.proxy},
+                 {"server", s.server},
+                 {"status", s.status},
+                 {"checkStatus", s.checkStatus}};
+    const auto at = std::find(backends.begin(), backends.end(), s.address);
+    if (s.address.empty() || at == backends.end()) {
+      c.status = CheckStatus::skip;
+      c.message = name + " is " + state + "; not checked directly (" +
+                  (s.address.empty() ? "HAProxy gives no address: its stats page shows them "
+                                       "with `stats show-legends`, its stats socket always"
+                                     : "not in --endpoints") +
+                  ")";
+      run.add(std::move(c));
+      continue;
+    }
+    const BackendResult& direct = results[static_cast<std::size_t>(at - backends.begin())];
+    const std::string seen =
+        direct.checks.empty() ? std::string("not ready") : direct.checks.front().message;
+    if (s.sends_traffic() && !direct.healthy && !direct.connected) {
+      // Its check reaches the port, this machine does not: the paths differ.
+      c.status = CheckStatus::warn;
+      c.message = name + " is " + state + ", but from here: " + seen;
+      c.hint =
+          "HAProxy reaches this backend and this machine does not: a firewall or route between "
+          "here and the backend, or HAProxy checks another address than the one dialled here; "
+          "requests through the load balancer may still be served";
+    } else if (s.sends_traffic() && !direct.healthy) {
+      ++fedUnready;
+      c.status = CheckStatus::fail;
+      c.message = name + " is " + state +
+                  ", so HAProxy may send it requests, but checked directly: " + seen;
+      if (s.checkStatus.starts_with("L7")) {
+        c.hint =
+            "HAProxy's HTTP check passes where /readyz fails from here: make it ask GET /readyz "
+            "over HTTPS (check-ssl) and expect 200, not /healthz, /livez or any answer; or "
+            "HAProxy reaches this backend by another path than this machine (compare curl -k "
+            "https://" +
+            shown(s.address) + "/readyz from the load balancer)";
+      } else {
+        c.hint =
+            "HAProxy's check only sees that the port " +
+            std::string(s.checkStatus.starts_with("L6") ? "completes a TLS handshake"
+                                                        : "accepts connections") +
+            ", so an API server that accepts them and answers nothing ready keeps getting "
+            "requests: check /readyz over HTTPS: in the backend `option httpchk GET /readyz` and "
+            "`http-check expect status 200`, and `check check-ssl verify none` on each server";
+      }
+    } else if (!s.sends_traffic() && direct.healthy && !s.status.starts_with("MAINT")) {
+      c.status = CheckStatus::warn;
+      c.message = name + " is " + state + (s.checkDesc.empty() ? "" : ": " + shown(s.checkDesc)) +
+                  ", but checked directly it is ready";
+      c.hint =
+          "HAProxy's check fails where /readyz succeeds: the check may be wrong (plain HTTP to "
+          "the TLS port needs check-ssl; a path or status kube-apiserver does not give), or "
+          "the load balancer cannot reach this backend (routing or a firewall between them); "
+          "until then its capacity is lost";
+    } else {
+      c.message = name + " is " + state + (direct.healthy ? ", ready" : ", not ready") +
+                  " checked directly: they agree";
+    }
+    run.add(std::move(c));
+  }
+  return fedUnready;
+}
+
 }  // namespace
 
 void ha_layer(Run& run, core::HttpClient& http, bool authOk, bool lbReady) {
-  const std::vector<std::string> backends = ha_backends(run, http, authOk);
+  std::vector<HaproxyServer> lb;
+  bool lbKnown = false;
+  if (!run.options.haproxyStats.empty()) {
+    core::Result<std::vector<HaproxyServer>> servers = read_haproxy_stats(run);
+    if (servers) {
+      lb = api_servers(run, std::move(*servers));
+      lbKnown = true;
+    } else {
+      run.add(make_check("ha.haproxy", Layer::ha, CheckStatus::warn,
+                         "could not read HAProxy's statistics: " + servers.error().message,
+                         "give the stats socket's path (`stats socket PATH` in the global "
+                         "section, readable by this user) or the stats page's URL (`stats uri`)"));
+    }
+  }
+  const std::vector<std::string> backends = ha_backends(run, http, authOk, lb);
   if (backends.empty()) {
+    compare_haproxy(run, lb, {}, {});  // HAProxy's view alone, each server named
     return;
   }
   // Every backend at once (bounded), so the whole layer costs about the slowest backend.
@@ -169,23 +291,28 @@ void ha_layer(Run& run, core::HttpClient& http, bool authOk, bool lbReady) {
   std::size_t healthy = 0;
   for (BackendResult& r : results) {
     healthy += r.healthy ? 1 : 0;
-    for (Check& c : r.checks) {
-      run.add(std::move(c));
+    for (const Check& c : r.checks) {
+      run.add(c);  // a copy: compare_haproxy reads them below
     }
     run.report.timings.push_back(r.timing);
   }
+  const std::size_t fedUnready = lbKnown ? compare_haproxy(run, lb, backends, results) : 0;
   const std::size_t failing = backends.size() - healthy;
   Check summary = make_check(
       "ha.summary", Layer::ha, CheckStatus::ok,
       std::to_string(healthy) + " of " + std::to_string(backends.size()) + " backends ready");
   if (failing > 0) {
     summary.status = healthy == 0 ? CheckStatus::fail : CheckStatus::warn;
-    summary.message +=
-        lbReady
-            ? "; through " + core::endpoint_of(run.client.server) +
-                  " the API answers ready, so the load balancer hides " + std::to_string(failing) +
-                  " failing backend" + (failing == 1 ? "" : "s")
-            : "; through " + core::endpoint_of(run.client.server) + " the API is not ready either";
+    const std::string through = "; through " + core::endpoint_of(run.client.server);
+    if (fedUnready > 0) {
+      summary.message += "; HAProxy still sends requests to " + std::to_string(fedUnready) +
+                         " of them (ha.haproxy)";
+    } else if (lbReady) {
+      summary.message += through + " the API answers ready, so the load balancer hides " +
+                         std::to_string(failing) + " failing backend" + (failing == 1 ? "" : "s");
+    } else {
+      summary.message += through + " the API is not ready either";
+    }
     summary.hint =
         "fix the failing backends listed above; until then requests that land on "
         "them fail unless the load balancer health-checks /readyz";

@@ -23,55 +23,35 @@ using core::join;
 
 namespace {
 
-// The kubeconfig's CA and the served chain's top issuer have the same name but not the same
-// key: the cluster at this address was re-created (kubeadm reset + init, a new kind/minikube
-// cluster) or its CA replaced, and the kubeconfig is the earlier one's. The CA's name, or "".
-std::string same_name_other_key(const std::vector<core::Certificate>& chain, const Run& run) {
-  if (chain.empty() || run.client.caPem.empty()) {
-    return {};
-  }
-  const core::CertInfo top = core::inspect(chain.back());
-  core::Result<core::ParsedCertificates> cas = core::parse_certificates(run.client.caPem);
-  if (!cas || top.authorityKeyId.empty()) {
-    return {};
-  }
-  std::string sameName;
-  for (const core::Certificate& ca : cas->certs) {
-    const core::CertInfo info = core::inspect(ca);
-    if (info.subject != top.issuer || info.subjectKeyId.empty()) {
-      continue;
-    }
-    if (info.subjectKeyId == top.authorityKeyId) {
-      return {};  // a CA of the bundle is the issuer: something else failed
-    }
-    sameName = info.subject;
-  }
-  return sameName;
-}
-
-std::string verify_hint(const core::VerifyOutcome& v, const Run& run,
-                        const std::vector<core::Certificate>& chain) {
+// What a failed verification means and its fix. An unknown authority is told apart by the
+// served chain and the kubeconfig's CA bundle (core::diagnose_issuer): an incomplete chain, a
+// CA of the same name with another key, another cluster's CA, or both when nothing tells.
+core::IssuerExplanation explain_verify(const core::VerifyOutcome& v, const Run& run,
+                                       const core::TlsProbe& probe) {
   switch (v.failure) {
     case core::VerifyFailure::unknownAuthority:
-    case core::VerifyFailure::selfSigned:
-      if (const std::string name = same_name_other_key(chain, run); !name.empty()) {
-        return "the server's certificate was issued by a CA named " + name +
-               " like the kubeconfig's, but by another key (its authority key id is not the "
-               "kubeconfig CA's subject key id): this kubeconfig most likely belongs to an "
-               "earlier cluster at this address (re-created, e.g. kubeadm reset + init, or a "
-               "new kind/minikube/k3d cluster), or the address now reaches another cluster "
-               "whose CA has the same default name: get a fresh kubeconfig from the cluster "
-               "(kubeadm: /etc/kubernetes/admin.conf); if the CA was rotated on purpose, update "
-               "certificate-authority-data to the new CA";
+    case core::VerifyFailure::selfSigned: {
+      if (run.client.caPem.empty()) {
+        return {{}, "the kubeconfig has no CA: set certificate-authority-data to the cluster CA"};
       }
-      return run.client.caPem.empty()
-                 ? "the kubeconfig has no CA: set certificate-authority-data to the cluster CA"
-                 : "the certificate is not signed by the kubeconfig's CA: update "
-                   "certificate-authority-data (kubectl config view --raw) to the CA that "
-                   "signed the server's certificate, or check you reach the right server";
+      core::Result<core::ParsedCertificates> bundle = core::parse_certificates(run.client.caPem);
+      core::IssuerExplanation e = core::explain_issuer(
+          core::diagnose_issuer(probe.chain,
+                                bundle ? bundle->certs : std::vector<core::Certificate>{},
+                                probe.acceptableClientCaNames),
+          "certificate-authority-data");
+      if (e.fix.empty()) {
+        e.fix =
+            "the certificate is not signed by the kubeconfig's CA: update "
+            "certificate-authority-data (kubectl config view --raw) to the CA that signed the "
+            "server's certificate, or check you reach the right server";
+      }
+      return e;
+    }
     default:
-      return "the serving certificate does not verify: compare it with the cluster CA "
-             "(openssl verify -CAfile ca.crt)";
+      return {{},
+              "the serving certificate does not verify: compare it with the cluster CA "
+              "(openssl verify -CAfile ca.crt)"};
   }
 }
 
@@ -112,7 +92,7 @@ void add_validity_failure(Run& run, Check verify, const core::TlsProbe& probe) {
       if (verdict.besides.empty()) {
         core::VerifyOutcome other = v;
         other.failure = problem.failure;
-        verdict.besides = verify_hint(other, run, probe.chain);
+        verdict.besides = explain_verify(other, run, probe).fix;
       }
       continue;
     }
@@ -148,6 +128,55 @@ void add_validity_failure(Run& run, Check verify, const core::TlsProbe& probe) {
   add_timed(run, std::move(verify), std::move(verdict));
 }
 
+// The handshake stalled: once more on a new connection whose SYN asks for segments of
+// core::kMinimumMss bytes, within kMtuRetry (or --timeout if shorter). If that completes, the
+// server did answer and full-size packets were lost on the way: a path-MTU blackhole
+// (tcp.path-mtu fails).
+constexpr std::chrono::milliseconds kMtuRetry{3000};
+
+enum class MtuRetry { completed, stalledToo, inconclusive };
+
+MtuRetry path_mtu_retry(Run& run) {
+  const auto budget = std::min(run.options.timeout, kMtuRetry);
+  const auto start = std::chrono::steady_clock::now();
+  auto conn = run.options.deps.net->connect_clamped(run.connectedAddress, run.port, budget,
+                                                    core::kMinimumMss);
+  if (!conn) {
+    run.log("path-MTU retry: " + conn.error().message);
+    return MtuRetry::inconclusive;
+  }
+  core::TlsProbeOptions opts;
+  opts.serverName = run.nameHost;
+  opts.caPem = run.client.caPem;
+  opts.timeout = std::max(std::chrono::milliseconds(1),
+                          budget - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - start));
+  auto probe = run.options.deps.tls(conn->fd.get(), opts);
+  if (!probe) {
+    run.log("path-MTU retry with " + std::to_string(core::kMinimumMss) +
+            "-byte segments: " + probe.error().message);
+    return probe.error().kind == core::TlsFailure::timeout ? MtuRetry::stalledToo
+                                                           : MtuRetry::inconclusive;
+  }
+  const int carried = core::kMinimumMss + 40;
+  Check mtu = make_check(
+      "tcp.path-mtu", Layer::tcp, CheckStatus::fail,
+      "the TLS handshake stalled with full-size packets but completed in " +
+          fmt_ms(probe->handshakeMs) + " when the server was asked for " +
+          std::to_string(core::kMinimumMss) + "-byte segments: the server answers, and packets " +
+          "larger than the path carries (it carries " + std::to_string(carried) +
+          "-byte ones) are dropped between here and " + run.timing.endpoint +
+          " with no ICMP \"fragmentation needed\" coming back (a path-MTU blackhole)",
+      "clamp the TCP MSS on the VPN or tunnel on the way (iptables -t mangle -A FORWARD -p tcp "
+      "--tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu), or lower this machine's interface "
+      "MTU (ip link set dev IFACE mtu 1400), or let ICMP type 3 code 4 through the firewalls on "
+      "the path",
+      run.timing.endpoint);
+  mtu.details = {{"mssThatWorked", core::kMinimumMss}, {"packetBytesThatPass", carried}};
+  run.add(std::move(mtu));
+  return MtuRetry::completed;
+}
+
 }  // namespace
 
 bool tls_layer(Run& run, int fd) {
@@ -166,6 +195,17 @@ bool tls_layer(Run& run, int fd) {
       hint =
           "the server accepted TCP but never completed TLS: a stalled server or a middlebox "
           "(check the load balancer and kube-apiserver load)";
+      switch (run.connectedAddress.empty() ? MtuRetry::inconclusive : path_mtu_retry(run)) {
+        case MtuRetry::completed:
+          hint = "the server did answer: its packets were lost on the way (see tcp.path-mtu)";
+          break;
+        case MtuRetry::stalledToo:
+          hint += "; not the path MTU: it stalled with " + std::to_string(core::kMinimumMss) +
+                  "-byte segments too";
+          break;
+        case MtuRetry::inconclusive:
+          break;
+      }
     }
     Check check =
         make_check("tls.handshake", Layer::tls, CheckStatus::fail, e.message, hint, endpoint);
@@ -215,7 +255,11 @@ bool tls_layer(Run& run, int fd) {
     add_validity_failure(run, std::move(verify), *probe);
   } else {
     if (!v.ok) {
-      verify.hint = verify_hint(v, run, probe->chain);
+      const core::IssuerExplanation e = explain_verify(v, run, *probe);
+      if (!e.cause.empty()) {
+        verify.message += ": " + e.cause;
+      }
+      verify.hint = e.fix;
     }
     run.add(std::move(verify));
   }

@@ -67,6 +67,8 @@ struct Run {
   std::string nameHost;  // the name the certificate must carry (tls-server-name or host)
   int port = 0;
   core::EndpointTiming timing;
+  // The IP the diagnostic connection reached; "" through a proxy.
+  std::string connectedAddress;
   std::optional<core::TlsProbe> tls;
   std::optional<core::CertInfo> clientCert;
   // When /etc/hosts overrides DNS with other addresses: the dns.hosts check and DNS's answer.
@@ -181,7 +183,28 @@ void health_layer(Run& run, core::HttpClient& http);
 // auth.whoami: who the server takes the credential for.
 void auth_layer(Run& run, core::HttpClient& http);
 
-// ha.*: each API server backend checked directly, and a summary.
+// One server row of HAProxy's `show stat` CSV (haproxy.cpp). Values as HAProxy wrote them:
+// outside text, escaped when shown.
+struct HaproxyServer {
+  std::string proxy, server;  // pxname, svname
+  std::string status;         // "UP", "DOWN", "UP 1/3", "no check", "MAINT", ...
+  std::string checkStatus;    // "L4OK", "L7OK", "L7STS", "L4CON", ...; "" without a check
+  std::string checkDesc;      // "Layer4 check passed", ...
+  std::string address;        // addr: "198.18.0.51:6443" (HAProxy 1.9 and later)
+  // HAProxy sends it new requests (UP, also while going down; or no check at all).
+  bool sends_traffic() const;
+  // What its check tests, from check_status: "a TCP-connect-only check", "an HTTP check", ...
+  std::string check_kind() const;
+};
+
+// The server rows (FRONTEND and BACKEND rows left out); an error when the text is not that CSV.
+core::Result<std::vector<HaproxyServer>> parse_haproxy_stats(std::string_view csv);
+
+// --haproxy-stats read through Deps::haproxyStats and parsed; errors name the source.
+core::Result<std::vector<HaproxyServer>> read_haproxy_stats(const Run& run);
+
+// ha.*: each API server backend checked directly, HAProxy's view of each (--haproxy-stats)
+// against it, and a summary.
 void ha_layer(Run& run, core::HttpClient& http, bool authOk, bool lbReady);
 
 // metrics.*: 5xx ratio, latency and APF rejections from /metrics.

@@ -127,21 +127,34 @@ core::Report check_server(const ServerOptions& options) {
   leaf.details["verifiedAgainst"] =
       options.caSource.empty() ? std::string("system trust store") : options.caSource;
   leaf.details["serverName"] = name;
+  const std::string against =
+      options.caSource.empty() ? std::string("the system trust store") : options.caSource;
   for (const core::VerifyProblem& problem : outcome.problems) {
     if (problem.failure == core::VerifyFailure::expired ||
         problem.failure == core::VerifyFailure::notYetValid) {
       continue;  // each certificate's own check says so
     }
-    add_problem(
-        leaf,
-        "chain does not verify against " +
-            (options.caSource.empty() ? std::string("the system trust store") : options.caSource) +
-            " (depth " + std::to_string(problem.depth) + "): " + problem.reason,
-        problem.failure == core::VerifyFailure::unknownAuthority ||
-                problem.failure == core::VerifyFailure::selfSigned
-            ? "the server's CA is not the one you trust: fix certificate-authority-data "
-              "(or --ca), or re-issue the serving certificate from the cluster CA"
-            : "re-issue the serving certificate from the cluster CA");
+    std::string message = "chain does not verify against " + against + " (depth " +
+                          std::to_string(problem.depth) + "): " + problem.reason;
+    std::string hint = "re-issue the serving certificate from the cluster CA";
+    if (problem.failure == core::VerifyFailure::unknownAuthority ||
+        problem.failure == core::VerifyFailure::selfSigned) {
+      hint =
+          "the server's CA is not the one you trust: fix certificate-authority-data (or --ca), "
+          "or re-issue the serving certificate from the cluster CA";
+      // Against a CA bundle (not the system store), tell an incomplete served chain from
+      // another CA, as apicheck's tls.verify does.
+      const core::IssuerExplanation e =
+          roots.empty()
+              ? core::IssuerExplanation{}
+              : core::explain_issuer(
+                    core::diagnose_issuer(chain, roots, result->acceptableClientCaNames), against);
+      if (!e.fix.empty()) {
+        message += ": " + e.cause;
+        hint = e.fix;
+      }
+    }
+    add_problem(leaf, message, hint);
     break;
   }
   const std::string mismatch = core::host_mismatch_message(chain.front(), name);

@@ -111,10 +111,15 @@ SCENARIO_EVIDENCE = {
     "hosts-override": ("dns.hosts", ["/etc/hosts", "198.18.0.99", "198.18.0.2"], ["/etc/hosts"]),
     "tcp-refused": ("tcp.connect", ["refused"], ["listens"]),
     "tcp-syn-drop": ("tcp.connect", ["timed out"], ["dropped"]),
+    "tcp-mtu-blackhole": ("tcp.path-mtu", ["stalled", "536-byte segments", "blackhole"],
+                          ["TCPMSS", "mtu", "ICMP type 3 code 4"]),
     "tls-expired": ("tls.verify", ["expired"], ["kubeadm certs renew apiserver"]),
     "tls-not-yet-valid": ("tls.verify", ["not yet valid"], ["clock"]),
     "tls-san-mismatch": ("tls.name", ["198.18.0.32"], ["certSANs", "198.18.0.32"]),
     "tls-unknown-ca": ("tls.verify", ["issuer"], ["certificate-authority-data"]),
+    "tls-incomplete-chain": ("tls.verify", ["only its own certificate", "lab intermediate CA",
+                                            "the served chain is incomplete"],
+                             ["serve the full chain", "Do not replace the CA"]),
     "auth-client-cert-expired": ("auth.whoami", ["401", "expired"], ["kubeadm"]),
     "auth-bad-token": ("auth.whoami", ["401", "bearer token sha256:"], ["token"]),
     "auth-forbidden": ("auth.whoami", ["403", "impersonate"], ["impersonate"]),
@@ -163,6 +168,23 @@ for _name in SCENARIO_EVIDENCE:
 
 
 @case
+def scenario_incomplete_chain_certs_server():
+    """`kubectl certs server` gives the served chain apicheck's diagnosis: the intermediate is
+    missing, the kubeconfig's CA is the right one."""
+    with scenario("tls-incomplete-chain") as env:
+        code, out = kubectl("certs", "server", "-o", "json", "--kubeconfig", env["KUBECONFIG"],
+                            netns=env["NETNS"])
+        report = json.loads(out[out.index("{"):]) if "{" in out else None
+        expect(code == 1 and report, "kubectl certs server exits 1", out)
+        leaf = checks_by_id(report)["cert.server"][0]
+        expect(leaf["status"] == "fail" and "the served chain is incomplete" in leaf["message"]
+               and "CN=lab intermediate CA" in leaf["message"],
+               "the leaf's check names the missing intermediate", leaf)
+        expect(leaf["hint"].startswith("serve the full chain"), "its fix serves the chain", leaf)
+        expect(len(checks_by_id(report)["cert.server"]) == 1, "one certificate was served", out)
+
+
+@case
 def scenario_ha_backends_named():
     report = None
     with scenario("ha-haproxy") as env:
@@ -182,6 +204,38 @@ def scenario_ha_backends_named():
                "the summary says the load balancer hides two failing backends", summary)
         readyz = checks_by_id(report)["health.readyz"][0]
         expect(readyz["status"] == "ok", "through the load balancer the API is ready", readyz)
+
+
+@case
+def scenario_ha_tcp_check():
+    """HAProxy's TCP-only check keeps a stuck API server UP (the lab's selftest proves it with
+    show stat and curl). With --haproxy-stats, from the socket or the stats page, apicheck reads
+    HAProxy's view, checks each of its servers directly and names the disagreement and the fix;
+    without it the stuck backend is only a failing backend."""
+    with scenario("ha-tcp-check") as env:
+        stuck = env["ENDPOINTS"].split(",")[1]
+        for source in (env["HAPROXY_STATS"], env["HAPROXY_STATS_URL"]):
+            t0 = time.monotonic()
+            code, out = kubectl("apicheck", "-o", "json", "--kubeconfig", env["KUBECONFIG"],
+                                "--timeout", "2s", "--haproxy-stats", source, netns=env["NETNS"])
+            took = time.monotonic() - t0
+            report = json.loads(out[out.index("{"):]) if "{" in out else None
+            expect(code == 1 and report and report["failedLayer"] == "ha",
+                   f"--haproxy-stats {source}: exit 1, failedLayer ha ({took:.1f}s)", out)
+            views = {c["endpoint"]: c for c in report["checks"] if c["id"] == "ha.haproxy"}
+            expect(set(views) == set(env["ENDPOINTS"].split(",")),
+                   "HAProxy's two servers are found and both checked directly", views)
+            bad = views[stuck]
+            expect(bad["status"] == "fail" and "be/stuck is UP by a TCP-connect-only check (L4OK)"
+                   in bad["message"] and "checked directly: TLS:" in bad["message"],
+                   "the stuck server: UP by a TCP-only check, not ready directly", bad)
+            expect("option httpchk GET /readyz" in bad["hint"], "the fix checks /readyz", bad)
+            expect(views[env["ENDPOINTS"].split(",")[0]]["status"] == "ok",
+                   "the real API server: HAProxy and /readyz agree", views)
+            summary = checks_by_id(report)["ha.summary"][0]
+            expect("HAProxy still sends requests to 1" in summary["message"],
+                   "the summary does not say the balancer hides it", summary)
+            expect(took < 2 * 2 + 3, "bounded by the stuck backend's deadline", took)
 
 
 @case

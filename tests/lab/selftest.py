@@ -198,6 +198,42 @@ def tcp_syn_drop():
                f"kubectl gives up at its 3s deadline ({took:.1f}s)", out)
 
 
+# A TLS handshake with the API server from the scenario's namespace, its TCP segments clamped
+# to MSS bytes when given: prints "ok", or the exception.
+TLS_WITH_MSS = """
+import socket, ssl, sys
+s = socket.socket()
+if int(sys.argv[3]):
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, int(sys.argv[3]))
+s.settimeout(3)
+s.connect((sys.argv[1], 6443))
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.check_hostname = False
+try:
+    ctx.wrap_socket(s).close()
+    print("ok")
+except Exception as e:
+    print(type(e).__name__, e)
+"""
+
+
+@case
+def tcp_mtu_blackhole():
+    with scenario("tcp-mtu-blackhole") as env:
+        ns = env["NETNS"]
+        code, out = sh(["python3", "-c", TLS_WITH_MSS, "198.18.0.2", ca_file(), "0"], netns=ns)
+        expect("timed out" in out, "a full-size TLS handshake stalls (python ssl)", out)
+        code, out = sh(["python3", "-c", TLS_WITH_MSS, "198.18.0.2", ca_file(), "536"], netns=ns)
+        expect(out.strip() == "ok", "with 536-byte segments it completes (python ssl)", out)
+        code, out = sh(["curl", "-sS", "-m", "3", "--cacert", ca_file(),
+                        "https://198.18.0.2:6443/version"], netns=ns)
+        expect(code == 28, "curl times out in the handshake", out)
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/version",
+                            "--request-timeout", "3s", netns=ns)
+        expect(code != 0 and ("TLS handshake timeout" in out or "exceeded" in out),
+               "kubectl: TLS handshake timeout", out)
+
+
 def tls_oracle(name, addr, openssl_error, kubectl_error, verify_ip=False):
     with scenario(name) as env:
         ns = env["NETNS"]
@@ -238,6 +274,31 @@ def tls_san_mismatch():
 def tls_unknown_ca():
     tls_oracle("tls-unknown-ca", "198.18.0.33", "unable to get local issuer certificate",
                "x509: certificate signed by unknown authority")
+
+
+@case
+def tls_incomplete_chain():
+    tls_oracle("tls-incomplete-chain", "198.18.0.34", "unable to get local issuer certificate",
+               "x509: certificate signed by unknown authority")
+    with scenario("tls-incomplete-chain") as env:
+        # With the intermediate added to the trusted bundle, curl and openssl verify: the
+        # chain was incomplete, the CA right.
+        bundle = Path(env["INTERMEDIATE"]).parent / "bundle.crt"
+        bundle.write_text(Path(ca_file()).read_text() + Path(env["INTERMEDIATE"]).read_text())
+        code, out = sh(["curl", "-sS", "--cacert", str(bundle), "-o", "/dev/null", "-w",
+                        "%{http_code}", "https://198.18.0.34:6443/version"], netns=env["NETNS"])
+        expect(code == 0 and out.strip() in ("200", "401", "403"),
+               "curl verifies with the intermediate added to the bundle", out)
+        # The server sends one certificate and names the cluster CA for client certificates.
+        code, out = sh(["openssl", "s_client", "-connect", "198.18.0.34:6443", "-showcerts"],
+                       netns=env["NETNS"], stdin="")
+        expect(out.count("-----BEGIN CERTIFICATE-----") == 1,
+               "openssl s_client -showcerts: the server sends its certificate alone", out)
+        code, subject = sh(["openssl", "x509", "-noout", "-subject", "-in", ca_file()])
+        ca_name = subject.strip().removeprefix("subject=")
+        names = out.split("Acceptable client certificate CA names", 1)[-1]
+        expect("Acceptable client certificate CA names" in out and ca_name in names,
+               f"openssl: the server accepts client certificates from {ca_name}", out)
 
 
 @case
@@ -319,6 +380,29 @@ def ha_haproxy():
         code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/readyz", netns=ns)
         expect(code == 0 and out.strip() == "ok", "through the load balancer the API answers",
                out)
+
+
+@case
+def ha_tcp_check():
+    with scenario("ha-tcp-check") as env:
+        ns = env["NETNS"]
+        code, out = sh(["socat", "-T", "2", "stdio", f"unix-connect:{env['HAPROXY_STATS']}"],
+                       stdin="show stat\n")
+        rows = [line.split(",") for line in out.splitlines() if line.startswith("be,stuck,")]
+        head = out.splitlines()[0][2:].split(",") if out.startswith("# ") else []
+        stuck = dict(zip(head, rows[0])) if rows and head else {}
+        expect(stuck.get("status") == "UP" and stuck.get("check_status") == "L4OK",
+               "HAProxy's show stat: the stuck server is UP by a layer-4 check (L4OK)", out)
+        code, out = sh(["curl", "-sS", "-m", "10", env["HAPROXY_STATS_URL"] + ";csv"], netns=ns)
+        expect(code == 0 and "\nbe,stuck," in out, "curl reads the same CSV from the stats page",
+               out)
+        code, out = sh(["curl", "-sS", "-k", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}",
+                        "https://198.18.0.56:6443/readyz"], netns=ns)
+        expect(out.startswith("000") and code == 28,
+               "curl to the stuck backend: connected, then nothing within 2 s (exit 28)", out)
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/readyz", netns=ns)
+        expect(code == 0 and out.strip() == "ok",
+               "kubectl get --raw /readyz through HAProxy: ok (balance first)", out)
 
 
 @case

@@ -178,9 +178,9 @@ TEST_CASE("apicheck::check tells a re-created cluster from an unknown CA", "[api
     REQUIRE(verify != nullptr);
     CHECK(verify->status == CheckStatus::fail);
     CHECK(verify->hint.find("belongs to an earlier cluster at this address") != std::string::npos);
-    CHECK(verify->hint.find("CA named CN=kubernetes") != std::string::npos);
+    CHECK(verify->message.find("CA named CN=kubernetes") != std::string::npos);
   }
-  SECTION("a CA of another name: today's unknown-CA hint") {
+  SECTION("the leaf alone, from a CA of another name: an incomplete chain or another CA") {
     CertSpec otherSpec = caSpec;
     otherSpec.commonName = "other-ca";
     const kp::testcerts::Issued otherCa = issue(otherSpec);
@@ -189,7 +189,41 @@ TEST_CASE("apicheck::check tells a re-created cluster from an unknown CA", "[api
     const kp::core::Check* verify = w.find(report, "tls.verify");
     REQUIRE(verify != nullptr);
     CHECK(verify->hint.find("earlier cluster") == std::string::npos);
-    CHECK(verify->hint.find("not signed by the kubeconfig's CA") != std::string::npos);
+    CHECK(verify->message.find("the server sent only its own certificate, issued by CN=other-ca") !=
+          std::string::npos);
+    CHECK(verify->hint.find("two causes fit: (1) the served chain is incomplete") !=
+          std::string::npos);
+    CHECK(verify->hint.find("(2) certificate-authority-data is another cluster's CA") !=
+          std::string::npos);
+  }
+  SECTION("the server names the kubeconfig's CA for client certificates: incomplete chain") {
+    CertSpec middleSpec = caSpec;
+    middleSpec.commonName = "cluster-intermediate";
+    const kp::testcerts::Issued middle = issue(middleSpec, &oldCa);
+    w.tls.chain = {issue(leafSpec, &middle).cert};
+    w.tls.clientCertRequested = true;
+    w.tls.acceptableClientCaNames = {"CN=kubernetes"};
+    const kp::core::Report report = w.options.check();
+    const kp::core::Check* verify = w.find(report, "tls.verify");
+    REQUIRE(verify != nullptr);
+    CHECK(verify->status == CheckStatus::fail);
+    CHECK(verify->message.find("the served chain is incomplete") != std::string::npos);
+    CHECK(verify->hint.find("serve the full chain") != std::string::npos);
+    CHECK(verify->hint.find("the intermediate CN=cluster-intermediate") != std::string::npos);
+    CHECK(verify->hint.find("two causes") == std::string::npos);
+  }
+  SECTION("a chain that ends at another root: another CA") {
+    CertSpec otherSpec = caSpec;
+    otherSpec.commonName = "other-ca";
+    const kp::testcerts::Issued otherCa = issue(otherSpec);
+    w.tls.chain = {issue(leafSpec, &otherCa).cert, otherCa.cert};
+    const kp::core::Report report = w.options.check();
+    const kp::core::Check* verify = w.find(report, "tls.verify");
+    REQUIRE(verify != nullptr);
+    CHECK(verify->message.find("ends at its own root CA CN=other-ca") != std::string::npos);
+    CHECK(verify->hint.find("set certificate-authority-data to the CA that signed") !=
+          std::string::npos);
+    CHECK(verify->hint.find("full chain") == std::string::npos);
   }
   CHECK_FALSE(sent_credentials(w.http.sent));
 }

@@ -811,7 +811,30 @@ TEST_CASE("certs::server checks the served chain, its CA and the name dialled", 
     const core::Report report = certs::check_server(options);
     CHECK(report.checks[0].status == core::CheckStatus::fail);
     CHECK(report.checks[0].message.starts_with("chain does not verify against /k/ca.crt"));
+    CHECK(report.checks[0].message.find("ends at its own root CA CN=lab-ca") != std::string::npos);
+    CHECK(report.checks[0].hint.starts_with("set /k/ca.crt to the CA that signed"));
     CHECK(report.checks[0].details["verified"] == false);
+  }
+  SECTION("a leaf served without its intermediate: the same diagnosis as apicheck's") {
+    CertSpec middleSpec = spec("lab-intermediate", kNow + 3650 * kDay, 4);
+    middleSpec.isCA = true;
+    const Issued middle = issue(middleSpec, &ca);
+    const Issued below = issue(leafSpec, &middle);
+    options.probe = [&](const std::string&, int, const core::TlsProbeOptions&) {
+      core::TlsProbe probe;
+      probe.chain = {below.cert};
+      probe.clientCertRequested = true;
+      probe.acceptableClientCaNames = {"CN=lab-ca"};
+      return core::Result<core::TlsProbe>(probe);
+    };
+    const core::Report report = certs::check_server(options);
+    CHECK(report.checks[0].status == core::CheckStatus::fail);
+    CHECK(report.checks[0].message.find(
+              "the server sent only its own certificate, issued by CN=lab-intermediate") !=
+          std::string::npos);
+    CHECK(report.checks[0].message.find("the served chain is incomplete") != std::string::npos);
+    CHECK(report.checks[0].hint.starts_with("serve the full chain"));
+    CHECK(report.checks[0].hint.find("add that intermediate to /k/ca.crt") != std::string::npos);
   }
   SECTION("an expired serving certificate") {
     CertSpec old = leafSpec;

@@ -1,0 +1,80 @@
+// A TLS handshake that stalls is tried once more with small TCP segments: if that completes,
+// the path drops full-size packets (a path-MTU blackhole), not the server.
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "support_apicheck.h"
+
+using kp::core::CheckStatus;
+using kp::core::Layer;
+using World = kp::testsupport::ApicheckWorld;
+
+namespace {
+
+// Remembers the segment size each connection asked for.
+struct ClampNetwork : kp::testsupport::FakeNetwork {
+  std::vector<int> clamps;
+  kp::core::Result<kp::core::Connection, kp::core::ConnectError> connect_clamped(
+      std::string_view ip, int port, std::chrono::milliseconds timeout, int mss) override {
+    clamps.push_back(mss);
+    return connect(ip, port, timeout);
+  }
+};
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("apicheck tells a path-MTU blackhole from a stalled server", "[apicheck][mtu]") {
+  World w;
+  auto net = std::make_shared<ClampNetwork>();
+  net->names = w.net->names;
+  w.options.deps.net = net;
+  const kp::core::TlsError stall{kp::core::TlsFailure::timeout,
+                                 "the server accepted the connection but sent nothing within 1s",
+                                 1000};
+  int handshakes = 0;
+  bool clampedWorks = true;
+  w.options.deps.tls = [&](int, const kp::core::TlsProbeOptions& o)
+      -> kp::core::Result<kp::core::TlsProbe, kp::core::TlsError> {
+    ++handshakes;
+    if (handshakes == 1 || !clampedWorks) {
+      return stall;
+    }
+    CHECK(o.timeout <= std::chrono::milliseconds(1000));  // the retry's own bounded deadline
+    return w.tls;
+  };
+
+  SECTION("the clamped try completes: tcp.path-mtu fails with the fixes") {
+    const kp::core::Report report = w.options.check();
+    REQUIRE(net->clamps == std::vector<int>{536});
+    CHECK(handshakes == 2);
+    const kp::core::Check* mtu = w.find(report, "tcp.path-mtu");
+    REQUIRE(mtu != nullptr);
+    CHECK(mtu->status == CheckStatus::fail);
+    CHECK(has(mtu->message, "completed"));
+    CHECK(has(mtu->message, "576-byte"));
+    CHECK(has(mtu->hint, "TCPMSS --clamp-mss-to-pmtu"));
+    CHECK(has(mtu->hint, "ICMP type 3 code 4"));
+    CHECK(kp::core::failed_layer(report) == Layer::tcp);
+    const kp::core::Check* hs = w.find(report, "tls.handshake");
+    CHECK(hs->status == CheckStatus::fail);
+    CHECK(has(hs->hint, "see tcp.path-mtu"));
+    CHECK_FALSE(has(hs->hint, "stalled server"));
+    CHECK_FALSE(kp::testsupport::sent_credentials(w.http.sent));
+    CHECK(w.http.sent.empty());  // the run still stops at the broken path
+  }
+  SECTION("it stalls with small segments too: a stalled server or middlebox, not the MTU") {
+    clampedWorks = false;
+    const kp::core::Report report = w.options.check();
+    CHECK(handshakes == 2);
+    CHECK(w.find(report, "tcp.path-mtu") == nullptr);
+    const kp::core::Check* hs = w.find(report, "tls.handshake");
+    CHECK(has(hs->hint, "a stalled server or a middlebox"));
+    CHECK(has(hs->hint, "not the path MTU: it stalled with 536-byte segments too"));
+    CHECK(kp::core::failed_layer(report) == Layer::tls);
+  }
+}
