@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml  # Debian: python3-yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lab"))
-from labtest import ca_file, case, expect, lab, main  # noqa: E402
+from labtest import ca_file, case, expect, lab, main, scenario  # noqa: E402
 
 APICHECK = str(Path(os.environ.get("KP_BIN_DIR", ".")) / "kubectl-apicheck")
 LAB_DIR = Path(os.environ.get("LAB_DIR", "/tmp/kplugins-lab"))
@@ -112,20 +112,6 @@ def kubectl_refused(kc):
            "kubectl (the oracle): the server refuses the token (Unauthorized)", out + err)
 
 
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def signed_token(claims):
-    """An RS256 JWT signed with the lab's service-account signing key (openssl as signer)."""
-    head = b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
-    body = b64url(json.dumps(claims).encode())
-    signature = subprocess.run(
-        ["openssl", "dgst", "-sha256", "-sign", str(LAB_DIR / "pki" / "sa.key")],
-        input=f"{head}.{body}".encode(), capture_output=True, check=True).stdout
-    return f"{head}.{body}.{b64url(signature)}"
-
-
 def no_secret(text, token):
     return token not in text and token.rsplit(".", 1)[1] not in text
 
@@ -135,17 +121,22 @@ def clock_ahead():
     """This machine 800 days fast: openssl and curl under the same fake clock call the server's
     certificate expired, and it is valid by the real clock; apicheck fails tls with the clock as
     the cause, 800 days, and no renewal anywhere in the report."""
-    kc = lab("kubeconfig", "admin")
+    with scenario("clock-ahead") as env:
+        offset = dict(kv.split("=", 1) for kv in env["CLIENT_ENV"].split())["FAKETIME"]
+        clock_ahead_in(env["KUBECONFIG"], offset)
+
+
+def clock_ahead_in(kc, offset):
     server = server_of(kc)
     code, out, err = run(["openssl", "x509", "-noout", "-checkend", "0",
                           "-in", str(LAB_DIR / "pki" / "apiserver.crt")])
     expect(code == 0, "openssl (oracle): the serving certificate is valid by the real clock",
            out + err)
     code, out, err = run(["curl", "-sS", "--cacert", ca_file(), server + "/version"],
-                         faketime_env("+800d", shutil.which("curl")))
+                         faketime_env(offset, shutil.which("curl")))
     expect(code == 60 and "expired" in err,
            "curl (oracle) under a clock 800 days fast: certificate has expired", err)
-    code, report, out = apicheck(["--kubeconfig", kc], faketime_env("+800d"))
+    code, report, out = apicheck(["--kubeconfig", kc], faketime_env(offset))
     no_sanitizer_report(out)
     expect(code == 1 and report and report["failedLayer"] == "tls", "apicheck: exit 1, tls", out)
     verify = check(report, "tls.verify")
@@ -207,31 +198,25 @@ def clock_behind_client_cert():
 
 @case
 def expired_serviceaccount_token():
-    """A ServiceAccount token signed by the lab's own key that expired in 2023: kubectl (the
-    oracle) gets Unauthorized; apicheck fails config.token before any request, naming the
+    """The lab's auth-expired-sa-token: a ServiceAccount token signed by the lab's own key that
+    expired in 2023 (its selftest proves the claims and the signature with openssl): kubectl
+    (the oracle) gets Unauthorized; apicheck fails config.token before any request, naming the
     subject and the expiry, and explains the 401 with it."""
-    exp = 1700000000  # 2023-11-14T22:13:20Z
-    token = signed_token({
-        "aud": ["https://kubernetes.default.svc.cluster.local"],
-        "exp": exp, "iat": exp - 3600, "nbf": exp - 3600,
-        "iss": "https://kubernetes.default.svc.cluster.local",
-        "kubernetes.io": {"namespace": NAMESPACE,
-                          "serviceaccount": {"name": ACCOUNT,
-                                             "uid": "5b1bbbc4-54d5-4b6c-a4c3-0e1f4ac38a1c"}},
-        "sub": f"system:serviceaccount:{NAMESPACE}:{ACCOUNT}"})
-    with tempfile.TemporaryDirectory() as tmp:
-        kc = token_kubeconfig(tmp, token)
+    with scenario("auth-expired-sa-token") as env:
+        kc = env["KUBECONFIG"]
+        token = yaml.safe_load(Path(kc).read_text())["users"][0]["user"]["token"]
+        namespace, account = env["SERVICEACCOUNT"].split("/")
         kubectl_refused(kc)
         code, report, out = apicheck(["--kubeconfig", kc])
         expect(code == 1 and report and report["failedLayer"] == "config",
                "apicheck: exit 1, config fails first", out)
         tok = check(report, "config.token")
         expect(tok["status"] == "fail"
-               and f"ServiceAccount token for system:serviceaccount:{NAMESPACE}:{ACCOUNT}"
+               and f"ServiceAccount token for system:serviceaccount:{namespace}:{account}"
                in tok["message"] and "expired 2023-11-14T22:13:20Z" in tok["message"],
                "config.token names the subject and the expiry", out)
-        expect(tok["hint"].startswith(f"get a new token: kubectl create token {ACCOUNT} -n "
-                                      f"{NAMESPACE}"), "the fix is a new token for it", out)
+        expect(tok["hint"].startswith(f"get a new token: kubectl create token {account} -n "
+                                      f"{namespace}"), "the fix is a new token for it", out)
         whoami = check(report, "auth.whoami")
         expect(whoami["status"] == "fail" and "401" in whoami["message"]
                and "expired 2023-11-14T22:13:20Z" in whoami["message"],

@@ -11,6 +11,7 @@ The lab must be up (`lab up`); a scenario case sets its scenario up and always t
 import base64
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -341,6 +342,57 @@ def auth_forbidden():
                         "https://198.18.0.2:6443/api/v1/namespaces/default/pods"],
                        netns=env["NETNS"])
         expect(out == "200", "the same token without impersonation may list pods", out)
+
+
+@case
+def auth_expired_sa_token():
+    with scenario("auth-expired-sa-token") as env:
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/version", netns=env["NETNS"])
+        expect(code != 0 and "Unauthorized" in out, "kubectl: Unauthorized", out)
+        code, tok = kubectl(env["KUBECONFIG"], "config", "view", "--raw", "-o",
+                            "jsonpath={.users[0].user.token}")
+        payload = tok.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        ns, name = env["SERVICEACCOUNT"].split("/")
+        expect(claims["exp"] == int(env["EXPIRED_AT"]) < time.time()
+               and claims["sub"] == f"system:serviceaccount:{ns}:{name}",
+               "the token's own claims: that account's, expired 2023-11-14", claims)
+        code, pub = sh(["openssl", "pkey", "-in", str(Path(ca_file()).parent / "sa.key"),
+                        "-pubout"])
+        head_body, signature = tok.rsplit(".", 1)
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "pub").write_text(pub)
+            (Path(tmp) / "sig").write_bytes(
+                base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+            code, out = sh(["openssl", "dgst", "-sha256", "-verify", f"{tmp}/pub", "-signature",
+                            f"{tmp}/sig"], stdin=head_body)
+        expect(code == 0 and "Verified OK" in out,
+               "openssl: the lab's service-account key signed it (only the date is wrong)", out)
+
+
+@case
+def clock_ahead():
+    with scenario("clock-ahead") as env:
+        ns, fake = env["NETNS"], dict(kv.split("=", 1) for kv in env["CLIENT_ENV"].split())
+        code, out = sh(["openssl", "x509", "-noout", "-checkend", "0", "-in",
+                        str(Path(ca_file()).parent / "apiserver.crt")])
+        expect(code == 0, "openssl: the serving certificate is valid by the real clock", out)
+        code, out = sh(["curl", "-sS", "--cacert", ca_file(), "https://198.18.0.2:6443/version"],
+                       netns=ns, env=fake)
+        expect(code == 60 and "expired" in out,
+               "curl with CLIENT_ENV: certificate has expired", out)
+        code, out = sh(["openssl", "s_client", "-connect", "198.18.0.2:6443", "-CAfile",
+                        ca_file(), "-verify_return_error", "-brief"], netns=ns, env=fake, stdin="")
+        expect(code != 0 and "certificate has expired" in out,
+               "openssl s_client with CLIENT_ENV: certificate has expired", out)
+        # kubectl is Go, which reads the clock without libc, so libfaketime cannot move it:
+        # what it would say at that time is what Go's verifier says, as openssl -attime does.
+        code, out = sh(["openssl", "verify", "-attime", str(int(time.time()) + 800 * 86400),
+                        "-CAfile", ca_file(), str(Path(ca_file()).parent / "apiserver.crt")])
+        expect(code != 0 and "certificate has expired" in out,
+               "openssl verify -attime (800 days on): the chain has expired then", out)
+        code, out = kubectl(env["KUBECONFIG"], "get", "--raw", "/version", netns=ns)
+        expect(code == 0 and '"gitVersion"' in out, "kubectl with the real clock: fine", out)
 
 
 @case
