@@ -184,8 +184,16 @@ std::size_t compare_haproxy(Run& run, const std::vector<HaproxyServer>& lb,
   std::size_t fedUnready = 0;
   for (const HaproxyServer& s : lb) {
     const std::string name = "HAProxy server " + shown(s.proxy) + "/" + shown(s.server);
-    const std::string state = shown(s.status) + " by " + s.check_kind() +
-                              (s.checkStatus.empty() ? "" : " (" + shown(s.checkStatus) + ")");
+    const bool unchecked = s.status == "no check";
+    const bool byOperator = s.status.starts_with("MAINT") || s.status.starts_with("DRAIN");
+    const std::string state =
+        unchecked
+            ? std::string("in rotation without a health check")
+            : shown(s.status) +
+                  (byOperator
+                       ? std::string(" (set by an operator)")
+                       : " by " + s.check_kind() +
+                             (s.checkStatus.empty() ? "" : " (" + shown(s.checkStatus) + ")"));
     Check c = make_check("ha.haproxy", Layer::ha, CheckStatus::ok, {}, {}, shown(s.address));
     c.details = {{"proxy", s.proxy},
                  {"server", s.server},
@@ -197,7 +205,7 @@ std::size_t compare_haproxy(Run& run, const std::vector<HaproxyServer>& lb,
       c.message = name + " is " + state + "; not checked directly (" +
                   (s.address.empty() ? "HAProxy gives no address: its stats page shows them "
                                        "with `stats show-legends`, its stats socket always"
-                                     : "not in --endpoints") +
+                                     : "not among the backends checked") +
                   ")";
       run.add(std::move(c));
       continue;
@@ -218,7 +226,12 @@ std::size_t compare_haproxy(Run& run, const std::vector<HaproxyServer>& lb,
       c.status = CheckStatus::fail;
       c.message = name + " is " + state +
                   ", so HAProxy may send it requests, but checked directly: " + seen;
-      if (s.checkStatus.starts_with("L7")) {
+      if (unchecked) {
+        c.hint =
+            "HAProxy sends requests to every server, ready or not: add a health check of "
+            "/readyz over HTTPS: in the backend `option httpchk GET /readyz` and `http-check "
+            "expect status 200`, and `check check-ssl verify none` on each server";
+      } else if (s.checkStatus.starts_with("L7")) {
         c.hint =
             "HAProxy's HTTP check passes where /readyz fails from here: make it ask GET /readyz "
             "over HTTPS (check-ssl) and expect 200, not /healthz, /livez or any answer; or "
@@ -234,7 +247,7 @@ std::size_t compare_haproxy(Run& run, const std::vector<HaproxyServer>& lb,
             "requests: check /readyz over HTTPS: in the backend `option httpchk GET /readyz` and "
             "`http-check expect status 200`, and `check check-ssl verify none` on each server";
       }
-    } else if (!s.sends_traffic() && direct.healthy && !s.status.starts_with("MAINT")) {
+    } else if (!s.sends_traffic() && direct.healthy && !byOperator) {
       c.status = CheckStatus::warn;
       c.message = name + " is " + state + (s.checkDesc.empty() ? "" : ": " + shown(s.checkDesc)) +
                   ", but checked directly it is ready";
@@ -243,6 +256,9 @@ std::size_t compare_haproxy(Run& run, const std::vector<HaproxyServer>& lb,
           "the TLS port needs check-ssl; a path or status kube-apiserver does not give), or "
           "the load balancer cannot reach this backend (routing or a firewall between them); "
           "until then its capacity is lost";
+    } else if (byOperator) {
+      c.message = name + " is " + state + "; checked directly it is " +
+                  (direct.healthy ? "ready" : "not ready");
     } else {
       c.message = name + " is " + state + (direct.healthy ? ", ready" : ", not ready") +
                   " checked directly: they agree";

@@ -129,20 +129,23 @@ void add_validity_failure(Run& run, Check verify, const core::TlsProbe& probe) {
 }
 
 // The handshake stalled: once more on a new connection whose SYN asks for segments of
-// core::kMinimumMss bytes, within kMtuRetry (or --timeout if shorter). If that completes, the
-// server did answer and full-size packets were lost on the way: a path-MTU blackhole
-// (tcp.path-mtu fails).
+// core::kMinimumMss bytes. If that completes, the server did answer and full-size packets were
+// lost on the way: a path-MTU blackhole (tcp.path-mtu fails), and up to two more tries between
+// that size and a full Ethernet segment bound the size the path carries. Everything within
+// kMtuRetry (or --timeout if shorter); a search try gets at most kMtuProbe.
 constexpr std::chrono::milliseconds kMtuRetry{3000};
+constexpr std::chrono::milliseconds kMtuProbe{1000};
+constexpr int kFullMss = 1460;  // a 1500-byte Ethernet MTU
+constexpr int kIpTcpHeaders = 40;
 
 enum class MtuRetry { completed, stalledToo, inconclusive };
 
-MtuRetry path_mtu_retry(Run& run) {
-  const auto budget = std::min(run.options.timeout, kMtuRetry);
+// One handshake on a connection asking for `mss`-byte segments, within `budget`.
+MtuRetry clamped_handshake(Run& run, int mss, std::chrono::milliseconds budget, double& ms) {
   const auto start = std::chrono::steady_clock::now();
-  auto conn = run.options.deps.net->connect_clamped(run.connectedAddress, run.port, budget,
-                                                    core::kMinimumMss);
+  auto conn = run.options.deps.net->connect_clamped(run.connectedAddress, run.port, budget, mss);
   if (!conn) {
-    run.log("path-MTU retry: " + conn.error().message);
+    run.log("path-MTU try with " + std::to_string(mss) + "-byte segments: " + conn.error().message);
     return MtuRetry::inconclusive;
   }
   core::TlsProbeOptions opts;
@@ -153,26 +156,63 @@ MtuRetry path_mtu_retry(Run& run) {
                                        std::chrono::steady_clock::now() - start));
   auto probe = run.options.deps.tls(conn->fd.get(), opts);
   if (!probe) {
-    run.log("path-MTU retry with " + std::to_string(core::kMinimumMss) +
+    run.log("path-MTU try with " + std::to_string(mss) +
             "-byte segments: " + probe.error().message);
     return probe.error().kind == core::TlsFailure::timeout ? MtuRetry::stalledToo
                                                            : MtuRetry::inconclusive;
   }
-  const int carried = core::kMinimumMss + 40;
+  ms = probe->handshakeMs;
+  return MtuRetry::completed;
+}
+
+MtuRetry path_mtu_retry(Run& run) {
+  const auto budget = std::min(run.options.timeout, kMtuRetry);
+  const auto start = std::chrono::steady_clock::now();
+  const auto left = [&] {
+    return budget - std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start);
+  };
+  double ms = 0;
+  const MtuRetry first = clamped_handshake(run, core::kMinimumMss, budget, ms);
+  if (first != MtuRetry::completed) {
+    return first;
+  }
+  const double smallMs = ms;
+  int passes = core::kMinimumMss;  // the largest segment size that completed
+  int lost = 0;                    // the smallest that stalled (0: none tried)
+  for (int upper = kFullMss, i = 0; i < 2 && left() > std::chrono::milliseconds(200); ++i) {
+    const int mss = (passes + upper) / 2;
+    const MtuRetry r = clamped_handshake(run, mss, std::min(left(), kMtuProbe), ms);
+    if (r == MtuRetry::inconclusive) {
+      break;
+    }
+    (r == MtuRetry::completed ? passes : upper) = mss;
+    if (r == MtuRetry::stalledToo) {
+      lost = mss;
+    }
+  }
+  const int carried = passes + kIpTcpHeaders;
+  const std::string size =
+      lost == 0 ? "it carries packets of at least " + std::to_string(carried) + " bytes"
+                : "it carries packets of " + std::to_string(carried) + " bytes, not of " +
+                      std::to_string(lost + kIpTcpHeaders);
   Check mtu = make_check(
       "tcp.path-mtu", Layer::tcp, CheckStatus::fail,
-      "the TLS handshake stalled with full-size packets but completed in " +
-          fmt_ms(probe->handshakeMs) + " when the server was asked for " +
-          std::to_string(core::kMinimumMss) + "-byte segments: the server answers, and packets " +
-          "larger than the path carries (it carries " + std::to_string(carried) +
-          "-byte ones) are dropped between here and " + run.timing.endpoint +
+      "the TLS handshake stalled with full-size packets but completed in " + fmt_ms(smallMs) +
+          " when the server was asked for " + std::to_string(core::kMinimumMss) +
+          "-byte segments: the server answers, and packets larger than the path carries (" + size +
+          ") are dropped between here and " + run.timing.endpoint +
           " with no ICMP \"fragmentation needed\" coming back (a path-MTU blackhole)",
       "clamp the TCP MSS on the VPN or tunnel on the way (iptables -t mangle -A FORWARD -p tcp "
       "--tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu), or lower this machine's interface "
-      "MTU (ip link set dev IFACE mtu 1400), or let ICMP type 3 code 4 through the firewalls on "
-      "the path",
+      "MTU to " +
+          std::to_string(carried) + " (ip link set dev IFACE mtu " + std::to_string(carried) +
+          "), or let ICMP type 3 code 4 through the firewalls on the path",
       run.timing.endpoint);
-  mtu.details = {{"mssThatWorked", core::kMinimumMss}, {"packetBytesThatPass", carried}};
+  mtu.details = {{"mssThatWorked", passes}, {"packetBytesThatPass", carried}};
+  if (lost != 0) {
+    mtu.details["packetBytesLost"] = lost + kIpTcpHeaders;
+  }
   run.add(std::move(mtu));
   return MtuRetry::completed;
 }

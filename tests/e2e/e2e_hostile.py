@@ -160,7 +160,8 @@ def invocations(kc, port, ca, mode):
     pages = 4 if mode.startswith("gigabyte") else 1
     return {
         # tcp and tls (one deadline each), then /livez: a server that lets it time out costs
-        # one deadline, the other health requests are skipped (three in all).
+        # one deadline, the other health requests are skipped (three in all). A stalled TLS
+        # handshake is tried once more with small segments (path MTU), within one more T.
         "apicheck": ([bin_path("apicheck"), "--kubeconfig", kc, "-o", "json", "--timeout", ts],
                      3 * T),
         # one round, then Ctrl-C: the request in flight is cancelled (a TCP connect or TLS
@@ -318,11 +319,13 @@ def silent():
 @case
 def silent_defaults():
     """The silent server against each plugin's default deadlines, as documented in --help:
-    apicheck and certs server --timeout 5s per step, netdebug 10 s per request (without
+    apicheck and certs server --timeout 5s per step (apicheck then tries the stalled handshake
+    once more with small TCP segments, within 3 s, as README says), netdebug 10 s per request
+    (without
     --request-timeout); certs secrets has 30 s per request (big lists), of which connecting
     (TCP and TLS) may take 10 s at most, as client-go's TLS handshake timeout."""
     defaults = {
-        "apicheck": (["-o", "json"], 5.0),
+        "apicheck": (["-o", "json"], 5.0 + 3.0),
         "certs server": (["server", "-o", "json"], 5.0),
         "certs secrets": (["secrets", "-o", "json"], 10.0),
         "netdebug cleanup": (["cleanup"], 10.0),

@@ -107,7 +107,8 @@ TEST_CASE("apicheck --haproxy-stats compares HAProxy's view with each /readyz",
   }
   SECTION("an HTTP check that passes where /readyz fails: its path, or another route") {
     csv = kHead + row("api2", "UP", "L7OK", "198.18.0.52:6443");
-    const kp::core::Check* bad = haproxy_check(w.options.check(), "198.18.0.52:6443");
+    const kp::core::Report report = w.options.check();
+    const kp::core::Check* bad = haproxy_check(report, "198.18.0.52:6443");
     REQUIRE(bad != nullptr);
     CHECK(bad->status == CheckStatus::fail);
     CHECK(has(bad->hint, "make it ask GET /readyz"));
@@ -115,7 +116,8 @@ TEST_CASE("apicheck --haproxy-stats compares HAProxy's view with each /readyz",
   }
   SECTION("DOWN in HAProxy, ready from here: a wrong check or no route from the balancer") {
     csv = kHead + row("api1", "DOWN", "L7STS", "198.18.0.2:6443");
-    const kp::core::Check* c = haproxy_check(w.options.check(), "198.18.0.2:6443");
+    const kp::core::Report report = w.options.check();
+    const kp::core::Check* c = haproxy_check(report, "198.18.0.2:6443");
     REQUIRE(c != nullptr);
     CHECK(c->status == CheckStatus::warn);
     CHECK(has(c->message, "checked directly it is ready"));
@@ -125,11 +127,29 @@ TEST_CASE("apicheck --haproxy-stats compares HAProxy's view with each /readyz",
   SECTION("UP in HAProxy, refused from here: the paths differ, not the check") {
     csv = kHead + row("api3", "UP", "L4OK", "198.18.0.53:6443");
     w.net->broken["198.18.0.53:6443"] = kp::core::ConnectFailure::refused;
-    const kp::core::Check* c = haproxy_check(w.options.check(), "198.18.0.53:6443");
+    const kp::core::Report report = w.options.check();
+    const kp::core::Check* c = haproxy_check(report, "198.18.0.53:6443");
     REQUIRE(c != nullptr);
     CHECK(c->status == CheckStatus::warn);
     CHECK(has(c->hint, "firewall or route"));
     CHECK_FALSE(has(c->hint, "httpchk"));
+  }
+  SECTION("no health check at all: every server in rotation, the fix adds one") {
+    csv = kHead + row("api2", "no check", "", "198.18.0.52:6443");
+    const kp::core::Report report = w.options.check();
+    const kp::core::Check* bad = haproxy_check(report, "198.18.0.52:6443");
+    REQUIRE(bad != nullptr);
+    CHECK(bad->status == CheckStatus::fail);
+    CHECK(has(bad->message, "be/api2 is in rotation without a health check"));
+    CHECK(has(bad->hint, "add a health check of /readyz"));
+  }
+  SECTION("in maintenance by an operator: neither blamed") {
+    csv = kHead + row("api1", "MAINT", "L7OK", "198.18.0.2:6443");
+    const kp::core::Report report = w.options.check();
+    const kp::core::Check* c = haproxy_check(report, "198.18.0.2:6443");
+    REQUIRE(c != nullptr);
+    CHECK(c->status == CheckStatus::ok);
+    CHECK(has(c->message, "is MAINT (set by an operator); checked directly it is ready"));
   }
   SECTION("--endpoints narrows the direct checks; HAProxy's others are named, not probed") {
     csv = kHead + row("api1", "UP", "L7OK", "198.18.0.2:6443") +

@@ -36,27 +36,31 @@ TEST_CASE("apicheck tells a path-MTU blackhole from a stalled server", "[apichec
   const kp::core::TlsError stall{kp::core::TlsFailure::timeout,
                                  "the server accepted the connection but sent nothing within 1s",
                                  1000};
+  // The path carries segments of up to `carries` bytes; a handshake on a connection that
+  // asked for more (or on the first, unclamped one) stalls.
   int handshakes = 0;
-  bool clampedWorks = true;
+  int carries = 560;
   w.options.deps.tls = [&](int, const kp::core::TlsProbeOptions& o)
       -> kp::core::Result<kp::core::TlsProbe, kp::core::TlsError> {
     ++handshakes;
-    if (handshakes == 1 || !clampedWorks) {
+    CHECK(o.timeout <= std::chrono::milliseconds(1000));  // --timeout, and the retries' own
+    if (handshakes == 1 || net->clamps.empty() || net->clamps.back() > carries) {
       return stall;
     }
-    CHECK(o.timeout <= std::chrono::milliseconds(1000));  // the retry's own bounded deadline
     return w.tls;
   };
 
-  SECTION("the clamped try completes: tcp.path-mtu fails with the fixes") {
+  SECTION("the clamped try completes: tcp.path-mtu fails with the size and the fixes") {
     const kp::core::Report report = w.options.check();
-    REQUIRE(net->clamps == std::vector<int>{536});
-    CHECK(handshakes == 2);
+    // 536 completes; then halfway to 1460 (998) stalls, halfway again (767) stalls.
+    REQUIRE(net->clamps == std::vector<int>{536, 998, 767});
+    CHECK(handshakes == 4);
     const kp::core::Check* mtu = w.find(report, "tcp.path-mtu");
     REQUIRE(mtu != nullptr);
     CHECK(mtu->status == CheckStatus::fail);
     CHECK(has(mtu->message, "completed"));
-    CHECK(has(mtu->message, "576-byte"));
+    CHECK(has(mtu->message, "it carries packets of 576 bytes, not of 807"));
+    CHECK(has(mtu->hint, "ip link set dev IFACE mtu 576"));
     CHECK(has(mtu->hint, "TCPMSS --clamp-mss-to-pmtu"));
     CHECK(has(mtu->hint, "ICMP type 3 code 4"));
     CHECK(kp::core::failed_layer(report) == Layer::tcp);
@@ -67,8 +71,16 @@ TEST_CASE("apicheck tells a path-MTU blackhole from a stalled server", "[apichec
     CHECK_FALSE(kp::testsupport::sent_credentials(w.http.sent));
     CHECK(w.http.sent.empty());  // the run still stops at the broken path
   }
+  SECTION("a path that carries more is bounded from below") {
+    carries = 1400;
+    const kp::core::Report report = w.options.check();
+    REQUIRE(net->clamps == std::vector<int>{536, 998, 1229});
+    const kp::core::Check* mtu = w.find(report, "tcp.path-mtu");
+    REQUIRE(mtu != nullptr);
+    CHECK(has(mtu->message, "it carries packets of at least 1269 bytes"));
+  }
   SECTION("it stalls with small segments too: a stalled server or middlebox, not the MTU") {
-    clampedWorks = false;
+    carries = 0;
     const kp::core::Report report = w.options.check();
     CHECK(handshakes == 2);
     CHECK(w.find(report, "tcp.path-mtu") == nullptr);
