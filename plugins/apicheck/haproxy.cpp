@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "apicheck/run.h"
+#include "core/net/proxy.h"
 #include "core/util/text.h"
 
 namespace kp::apicheck::detail {
@@ -100,8 +101,10 @@ std::string HaproxyServer::check_kind() const {
 }
 
 core::Result<std::vector<HaproxyServer>> read_haproxy_stats(const Run& run) {
-  const std::string& source = run.options.haproxyStats;
-  core::Result<std::string> csv = run.options.deps.haproxyStats(source, run.options.timeout);
+  // A stats URL may carry stats auth's user:password: shown with the password masked.
+  const std::string source = core::mask_proxy_url(run.options.haproxyStats);
+  core::Result<std::string> csv =
+      run.options.deps.haproxyStats(run.options.haproxyStats, run.options.timeout);
   if (!csv) {
     return csv.error();
   }

@@ -409,16 +409,24 @@ def health_readyz_failing():
         expect(code != 0, "kubectl get --raw /readyz fails", out)
 
 
+def show_stat(sock):
+    """HAProxy's `show stat` through its socket with socat: (backend server -> its row by
+    column name, the raw CSV)."""
+    code, out = sh(["socat", "-T", "2", "stdio", f"unix-connect:{sock}"], stdin="show stat\n")
+    lines = out.splitlines()
+    head = lines[0][2:].split(",") if lines and lines[0].startswith("# ") else []
+    rows = [dict(zip(head, line.split(","))) for line in lines[1:] if line.startswith("be,")]
+    return {r["svname"]: r for r in rows}, out
+
+
 @case
 def ha_haproxy():
     with scenario("ha-haproxy") as env:
         ns = env["NETNS"]
-        code, out = sh(["socat", "-T", "2", "stdio", f"unix-connect:{env['HAPROXY_STATS']}"],
-                       stdin="show stat\n")
-        rows = {r.split(",")[1]: r.split(",")[17] for r in out.splitlines()
-                if r.startswith("be,")}
-        expect(rows.get("api1") == "UP" and rows.get("api2", "").startswith("DOWN")
-               and rows.get("api3", "").startswith("DOWN"),
+        rows, out = show_stat(env["HAPROXY_STATS"])
+        status = {name: r["status"] for name, r in rows.items()}
+        expect(status.get("api1") == "UP" and status.get("api2", "").startswith("DOWN")
+               and status.get("api3", "").startswith("DOWN"),
                "HAProxy show stat: api1 UP, api2 DOWN, api3 DOWN", out)
         backends = env["ENDPOINTS"].split(",")
         expect(len(backends) == 3, "three backends listed", env)
@@ -438,11 +446,8 @@ def ha_haproxy():
 def ha_tcp_check():
     with scenario("ha-tcp-check") as env:
         ns = env["NETNS"]
-        code, out = sh(["socat", "-T", "2", "stdio", f"unix-connect:{env['HAPROXY_STATS']}"],
-                       stdin="show stat\n")
-        rows = [line.split(",") for line in out.splitlines() if line.startswith("be,stuck,")]
-        head = out.splitlines()[0][2:].split(",") if out.startswith("# ") else []
-        stuck = dict(zip(head, rows[0])) if rows and head else {}
+        rows, out = show_stat(env["HAPROXY_STATS"])
+        stuck = rows.get("stuck", {})
         expect(stuck.get("status") == "UP" and stuck.get("check_status") == "L4OK",
                "HAProxy's show stat: the stuck server is UP by a layer-4 check (L4OK)", out)
         code, out = sh(["curl", "-sS", "-m", "10", env["HAPROXY_STATS_URL"] + ";csv"], netns=ns)

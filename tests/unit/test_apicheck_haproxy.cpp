@@ -169,6 +169,18 @@ TEST_CASE("apicheck --haproxy-stats compares HAProxy's view with each /readyz",
     CHECK(has(c->message, "stats show-legends"));
     CHECK(w.find(report, "ha.backend") == nullptr);
   }
+  SECTION("a stats URL's password is never shown") {
+    w.options.haproxyStats = "http://admin:s3cret-stats@lb.test:8404/stats";
+    csv = "<html>login</html>";
+    w.options.endpoints = {"198.18.0.2:6443"};
+    const kp::core::Report report = w.options.check();
+    CHECK(asked == "http://admin:s3cret-stats@lb.test:8404/stats");
+    const kp::core::Check* c = w.find(report, "ha.haproxy");
+    REQUIRE(c != nullptr);
+    CHECK(c->status == CheckStatus::warn);
+    CHECK(has(c->message, "http://admin:***@lb.test:8404/stats: not HAProxy's CSV statistics"));
+    CHECK_FALSE(has(kp::core::to_json(report).dump(), "s3cret-stats"));
+  }
   SECTION("stats that cannot be read: a warning naming the source") {
     w.options.deps.haproxyStats = [](const std::string&, std::chrono::milliseconds) {
       return kp::core::Result<std::string>(
