@@ -46,11 +46,7 @@ BackendResult probe_backend(const Run& run, const std::string& backend) {
   }
   out.timing.connectMs = conn->ms;
   out.connected = true;
-  core::TlsProbeOptions opts;
-  opts.serverName = run.nameHost;
-  opts.caPem = run.client.caPem;
-  opts.timeout = run.options.timeout;
-  auto tls = run.options.deps.tls(conn->fd.get(), opts);
+  auto tls = handshake(run, conn->fd.get(), run.options.timeout);
   if (!tls) {
     c.message = "TLS: " + tls.error().message;
     c.hint = "this backend does not complete TLS: check kube-apiserver on " + host;

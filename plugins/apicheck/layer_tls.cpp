@@ -148,13 +148,10 @@ MtuRetry clamped_handshake(Run& run, int mss, std::chrono::milliseconds budget, 
     run.log("path-MTU try with " + std::to_string(mss) + "-byte segments: " + conn.error().message);
     return MtuRetry::inconclusive;
   }
-  core::TlsProbeOptions opts;
-  opts.serverName = run.nameHost;
-  opts.caPem = run.client.caPem;
-  opts.timeout = std::max(std::chrono::milliseconds(1),
-                          budget - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::steady_clock::now() - start));
-  auto probe = run.options.deps.tls(conn->fd.get(), opts);
+  auto probe = handshake(run, conn->fd.get(),
+                         std::max(std::chrono::milliseconds(1),
+                                  budget - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::steady_clock::now() - start)));
   if (!probe) {
     run.log("path-MTU try with " + std::to_string(mss) +
             "-byte segments: " + probe.error().message);
@@ -220,11 +217,7 @@ MtuRetry path_mtu_retry(Run& run) {
 }  // namespace
 
 bool tls_layer(Run& run, int fd) {
-  core::TlsProbeOptions opts;
-  opts.serverName = run.nameHost;
-  opts.caPem = run.client.caPem;
-  opts.timeout = run.options.timeout;
-  auto probe = run.options.deps.tls(fd, opts);
+  auto probe = handshake(run, fd, run.options.timeout);
   const std::string endpoint = run.timing.endpoint;
   if (!probe) {
     const core::TlsError& e = probe.error();

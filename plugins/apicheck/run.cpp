@@ -87,6 +87,15 @@ core::HttpRequest request_to(const Run& run, std::string path) {
   return r;
 }
 
+core::Result<core::TlsProbe, core::TlsError> handshake(const Run& run, int fd,
+                                                       std::chrono::milliseconds timeout) {
+  core::TlsProbeOptions opts;
+  opts.serverName = run.nameHost;
+  opts.caPem = run.client.caPem;
+  opts.timeout = timeout;
+  return run.options.deps.tls(fd, opts);
+}
+
 std::string snippet(std::string_view body) {
   return core::escape_bytes(body, 160);
 }

@@ -101,6 +101,11 @@ struct Run {
 
 // ------------------------------------------------------------------ shared helpers (run.cpp)
 
+// The diagnostic TLS handshake on a connected socket, as every apicheck connection makes it:
+// the cluster's name (tls-server-name or host) and the kubeconfig's CA, within `timeout`.
+core::Result<core::TlsProbe, core::TlsError> handshake(const Run& run, int fd,
+                                                       std::chrono::milliseconds timeout);
+
 // "0.5 ms", "12 ms".
 std::string fmt_ms(double ms);
 
