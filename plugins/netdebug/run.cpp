@@ -5,10 +5,12 @@
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
 #include <iostream>
-#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include "core/cli/command.h"
 #include "core/kube/apiclient.h"
@@ -23,6 +25,7 @@ namespace {
 
 using core::Check;
 using core::CheckStatus;
+using core::Layer;
 
 constexpr std::string_view kTool = "netdebug";
 
@@ -256,11 +259,15 @@ std::vector<Check> node_checks(const core::DebugPodRun& run, const core::DebugPo
   return checks;
 }
 
-std::string cell(const Check* check) {
-  if (check == nullptr) {
+// A matrix cell: a check's status, or -1 when the node has no such check.
+using Cell = signed char;
+constexpr Cell kAbsent = -1;
+
+std::string cell_text(Cell cell) {
+  if (cell == kAbsent) {
     return "-";
   }
-  switch (check->status) {
+  switch (static_cast<CheckStatus>(cell)) {
     case CheckStatus::ok:
       return "ok";
     case CheckStatus::warn:
@@ -357,17 +364,42 @@ std::vector<std::string> suite_command(std::string_view script,
           "kubectl-netdebug-suite"};
 }
 
-void render_matrix(std::ostream& out, const core::Report& report,
-                   const std::vector<std::string>& nodes) {
+namespace {
+
+// Calls its argument with every check of a report, in order; may be called more than once.
+using EachCheck = std::function<void(const std::function<void(const Check&)>&)>;
+
+// render_matrix() over the checks `each` visits (twice: the matrix, then the failures), keeping
+// a status per node and column rather than the checks.
+void render_matrix_of(std::ostream& out, const EachCheck& each, CheckStatus verdict,
+                      const std::vector<std::string>& nodes) {
+  std::unordered_map<std::string, std::size_t> rowOf;
+  for (const std::string& node : nodes) {
+    rowOf.emplace(node, rowOf.size());
+  }
   std::vector<std::string> columns;
-  std::map<std::pair<std::string, std::string>, const Check*> cells;
-  for (const Check& c : report.checks) {
+  std::unordered_map<std::string, std::size_t> columnOf;
+  std::vector<std::vector<Cell>> rows(rowOf.size());
+  std::vector<bool> failed(rowOf.size(), false);
+  each([&](const Check& c) {
     const std::string column = column_of(c);
-    if (std::find(columns.begin(), columns.end(), column) == columns.end()) {
+    const std::size_t col = columnOf.emplace(column, columns.size()).first->second;
+    if (col == columns.size()) {
       columns.push_back(column);
     }
-    cells[{c.endpoint, column}] = &c;
-  }
+    const auto row = rowOf.find(c.endpoint);
+    if (row == rowOf.end()) {
+      return;  // a check of the run itself: a column, in no row
+    }
+    std::vector<Cell>& cells = rows[row->second];
+    if (cells.size() <= col) {
+      cells.resize(col + 1, kAbsent);
+    }
+    cells[col] = static_cast<Cell>(c.status);  // a node's last check of a column shows
+    if (c.status == CheckStatus::fail) {
+      failed[row->second] = true;
+    }
+  });
   std::size_t nodeWidth = 4;
   for (const std::string& n : nodes) {
     nodeWidth = std::max(nodeWidth, n.size());
@@ -378,21 +410,24 @@ void render_matrix(std::ostream& out, const core::Report& report,
     header += column + "  ";
   }
   out << core::trim(header) << '\n';
+  std::size_t failedNodes = 0;
   for (const std::string& node : nodes) {
+    const std::size_t index = rowOf.at(node);
+    const std::vector<Cell>& cells = rows[index];
+    failedNodes += failed[index] ? 1 : 0;
     std::string row = node;
     row.resize(nodeWidth + 2, ' ');
-    for (const std::string& column : columns) {
-      auto found = cells.find({node, column});
-      std::string text = cell(found == cells.end() ? nullptr : found->second);
-      text.resize(column.size() + 2, ' ');
+    for (std::size_t col = 0; col < columns.size(); ++col) {
+      std::string text = cell_text(col < cells.size() ? cells[col] : kAbsent);
+      text.resize(columns[col].size() + 2, ' ');
       row += text;
     }
     out << core::trim(row) << '\n';
   }
   bool first = true;
-  for (const Check& c : report.checks) {
+  each([&](const Check& c) {
     if (c.status != CheckStatus::fail && c.status != CheckStatus::warn) {
-      continue;
+      return;
     }
     if (first) {
       out << '\n';
@@ -403,17 +438,200 @@ void render_matrix(std::ostream& out, const core::Report& report,
     if (!c.hint.empty()) {
       out << "     fix: " << c.hint << '\n';
     }
-  }
-  const CheckStatus verdict = core::verdict(report);
-  std::size_t failedNodes = 0;
-  for (const std::string& node : nodes) {
-    failedNodes += std::any_of(report.checks.begin(), report.checks.end(), [&](const Check& c) {
-      return c.endpoint == node && c.status == CheckStatus::fail;
-    });
-  }
+  });
   out << '\n'
       << "verdict: " << core::to_string(verdict) << " (" << nodes.size() << " nodes, "
       << failedNodes << " with failures)\n";
+}
+
+// Messages and details quote what the suite printed, which need not be UTF-8: as
+// core::render_json, invalid bytes become U+FFFD.
+std::string dump_utf8(const nlohmann::ordered_json& value, int indent) {
+  return value.dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+// `value` as core::render_json() prints it at depth 2 (an element of "checks"): its lines
+// indented by four more spaces.
+void write_check(std::ostream& out, const nlohmann::ordered_json& value) {
+  std::string text = dump_utf8(value, 2);
+  std::string indented = "    ";
+  indented.reserve(text.size() + text.size() / 8);
+  for (const char ch : text) {
+    indented += ch;
+    if (ch == '\n') {  // only between lines: a JSON string holds no raw newline
+      indented += "    ";
+    }
+  }
+  out << indented;
+}
+
+// core::render_json() of `head` with every slot's checks after its own, written a check at a
+// time: the document around the checks is core::to_json()'s, with a stand-in for the array.
+void render_json_streamed(std::ostream& out, const core::Report& head, const CompactChecks& checks,
+                          const core::Report& summary) {
+  constexpr std::string_view kStandIn = "kp-netdebug-checks";
+  nlohmann::ordered_json document = core::to_json(summary);
+  document["checks"] = nlohmann::ordered_json::array({kStandIn});
+  const std::string text = dump_utf8(document, 2);
+  // Raw newlines: only the structure of the document can match, never a string in it.
+  const std::string standIn = "\"checks\": [\n    \"" + std::string(kStandIn) + "\"\n  ]";
+  const std::size_t at = text.find(standIn);
+  if (summary.checks.empty() || at == std::string::npos) {
+    core::Report whole = head;
+    for (std::size_t slot = 0; slot < checks.slots(); ++slot) {
+      for (Check& c : checks.get(slot)) {
+        whole.checks.push_back(std::move(c));
+      }
+    }
+    core::render_json(out, whole);
+    return;
+  }
+  out << std::string_view(text).substr(0, at) << "\"checks\": [\n";
+  bool first = true;
+  const auto write_all = [&](const nlohmann::ordered_json& items) {
+    for (const nlohmann::ordered_json& item : items) {
+      out << (first ? "" : ",\n");
+      first = false;
+      write_check(out, item);
+    }
+  };
+  write_all(core::to_json(head)["checks"]);
+  for (std::size_t slot = 0; slot < checks.slots(); ++slot) {
+    core::Report one;
+    one.checks = checks.get(slot);
+    write_all(core::to_json(one)["checks"]);
+  }
+  out << "\n  ]" << std::string_view(text).substr(at + standIn.size()) << '\n';
+}
+
+std::optional<Layer> layer_named(std::string_view name) {
+  for (int i = 0; i <= static_cast<int>(Layer::node); ++i) {
+    if (core::to_string(static_cast<Layer>(i)) == name) {
+      return static_cast<Layer>(i);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void render_matrix(std::ostream& out, const core::Report& report,
+                   const std::vector<std::string>& nodes) {
+  render_matrix_of(
+      out,
+      [&](const std::function<void(const Check&)>& visit) {
+        for (const Check& c : report.checks) {
+          visit(c);
+        }
+      },
+      core::verdict(report), nodes);
+}
+
+CompactChecks::CompactChecks(std::size_t slots) : packed_(slots), seen_(slots, 0) {}
+
+void CompactChecks::set(std::size_t slot, std::vector<Check> checks) {
+  static_assert(static_cast<int>(Layer::node) * 4 + 3 < 64, "a status bit per layer");
+  std::uint64_t seen = 0;
+  for (const Check& c : checks) {
+    seen |= std::uint64_t{1} << (static_cast<int>(c.layer) * 4 + static_cast<int>(c.status));
+  }
+  core::Report report;
+  report.checks = std::move(checks);
+  const std::vector<std::uint8_t> packed =
+      nlohmann::ordered_json::to_msgpack(core::to_json(report)["checks"]);
+  packed_[slot].assign(packed.begin(), packed.end());  // no spare capacity kept
+  seen_[slot] = seen;
+}
+
+std::vector<Check> CompactChecks::get(std::size_t slot) const {
+  std::vector<Check> checks;
+  if (packed_[slot].empty()) {
+    return checks;
+  }
+  // Bytes this class wrote: reading them cannot fail.
+  const nlohmann::ordered_json items = nlohmann::ordered_json::from_msgpack(packed_[slot]);
+  for (const nlohmann::ordered_json& item : items) {
+    Check c = core::make_check(
+        item.value("id", std::string()),
+        layer_named(item.value("layer", std::string())).value_or(Layer::incluster),
+        core::parse_check_status(item.value("status", std::string())).value_or(CheckStatus::fail),
+        item.value("message", std::string()), item.value("hint", std::string()),
+        item.value("endpoint", std::string()));
+    c.durationMs = item.value("durationMs", 0.0);
+    if (const auto details = item.find("details"); details != item.end()) {
+      c.details = *details;
+    }
+    checks.push_back(std::move(c));
+  }
+  return checks;
+}
+
+std::vector<Check> CompactChecks::summary() const {
+  std::uint64_t seen = 0;
+  for (const std::uint64_t s : seen_) {
+    seen |= s;
+  }
+  std::vector<Check> checks;
+  for (int bit = 0; bit < 64; ++bit) {
+    if ((seen >> bit & 1) != 0) {
+      checks.push_back(
+          core::make_check({}, static_cast<Layer>(bit / 4), static_cast<CheckStatus>(bit % 4)));
+    }
+  }
+  return checks;
+}
+
+std::size_t CompactChecks::bytes() const {
+  std::size_t total = 0;
+  for (const std::vector<std::uint8_t>& p : packed_) {
+    total += p.size();
+  }
+  return total;
+}
+
+namespace {
+
+core::Report summary_of(const core::Report& head, const CompactChecks& checks) {
+  core::Report summary = head;
+  for (Check& c : checks.summary()) {
+    summary.checks.push_back(std::move(c));
+  }
+  return summary;
+}
+
+}  // namespace
+
+void render_run_report(std::ostream& out, const core::Report& head, const CompactChecks& checks,
+                       const std::vector<std::string>& nodes, core::OutputFormat format,
+                       bool colour) {
+  const EachCheck each = [&](const std::function<void(const Check&)>& visit) {
+    for (const Check& c : head.checks) {
+      visit(c);
+    }
+    for (std::size_t slot = 0; slot < checks.slots(); ++slot) {
+      for (const Check& c : checks.get(slot)) {
+        visit(c);
+      }
+    }
+  };
+  const core::Report summary = summary_of(head, checks);
+  if (format == core::OutputFormat::text && nodes.size() > 1) {
+    render_matrix_of(out, each, core::verdict(summary), nodes);
+    return;
+  }
+  if (format == core::OutputFormat::json) {
+    render_json_streamed(out, head, checks, summary);
+    return;
+  }
+  // One node's text, and YAML (one document from yaml-cpp's emitter): the whole report.
+  core::Report whole = head;
+  whole.checks.clear();
+  each([&](const Check& c) { whole.checks.push_back(c); });
+  core::render(out, whole, format, colour);
+}
+
+int run_exit_code(const core::Report& head, const CompactChecks& checks, core::FailOn failOn) {
+  return core::exit_code(summary_of(head, checks), failOn);
 }
 
 int run_command(const core::Invocation& invocation) {
@@ -507,7 +725,7 @@ int run_command(const core::Invocation& invocation) {
       base.namespaceName + ", " + std::to_string(std::min<std::size_t>(nodes.size(), concurrency)) +
       " at a time");
   core::PodRegistry registry;
-  std::vector<std::vector<Check>> perNode(nodes.size());
+  CompactChecks perNode(nodes.size());
   std::atomic<std::size_t> nextNode{0};
   std::mutex logMutex;
   const auto worker = [&] {
@@ -524,7 +742,7 @@ int run_command(const core::Invocation& invocation) {
         run.failure = std::string("internal error: ") + e.what();
         run.failureHint = "please report it; cleanup deletes any pod left behind";
       }
-      perNode[i] = node_checks(run, spec);
+      perNode.set(i, node_checks(run, spec));
       std::lock_guard lock(logMutex);
       log(nodes[i] + ": " + (run.failure.empty() ? "done" : run.failure));
     }
@@ -542,20 +760,14 @@ int run_command(const core::Invocation& invocation) {
   for (const std::string& left : core::delete_all(client, registry)) {
     err << "kubectl-netdebug: warning: " << left << '\n';
   }
-  for (std::vector<Check>& checks : perNode) {
-    report.checks.insert(report.checks.end(), checks.begin(), checks.end());
-  }
   log(std::to_string(client.requests()) + " API requests for " + std::to_string(nodes.size()) +
       " node(s), at most " + std::to_string(registry.peak()) + " pod(s) alive at once");
   if (core::StopSignals::raised()) {
     return interrupted(err);
   }
-  if (command.output() == core::OutputFormat::text && nodes.size() > 1) {
-    render_matrix(invocation.out, report, nodes);
-  } else {
-    core::render(invocation.out, report, command.output(), core::colour_enabled(STDOUT_FILENO));
-  }
-  return core::exit_code(report, command.fail_on());
+  render_run_report(invocation.out, report, perNode, nodes, command.output(),
+                    core::colour_enabled(STDOUT_FILENO));
+  return run_exit_code(report, perNode, command.fail_on());
 }
 
 int shell_command(const core::Invocation& invocation) {
