@@ -36,8 +36,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!info.dnsNames.empty()) {
       (void)core::certificate_matches_host(cert, info.dnsNames.front());
     }
+    // The pairing that reads RSA and EC keys' own fields answers as OpenSSL does.
+    const auto pairing = core::pair_private_key(cert, bytes);
+    KP_FUZZ_ASSERT(static_cast<bool>(pairing) == static_cast<bool>(key));
     if (key) {
-      (void)core::key_matches(cert, *key);
+      KP_FUZZ_ASSERT(pairing->matches == core::key_matches(cert, *key));
     }
     if (publicKey) {
       (void)core::key_matches(cert, *publicKey);

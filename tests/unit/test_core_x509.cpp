@@ -497,6 +497,117 @@ TEST_CASE("core::key_matches pairs certificates with keys", "[x509]") {
   CHECK(inspect(leaf.cert).publicKeySha256 == kp::core::public_key_sha256(leaf.key));
 }
 
+TEST_CASE("core::pair_private_key reads RSA and EC keys' own public half", "[x509]") {
+  using kp::core::pair_private_key;
+  CertSpec rsaSpec;
+  rsaSpec.commonName = "rsa-leaf";
+  rsaSpec.keyKind = KeyKind::rsa2048;
+  const Issued rsa = issue(rsaSpec, &pki().intermediate);
+  const Issued ec = leaf_for({"kubernetes"});
+  REQUIRE(inspect(ec.cert).keyType == "ECDSA");
+  REQUIRE(inspect(rsa.cert).keyType == "RSA");
+
+  // Every encoding clusters hold: matched without OpenSSL's decoders.
+  for (const auto* issued : {&rsa, &ec}) {
+    for (const std::string& bytes :
+         {kp::testcerts::key_pem_pkcs8(issued->key),
+          kp::testcerts::key_pem_traditional(issued->key), kp::testcerts::key_der(issued->key),
+          issued->certPem() + kp::testcerts::key_pem_pkcs8(issued->key)}) {
+      const auto pairing = pair_private_key(issued->cert, bytes);
+      REQUIRE(pairing);
+      CHECK(pairing->matches);
+      CHECK_FALSE(pairing->decodedByOpenssl);
+    }
+  }
+  // openssl ecparam -genkey: EC PARAMETERS first, then the key (curve in the key too).
+  const auto withParameters = pair_private_key(
+      ec.cert, "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n" +
+                   kp::testcerts::key_pem_traditional(ec.key));
+  REQUIRE(withParameters);
+  CHECK(withParameters->matches);
+  CHECK_FALSE(withParameters->decodedByOpenssl);
+}
+
+TEST_CASE("core::pair_private_key leaves mismatches, other keys and odd encodings to OpenSSL",
+          "[x509]") {
+  using kp::core::pair_private_key;
+  const Issued ec = leaf_for({"kubernetes"});
+  const auto same = [](const Certificate& cert, const std::string& bytes) {
+    const auto key = parse_private_key(bytes);
+    const auto pairing = pair_private_key(cert, bytes);
+    REQUIRE(static_cast<bool>(key) == static_cast<bool>(pairing));
+    if (!key) {
+      CHECK(pairing.error().message == key.error().message);
+      return;
+    }
+    CHECK(pairing->matches == kp::core::key_matches(cert, *key));
+  };
+
+  SECTION("keys that do not match are confirmed by OpenSSL") {
+    for (const auto& other : {kp::testcerts::shared_key(KeyKind::rsa2048),
+                              kp::testcerts::make_key(KeyKind::ecdsaP256)}) {
+      const auto pairing = pair_private_key(ec.cert, kp::testcerts::key_pem_pkcs8(other));
+      REQUIRE(pairing);
+      CHECK_FALSE(pairing->matches);
+      CHECK(pairing->decodedByOpenssl);
+    }
+    same(pki().root.cert, kp::testcerts::key_pem_pkcs8(ec.key));
+  }
+
+  SECTION("Ed25519 is read by OpenSSL, with the same answer") {
+    CertSpec spec;
+    spec.commonName = "ed-leaf";
+    spec.keyKind = KeyKind::ed25519;
+    const Issued ed = issue(spec, &pki().intermediate);
+    const auto pairing = pair_private_key(ed.cert, kp::testcerts::key_pem_pkcs8(ed.key));
+    REQUIRE(pairing);
+    CHECK(pairing->matches);
+    CHECK(pairing->decodedByOpenssl);
+    same(ec.cert, kp::testcerts::key_pem_pkcs8(ed.key));
+  }
+
+  SECTION("an EC key without its public point is OpenSSL's to compute") {
+    // SEC1 without the optional publicKey: version, the scalar, the curve.
+    const auto traditional = kp::testcerts::key_pem_traditional(ec.key);
+    const auto sec1 = kp::core::decode_base64(traditional.substr(
+        traditional.find('\n') + 1, traditional.find("-----END") - traditional.find('\n') - 1));
+    REQUIRE(sec1);
+    // 30 77 02 01 01 04 20 <32> a0 0a <oid> a1 44 <point>: keep up to the curve.
+    REQUIRE(sec1->size() == 0x79);
+    std::string shortKey = sec1->substr(2, 3 + 2 + 32 + 12);
+    shortKey = std::string("\x30", 1) + static_cast<char>(shortKey.size()) + shortKey;
+    const auto pairing = pair_private_key(ec.cert, shortKey);
+    REQUIRE(pairing);
+    CHECK(pairing->matches);
+    CHECK(pairing->decodedByOpenssl);
+  }
+
+  SECTION("broken keys fail exactly as parse_private_key says") {
+    const auto key = kp::testcerts::shared_key(KeyKind::ecdsaP256);
+    for (const std::string& bytes :
+         {std::string(), std::string("supersecrettoken"), pki().root.certPem(),
+          pki().root.cert.der(), kp::testcerts::key_pem_encrypted_pkcs8(key),
+          pki().root.certPem() + kp::testcerts::key_pem_encrypted_traditional(key),
+          kp::testcerts::key_pem_pkcs8(key).substr(0, 60),
+          std::string("-----BEGIN PRIVATE KEY-----\nc2VjcmV0*\n-----END PRIVATE KEY-----\n"),
+          std::string("-----BEGIN PRIVATE KEY-----\nc2VjcmV0c2VjcmV0\n-----END PRIVATE KEY-----\n"),
+          std::string("\x30\x03\x02\x01\x00", 5),
+          // Trailing bytes after a good key: OpenSSL refuses it, so must the pairing.
+          kp::testcerts::key_der(ec.key) + std::string("\x00", 1)}) {
+      same(ec.cert, bytes);
+    }
+    const auto trailing = pair_private_key(ec.cert, kp::testcerts::key_der(ec.key) + "x");
+    REQUIRE_FALSE(trailing);
+    CHECK(trailing.error().message.starts_with("invalid DER private key: "));
+  }
+
+  SECTION("an empty certificate never matches") {
+    const auto pairing = pair_private_key(Certificate(), kp::testcerts::key_pem_pkcs8(ec.key));
+    REQUIRE(pairing);
+    CHECK_FALSE(pairing->matches);
+  }
+}
+
 TEST_CASE("core::issued_by", "[x509]") {
   const Issued leaf = leaf_for({"kubernetes"});
   CHECK(kp::core::issued_by(leaf.cert, pki().intermediate.cert));

@@ -1,6 +1,7 @@
 // Parsing certificates and keys from bytes: PEM bundles (Go's encoding/pem rules, minus its
 // silent skipping) and DER, with errors that say what the bytes were instead.
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -9,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/x509.h>
 
 #include "core/net/x509.h"
@@ -268,7 +270,13 @@ Result<ParsedCertificates> parse_certificates(std::string_view bytes) {
   return out;
 }
 
-Result<PrivateKey> parse_private_key(std::string_view bytes) {
+namespace {
+
+// Finds the first private key of `bytes` (the rules parse_private_key documents) and returns
+// use(der, block): its DER, decoded from PEM block `block` (1-based), or the bytes themselves
+// (block 0). The decoded copy is wiped once `use` returns. Errors are parse_private_key's.
+template <class T, class Use>
+Result<T> with_private_key_der(std::string_view bytes, Use use) {
   bytes = without_bom(bytes);
   if (trim(bytes).empty()) {
     return Error{"empty"};
@@ -281,16 +289,8 @@ Result<PrivateKey> parse_private_key(std::string_view bytes) {
     if (static_cast<unsigned char>(bytes.front()) != 0x30) {
       return Error{"not PEM or DER"};  // the bytes are not quoted: they may be a secret
     }
-    auto key = decode_private_key_der(bytes);
-    if (!key) {
-      if (decode_certificate_der(bytes, false)) {
-        return Error{"a DER certificate, not a private key"};
-      }
-      return Error{"invalid DER private key: " + key.error().message};
-    }
-    return PrivateKey::adopt(std::move(key).value().release());
+    return use(bytes, 0);
   }
-
   for (const auto& block : blocks) {
     if (block.truncated) {
       return Error{"truncated PEM block " + block.label};
@@ -307,23 +307,311 @@ Result<PrivateKey> parse_private_key(std::string_view bytes) {
       return Error{"OpenSSH private key in PEM block " + index +
                    " (not supported; convert it with ssh-keygen -p -m PEM)"};
     }
-    const std::string where = "invalid private key in PEM block " + index;
     auto body = decode_pem_body(block.body);
     if (!body) {
-      return body.error().prefixed(where);
+      return body.error().prefixed("invalid private key in PEM block " + index);
     }
-    if (body->encrypted) {
-      return Error{"encrypted private key in PEM block " + index +
-                   " (passphrases are not supported)"};
-    }
-    auto key = decode_private_key_der(body->der);
-    OPENSSL_cleanse(body->der.data(), body->der.size());
-    if (!key) {
-      return key.error().prefixed(where);
-    }
-    return PrivateKey::adopt(std::move(key).value().release());
+    std::string& der = body->der;
+    Result<T> result = body->encrypted
+                           ? Result<T>(Error{"encrypted private key in PEM block " + index +
+                                             " (passphrases are not supported)"})
+                           : use(std::string_view(der), block.index);
+    OPENSSL_cleanse(der.data(), der.size());
+    return result;
   }
   return Error{describe_labels(blocks) + ", not a private key"};
+}
+
+// OpenSSL's reading of a key with_private_key_der found, with parse_private_key's errors.
+Result<PrivateKey> decode_found_key(std::string_view der, int block) {
+  auto key = decode_private_key_der(der);
+  if (!key && block > 0) {
+    return key.error().prefixed("invalid private key in PEM block " + std::to_string(block));
+  }
+  if (!key) {
+    if (decode_certificate_der(der, false)) {
+      return Error{"a DER certificate, not a private key"};
+    }
+    return Error{"invalid DER private key: " + key.error().message};
+  }
+  return PrivateKey::adopt(std::move(key).value().release());
+}
+
+// ---- the public half of RSA and EC private keys, read from their own fields ----
+//
+// OpenSSL 3.0 sets up a decoder chain for every private key it reads (OSSL_DECODER_CTX_new_
+// for_pkey), which costs far more than reading the key. Pairing a certificate with its key
+// needs only the public half, and RSA and EC private keys hold it: RSA's modulus and exponent,
+// EC's curve and public point. Strict DER only; whatever this does not read is OpenSSL's.
+
+// One DER element: its tag (low-tag-number form) and contents.
+struct DerElement {
+  unsigned char tag = 0;
+  std::string_view contents;
+};
+
+constexpr unsigned char kDerInteger = 0x02;
+constexpr unsigned char kDerBitString = 0x03;
+constexpr unsigned char kDerOctetString = 0x04;
+constexpr unsigned char kDerNull = 0x05;
+constexpr unsigned char kDerOid = 0x06;
+constexpr unsigned char kDerSequence = 0x30;
+constexpr unsigned char kDerExplicit0 = 0xa0;  // [0], constructed
+constexpr unsigned char kDerExplicit1 = 0xa1;  // [1], constructed
+constexpr unsigned char kDerImplicit1 = 0x81;  // [1] IMPLICIT BIT STRING (PKCS#8 v2 publicKey)
+
+// rsaEncryption (1.2.840.113549.1.1.1) and id-ecPublicKey (1.2.840.10045.2.1), DER contents.
+constexpr std::string_view kRsaEncryptionOid{"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01", 9};
+constexpr std::string_view kEcPublicKeyOid{"\x2a\x86\x48\xce\x3d\x02\x01", 7};
+
+// Takes the first element off `in`: definite length in its shortest form, at most 4 length
+// bytes; nullopt for anything else.
+std::optional<DerElement> take_der(std::string_view& in) {
+  if (in.size() < 2 || (static_cast<unsigned char>(in[0]) & 0x1f) == 0x1f) {
+    return std::nullopt;
+  }
+  DerElement element{static_cast<unsigned char>(in[0]), {}};
+  std::size_t length = static_cast<unsigned char>(in[1]);
+  std::size_t header = 2;
+  if (length >= 0x80) {
+    const std::size_t count = length & 0x7f;
+    if (count == 0 || count > 4 || in.size() < 2 + count || in[2] == 0) {
+      return std::nullopt;  // indefinite, too long, or a leading zero
+    }
+    length = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      length = (length << 8) | static_cast<unsigned char>(in[2 + i]);
+    }
+    if (length < 0x80) {
+      return std::nullopt;  // would have fit the short form
+    }
+    header += count;
+  }
+  if (in.size() - header < length) {
+    return std::nullopt;
+  }
+  element.contents = in.substr(header, length);
+  in.remove_prefix(header + length);
+  return element;
+}
+
+// The next element of `in` when it has tag `tag`.
+std::optional<std::string_view> take_tagged(std::string_view& in, unsigned char tag) {
+  std::string_view rest = in;
+  std::optional<DerElement> element = take_der(rest);
+  if (!element || element->tag != tag) {
+    return std::nullopt;
+  }
+  in = rest;
+  return element->contents;
+}
+
+// A DER INTEGER's contents in its shortest form, not negative.
+bool positive_integer(std::string_view contents) {
+  if (contents.empty() || (static_cast<unsigned char>(contents[0]) & 0x80) != 0) {
+    return false;
+  }
+  return contents.size() == 1 || contents[0] != 0 ||
+         (static_cast<unsigned char>(contents[1]) & 0x80) != 0;
+}
+
+// What pairs a key with a certificate: RSA (modulus, exponent) or EC (curve OID, point), as
+// DER contents.
+struct PublicHalf {
+  bool rsa = false;
+  std::string_view first, second;
+};
+
+// RSAPublicKey or RSAPrivateKey (RFC 8017 A.1; two-prime only): the modulus and exponent.
+std::optional<PublicHalf> rsa_public_half(std::string_view der, bool privateKey) {
+  std::optional<std::string_view> body = take_tagged(der, kDerSequence);
+  if (!body || !der.empty()) {
+    return std::nullopt;
+  }
+  const std::size_t integers = privateKey ? 9 : 2;
+  std::vector<std::string_view> fields;
+  for (std::size_t i = 0; i < integers; ++i) {
+    std::optional<std::string_view> field = take_tagged(*body, kDerInteger);
+    if (!field || !positive_integer(*field)) {
+      return std::nullopt;
+    }
+    fields.push_back(*field);
+  }
+  if (!body->empty() || (privateKey && fields[0] != std::string_view("\0", 1))) {
+    return std::nullopt;
+  }
+  const std::size_t first = privateKey ? 1 : 0;
+  return PublicHalf{true, fields[first], fields[first + 1]};
+}
+
+// The public point of an uncompressed-or-compressed BIT STRING's contents (no unused bits).
+std::optional<std::string_view> bit_string_bytes(std::string_view contents) {
+  if (contents.size() < 2 || contents[0] != 0) {
+    return std::nullopt;
+  }
+  return contents.substr(1);
+}
+
+// ECPrivateKey (RFC 5915): the curve (its own, else `outerCurve` from PKCS#8) and the public
+// point, which must be present (computing it is OpenSSL's job).
+std::optional<PublicHalf> ec_public_half(std::string_view der, std::string_view outerCurve) {
+  std::optional<std::string_view> body = take_tagged(der, kDerSequence);
+  if (!body || !der.empty()) {
+    return std::nullopt;
+  }
+  const std::optional<std::string_view> version = take_tagged(*body, kDerInteger);
+  const std::optional<std::string_view> scalar = take_tagged(*body, kDerOctetString);
+  if (!version || *version != "\x01" || !scalar || scalar->empty()) {
+    return std::nullopt;
+  }
+  std::string_view curve = outerCurve;
+  if (std::optional<std::string_view> parameters = take_tagged(*body, kDerExplicit0)) {
+    std::optional<std::string_view> oid = take_tagged(*parameters, kDerOid);
+    if (!oid || oid->empty() || !parameters->empty() ||
+        (!outerCurve.empty() && *oid != outerCurve)) {
+      return std::nullopt;  // explicit parameters, or two curves
+    }
+    curve = *oid;
+  }
+  std::optional<std::string_view> publicKey = take_tagged(*body, kDerExplicit1);
+  if (!publicKey || curve.empty()) {
+    return std::nullopt;
+  }
+  std::optional<std::string_view> bits = take_tagged(*publicKey, kDerBitString);
+  if (!bits || !publicKey->empty() || !body->empty()) {
+    return std::nullopt;
+  }
+  std::optional<std::string_view> point = bit_string_bytes(*bits);
+  if (!point) {
+    return std::nullopt;
+  }
+  return PublicHalf{false, curve, *point};
+}
+
+// The public half of a PKCS#8 PrivateKeyInfo (RFC 5958), PKCS#1 RSAPrivateKey or SEC1
+// ECPrivateKey, told apart by their shape as d2i_AutoPrivateKey does; nullopt for other key
+// types and anything unusual.
+std::optional<PublicHalf> private_key_public_half(std::string_view der) {
+  std::string_view outer = der;
+  std::optional<std::string_view> body = take_tagged(outer, kDerSequence);
+  if (!body || !outer.empty()) {
+    return std::nullopt;
+  }
+  std::string_view fields = *body;
+  const std::optional<std::string_view> version = take_tagged(fields, kDerInteger);
+  if (!version) {
+    return std::nullopt;
+  }
+  std::string_view peek = fields;
+  const std::optional<DerElement> second = take_der(peek);
+  if (!second) {
+    return std::nullopt;
+  }
+  if (second->tag == kDerInteger) {
+    return rsa_public_half(der, true);
+  }
+  if (second->tag == kDerOctetString) {
+    return ec_public_half(der, {});
+  }
+  // PrivateKeyInfo: version 0 or 1, AlgorithmIdentifier, the key, optional attributes ([0]) and
+  // (v2) public key ([1]).
+  if (second->tag != kDerSequence ||
+      (*version != std::string_view("\0", 1) && *version != "\x01")) {
+    return std::nullopt;
+  }
+  std::optional<std::string_view> algorithm = take_tagged(fields, kDerSequence);
+  std::optional<std::string_view> key = take_tagged(fields, kDerOctetString);
+  if (!algorithm || !key) {
+    return std::nullopt;
+  }
+  (void)take_tagged(fields, kDerExplicit0);
+  (void)take_tagged(fields, kDerImplicit1);
+  std::optional<std::string_view> oid = take_tagged(*algorithm, kDerOid);
+  if (!fields.empty() || !oid) {
+    return std::nullopt;
+  }
+  if (*oid == kRsaEncryptionOid) {
+    if (!algorithm->empty() && (!take_tagged(*algorithm, kDerNull) || !algorithm->empty())) {
+      return std::nullopt;
+    }
+    return rsa_public_half(*key, true);
+  }
+  if (*oid == kEcPublicKeyOid) {
+    std::optional<std::string_view> curve = take_tagged(*algorithm, kDerOid);
+    if (!curve || curve->empty() || !algorithm->empty()) {
+      return std::nullopt;
+    }
+    return ec_public_half(*key, *curve);
+  }
+  return std::nullopt;
+}
+
+// The certificate's public key is exactly `half`: same algorithm (rsaEncryption with NULL or no
+// parameters, or id-ecPublicKey on a named curve), same modulus and exponent or curve and point.
+// False also when OpenSSL could not load the certificate's key (key_matches says false then).
+bool certificate_has_public_half(const Certificate& cert, const PublicHalf& half) {
+  X509_PUBKEY* spki = X509_get_X509_PUBKEY(cert.get());
+  if (spki == nullptr || X509_get0_pubkey(cert.get()) == nullptr) {
+    ERR_clear_error();
+    return false;
+  }
+  ASN1_OBJECT* algorithm = nullptr;
+  const unsigned char* key = nullptr;
+  int keySize = 0;
+  X509_ALGOR* parameters = nullptr;
+  if (X509_PUBKEY_get0_param(&algorithm, &key, &keySize, &parameters, spki) != 1 ||
+      key == nullptr || keySize <= 0) {
+    ERR_clear_error();
+    return false;
+  }
+  const std::string_view bits(reinterpret_cast<const char*>(key),
+                              static_cast<std::size_t>(keySize));
+  const int nid = OBJ_obj2nid(algorithm);
+  int parameterType = V_ASN1_UNDEF;
+  const void* parameter = nullptr;
+  if (parameters != nullptr) {
+    X509_ALGOR_get0(nullptr, &parameterType, &parameter, parameters);
+  }
+  if (half.rsa) {
+    if (nid != NID_rsaEncryption ||
+        (parameterType != V_ASN1_NULL && parameterType != V_ASN1_UNDEF)) {
+      return false;
+    }
+    const std::optional<PublicHalf> own = rsa_public_half(bits, false);
+    return own && own->first == half.first && own->second == half.second;
+  }
+  if (nid != NID_X9_62_id_ecPublicKey || parameterType != V_ASN1_OBJECT || parameter == nullptr) {
+    return false;
+  }
+  const auto* curve = static_cast<const ASN1_OBJECT*>(parameter);
+  const std::string_view curveOid(reinterpret_cast<const char*>(OBJ_get0_data(curve)),
+                                  OBJ_length(curve));
+  return curveOid == half.first && bits == half.second;
+}
+
+}  // namespace
+
+Result<PrivateKey> parse_private_key(std::string_view bytes) {
+  return with_private_key_der<PrivateKey>(bytes, decode_found_key);
+}
+
+Result<KeyPairing> pair_private_key(const Certificate& cert, std::string_view keyBytes) {
+  return with_private_key_der<KeyPairing>(
+      keyBytes, [&cert](std::string_view der, int block) -> Result<KeyPairing> {
+        if (cert) {
+          if (const std::optional<PublicHalf> half = private_key_public_half(der);
+              half && certificate_has_public_half(cert, *half)) {
+            return KeyPairing{true, false};
+          }
+        }
+        // Another key type, an unusual encoding, or keys that differ: OpenSSL reads the key,
+        // so its errors and its comparison (EVP_PKEY_eq) decide.
+        Result<PrivateKey> key = decode_found_key(der, block);
+        if (!key) {
+          return key.error();
+        }
+        return KeyPairing{key_matches(cert, *key), true};
+      });
 }
 
 Result<PrivateKey> parse_public_key(std::string_view bytes) {

@@ -131,6 +131,19 @@ std::string public_key_sha256(const PrivateKey& key);
 // The certificate's public key is the public half of `key`.
 bool key_matches(const Certificate& cert, const PrivateKey& key);
 
+// parse_private_key(keyBytes), then key_matches(cert, key): the same errors and the same answer,
+// without OpenSSL 3.0's costly per-key decoder set-up for the keys clusters hold. For RSA
+// (PKCS#1, PKCS#8) and EC (SEC1, PKCS#8, with the public point written in the key, as OpenSSL,
+// Go and cert-manager write it) the public half is read from the key's own fields and compared
+// with the certificate's SubjectPublicKeyInfo. Other key types, unusual encodings and keys that
+// do not match this way are read by OpenSSL (decodedByOpenssl), whose errors and EVP_PKEY_eq
+// decide, so a mismatch or a broken key is always OpenSSL's verdict.
+struct KeyPairing {
+  bool matches = false;
+  bool decodedByOpenssl = false;
+};
+Result<KeyPairing> pair_private_key(const Certificate& cert, std::string_view keyBytes);
+
 // `cert` names `issuer` as its issuer and its signature verifies with the issuer's key.
 bool issued_by(const Certificate& cert, const Certificate& issuer);
 
