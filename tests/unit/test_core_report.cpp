@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/report/report.h"
+#include "core/report/stream.h"
 
 using namespace kp::core;
 
@@ -141,4 +142,93 @@ TEST_CASE("core::render_text", "[report]") {
     render_text(coloured, make_report({ok}), true);
     CHECK(coloured.str().rfind("\033[32mok   \033[0m config.kubeconfig", 0) == 0);
   }
+}
+
+namespace {
+
+// The report streamed: `first` checks through add_first (in that order, so the last one ends up
+// first), the rest through add().
+std::string streamed(const Report& report, OutputFormat format, std::size_t firstCount = 0) {
+  std::ostringstream out;
+  ReportStream stream(out, format, report.tool, report.target, report.schemaVersion);
+  for (std::size_t i = firstCount; i < report.checks.size(); ++i) {
+    stream.add(report.checks[i]);
+  }
+  for (std::size_t i = firstCount; i > 0; --i) {
+    stream.add_first(report.checks[i - 1]);
+  }
+  CHECK(stream.verdict() == verdict(report));
+  CHECK(stream.failed_layer() == failed_layer(report));
+  CHECK(stream.exit_code(FailOn::warn) == exit_code(report, FailOn::warn));
+  CHECK(stream.checks() == report.checks.size());
+  stream.finish(report.timings);
+  return out.str();
+}
+
+std::string rendered(const Report& report, OutputFormat format) {
+  std::ostringstream out;
+  render(out, report, format, false);
+  return out.str();
+}
+
+}  // namespace
+
+TEST_CASE("core::ReportStream writes byte for byte what render() writes", "[report]") {
+  Check tls = seen_check("tls.verify", Layer::tls, CheckStatus::fail);
+  tls.endpoint = "198.18.0.2:6443";
+  tls.message = "certificate expired 3 days ago\nsecond line \"quoted\"";
+  tls.durationMs = 2.1234;
+  tls.details = {{"sans", nlohmann::ordered_json::array()},
+                 {"nested", {{"a", {1, 2}}, {"b", nlohmann::ordered_json::object()}}},
+                 {"bad", std::string("caf\xe9 \xff")},  // not UTF-8: replaced in both
+                 {"checks", "[]"},
+                 {"yes", "true"},
+                 {"none", nullptr}};
+  Check ok = seen_check("config.kubeconfig", Layer::config, CheckStatus::ok);
+  ok.details = {{"sourceFiles", {"/k/config"}}};
+  Check skip = seen_check("cert.secrets", Layer::cert, CheckStatus::skip);
+  Check warn = seen_check("auth.token", Layer::auth, CheckStatus::warn);
+  warn.message = "checks: []";
+  Report timed = make_report({ok, tls, warn});
+  timed.timings.push_back({"198.18.0.2:6443", 0.11, 0.25, 3.04, 1.1, 4.45});
+
+  const std::vector<Report> reports{make_report({}),    make_report({skip}),
+                                    make_report({ok}),  make_report({skip, ok, tls, warn}),
+                                    make_report({tls}), timed};
+  for (const OutputFormat format : {OutputFormat::json, OutputFormat::yaml}) {
+    for (const Report& report : reports) {
+      CAPTURE(format == OutputFormat::json, report.checks.size());
+      const std::string expected = rendered(report, format);
+      CHECK(streamed(report, format) == expected);
+      for (std::size_t first = 1; first <= report.checks.size(); ++first) {
+        CHECK(streamed(report, format, first) == expected);
+      }
+    }
+  }
+}
+
+TEST_CASE("core::ReportStream keeps thousands of checks in order past its memory bound",
+          "[report]") {
+  std::vector<Check> checks;
+  for (int i = 0; i < 6000; ++i) {  // about 6 MiB of JSON: part of it goes to the file
+    Check check =
+        seen_check("cert.file", Layer::cert, i % 7 == 0 ? CheckStatus::warn : CheckStatus::ok);
+    check.message = "check " + std::to_string(i) + " " + std::string(900, 'x');
+    checks.push_back(std::move(check));
+  }
+  const Report report = make_report(std::move(checks));
+  CHECK(streamed(report, OutputFormat::json, 1) == rendered(report, OutputFormat::json));
+  CHECK(streamed(report, OutputFormat::yaml) == rendered(report, OutputFormat::yaml));
+}
+
+TEST_CASE("core::ReportSink collects into a Report", "[report]") {
+  Report report;
+  ReportSink sink(report);
+  sink.add(seen_check("b", Layer::cert, CheckStatus::ok));
+  sink.add_first(seen_check("a", Layer::cert, CheckStatus::ok));
+  sink.add(seen_check("c", Layer::cert, CheckStatus::ok));
+  REQUIRE(report.checks.size() == 3);
+  CHECK(report.checks[0].id == "a");
+  CHECK(report.checks[1].id == "b");
+  CHECK(report.checks[2].id == "c");
 }

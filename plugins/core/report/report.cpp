@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/report/report_detail.h"
 #include "core/util/text.h"
 
 namespace kp::core {
@@ -208,25 +209,32 @@ int exit_code(const Report& report, FailOn failOn) {
   return 0;
 }
 
-nlohmann::ordered_json to_json(const Report& report) {
+namespace detail {
+
+nlohmann::ordered_json check_json(const Check& check) {
+  nlohmann::ordered_json item;
+  item["id"] = check.id;
+  item["layer"] = to_string(check.layer);
+  if (!check.endpoint.empty()) {
+    item["endpoint"] = check.endpoint;
+  }
+  item["status"] = to_string(check.status);
+  item["message"] = check.message;
+  if (!check.hint.empty()) {
+    item["hint"] = check.hint;
+  }
+  item["durationMs"] = round_ms(check.durationMs);
+  if (!check.details.is_null()) {
+    item["details"] = check.details;
+  }
+  return item;
+}
+
+nlohmann::ordered_json document_json(const Report& report, CheckStatus worst,
+                                     std::optional<Layer> layer) {
   nlohmann::ordered_json checks = nlohmann::ordered_json::array();
   for (const Check& check : report.checks) {
-    nlohmann::ordered_json item;
-    item["id"] = check.id;
-    item["layer"] = to_string(check.layer);
-    if (!check.endpoint.empty()) {
-      item["endpoint"] = check.endpoint;
-    }
-    item["status"] = to_string(check.status);
-    item["message"] = check.message;
-    if (!check.hint.empty()) {
-      item["hint"] = check.hint;
-    }
-    item["durationMs"] = round_ms(check.durationMs);
-    if (!check.details.is_null()) {
-      item["details"] = check.details;
-    }
-    checks.push_back(std::move(item));
+    checks.push_back(check_json(check));
   }
   nlohmann::ordered_json out;
   out["schemaVersion"] = report.schemaVersion;
@@ -234,8 +242,7 @@ nlohmann::ordered_json to_json(const Report& report) {
   out["target"] = {{"context", report.target.context},
                    {"cluster", report.target.cluster},
                    {"server", report.target.server}};
-  out["verdict"] = to_string(verdict(report));
-  const std::optional<Layer> layer = failed_layer(report);
+  out["verdict"] = to_string(worst);
   out["failedLayer"] = layer ? nlohmann::ordered_json(to_string(*layer)) : nullptr;
   out["checks"] = std::move(checks);
   if (!report.timings.empty()) {
@@ -251,6 +258,33 @@ nlohmann::ordered_json to_json(const Report& report) {
     out["timings"] = std::move(timings);
   }
   return out;
+}
+
+// Messages and details quote what servers sent, which need not be UTF-8: invalid bytes become
+// U+FFFD instead of making nlohmann throw while rendering.
+std::string dump_utf8(const nlohmann::ordered_json& value, int indent) {
+  return value.dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string yaml_text(const nlohmann::ordered_json& value, bool asSequence) {
+  YAML::Emitter emitter;
+  emitter.SetNullFormat(YAML::LowerNull);
+  // Through the JSON text, so invalid UTF-8 is replaced as in -o json.
+  const nlohmann::ordered_json clean = nlohmann::ordered_json::parse(dump_utf8(value, -1));
+  if (asSequence) {
+    emitter << YAML::BeginSeq;
+  }
+  emit_yaml(emitter, clean);
+  if (asSequence) {
+    emitter << YAML::EndSeq;
+  }
+  return emitter.c_str();
+}
+
+}  // namespace detail
+
+nlohmann::ordered_json to_json(const Report& report) {
+  return detail::document_json(report, verdict(report), failed_layer(report));
 }
 
 namespace {
@@ -346,25 +380,12 @@ const Check* first_failure(const Report& report) {
   return nullptr;
 }
 
-namespace {
-
-// Messages and details quote what servers sent, which need not be UTF-8: invalid bytes become
-// U+FFFD instead of making nlohmann throw while rendering.
-std::string dump_utf8(const nlohmann::ordered_json& value, int indent) {
-  return value.dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-}
-
-}  // namespace
-
 void render_json(std::ostream& out, const Report& report) {
-  out << dump_utf8(to_json(report), 2) << '\n';
+  out << detail::dump_utf8(to_json(report), 2) << '\n';
 }
 
 void render_yaml(std::ostream& out, const Report& report) {
-  YAML::Emitter emitter;
-  emitter.SetNullFormat(YAML::LowerNull);
-  emit_yaml(emitter, nlohmann::ordered_json::parse(dump_utf8(to_json(report), -1)));
-  out << emitter.c_str() << '\n';
+  out << detail::yaml_text(to_json(report), false) << '\n';
 }
 
 void render(std::ostream& out, const Report& report, OutputFormat format, bool colour) {
