@@ -92,6 +92,25 @@ TEST_CASE("core::ApiClient::list_pages follows continue tokens, limit first, que
                                  "/api/v1/pods?limit=2&labelSelector=app%3Dweb&continue=t2"});
 }
 
+TEST_CASE("core::ApiClient::list_pages: the callback may take the page away", "[apiclient]") {
+  kp::testsupport::FakeHttp server;
+  answer_pages(server, [](std::size_t n, const std::string&) -> HttpResult {
+    return n == 0 ? page({"a"}, "t1") : page({"b"}, "");
+  });
+  std::vector<nlohmann::json> kept;
+  const auto pages =
+      paged_client(server).list_pages("/api/v1/secrets", 500, [&kept](nlohmann::json& p) {
+        kept.push_back(std::move(p));  // e.g. to a worker thread; the token was read already
+        return true;
+      });
+  REQUIRE(pages);
+  CHECK(*pages == 2);
+  REQUIRE(kept.size() == 2);
+  CHECK(names_of(kept[0]) == std::vector<std::string>{"a"});
+  CHECK(names_of(kept[1]) == std::vector<std::string>{"b"});
+  CHECK(server.paths().back() == "/api/v1/secrets?limit=500&continue=t1");
+}
+
 TEST_CASE("core::ApiClient::list_pages stops when the page callback says so", "[apiclient]") {
   kp::testsupport::FakeHttp server;
   answer_pages(server,

@@ -174,7 +174,7 @@ ApiResult ApiClient::del(std::string_view path, const nlohmann::json& body) cons
 
 Result<std::size_t, ApiError> ApiClient::list_pages(
     std::string_view path, std::size_t limit,
-    const std::function<bool(const nlohmann::json&)>& onPage) const {
+    const std::function<bool(nlohmann::json&)>& onPage) const {
   const std::size_t question = path.find('?');
   const std::string_view bare = path.substr(0, question);
   const std::string query = question == std::string_view::npos
@@ -197,10 +197,11 @@ Result<std::size_t, ApiError> ApiClient::list_pages(
       return answer.error();
     }
     ++pages;
+    // Read before onPage, which may take the page away.
+    std::string next = json_string(json_member(*answer, "metadata"), "continue");
     if (!onPage(*answer)) {
       return pages;
     }
-    std::string next = json_string(json_member(*answer, "metadata"), "continue");
     if (next.empty()) {
       return pages;
     }

@@ -84,10 +84,12 @@ class ApiClient {
   // with each page's JSON until a page has no token or `onPage` returns false. The result is
   // the number of pages read. A page refused as too large for the body cap is asked for again
   // with a tenth of the limit (down to 1). A token seen before ends the listing with an error
-  // (status 200): a server or proxy that ignores `continue` would be paged for ever.
+  // (status 200): a server or proxy that ignores `continue` would be paged for ever. The page is
+  // `onPage`'s to keep: it may move it away (to check it on another thread while the next one
+  // downloads).
   Result<std::size_t, ApiError> list_pages(
       std::string_view path, std::size_t limit,
-      const std::function<bool(const nlohmann::json&)>& onPage) const;
+      const std::function<bool(nlohmann::json&)>& onPage) const;
 
   // GET `path` with watch=1: calls `onEvent` with each event ({"type": ..., "object": ...})
   // until it returns false (result true), the server ends the watch or `deadline` passes
