@@ -4,11 +4,13 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <future>
 #include <ostream>
 #include <system_error>
 #include <unistd.h>
 
 #include "certs/layout.h"
+#include "core/report/stream.h"
 #include "core/util/files.h"
 #include "core/util/text.h"
 
@@ -381,49 +383,92 @@ int finish(std::ostream& out, const core::Report& report, const CommonOptions& o
   return core::exit_code(report, options.failOn);
 }
 
+namespace {
+
+// One path's checks: one per certificate, or one failure.
+std::vector<core::Check> check_file(const std::string& path, std::int64_t now,
+                                    std::int64_t warnWithinSeconds) {
+  const std::string hint = "re-issue it from its CA; for kubeadm: kubeadm certs renew <name>";
+  core::Check failure;
+  failure.id = "cert.file";
+  failure.layer = core::Layer::cert;
+  failure.status = core::CheckStatus::fail;
+  failure.details = {{"source", path}};
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    failure.message = path + ": no such file";
+    failure.hint = "check the path";
+    return {failure};
+  }
+  core::Result<std::string> bytes = core::read_file(path);
+  if (!bytes) {
+    failure.message = bytes.error().message;
+    failure.hint = "check the path and its permissions";
+    return {failure};
+  }
+  core::Result<core::ParsedCertificates> parsed = core::parse_certificates(*bytes);
+  if (!parsed) {
+    failure.message = path + ": " + parsed.error().message;
+    failure.hint = "give a PEM or DER certificate file";
+    return {failure};
+  }
+  std::vector<core::Check> checks;
+  const bool bundle = parsed->certs.size() > 1;
+  for (std::size_t i = 0; i < parsed->certs.size(); ++i) {
+    const std::string source = bundle ? path + "#" + std::to_string(i) : path;
+    checks.push_back(
+        check_certificate(parsed->certs[i], "cert.file", source, now, warnWithinSeconds, hint));
+  }
+  return checks;
+}
+
+}  // namespace
+
+void check_files_into(const FileOptions& options, core::CheckSink& sink) {
+  const std::int64_t now = options.common.now_unix();
+  const std::int64_t warn = options.common.warnWithinSeconds;
+  // Batches of paths, each read and checked on two threads; checks go to the sink in order.
+  constexpr std::size_t kBatch = 256;
+  const std::vector<std::string>& paths = options.paths;
+  const auto check_range = [&paths, now, warn](std::size_t begin, std::size_t end) {
+    std::vector<core::Check> checks;
+    for (std::size_t i = begin; i < end; ++i) {
+      std::vector<core::Check> own = check_file(paths[i], now, warn);
+      std::move(own.begin(), own.end(), std::back_inserter(checks));
+    }
+    return checks;
+  };
+  for (std::size_t begin = 0; begin < paths.size(); begin += kBatch) {
+    const std::size_t end = std::min(paths.size(), begin + kBatch);
+    const std::size_t middle = begin + (end - begin) / 2;
+    std::future<std::vector<core::Check>> second =
+        std::async(std::launch::async, check_range, middle, end);
+    for (std::vector<core::Check> part : {check_range(begin, middle), second.get()}) {
+      for (core::Check& check : part) {
+        sink.add(std::move(check));
+      }
+    }
+  }
+}
+
 core::Report check_files(const FileOptions& options) {
   core::Report report;
   report.tool = std::string(kTool);
-  const std::int64_t now = options.common.now_unix();
-  const std::string hint = "re-issue it from its CA; for kubeadm: kubeadm certs renew <name>";
-  for (const std::string& path : options.paths) {
-    core::Check failure;
-    failure.id = "cert.file";
-    failure.layer = core::Layer::cert;
-    failure.status = core::CheckStatus::fail;
-    failure.details = {{"source", path}};
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) {
-      failure.message = path + ": no such file";
-      failure.hint = "check the path";
-      report.checks.push_back(failure);
-      continue;
-    }
-    core::Result<std::string> bytes = core::read_file(path);
-    if (!bytes) {
-      failure.message = bytes.error().message;
-      failure.hint = "check the path and its permissions";
-      report.checks.push_back(failure);
-      continue;
-    }
-    core::Result<core::ParsedCertificates> parsed = core::parse_certificates(*bytes);
-    if (!parsed) {
-      failure.message = path + ": " + parsed.error().message;
-      failure.hint = "give a PEM or DER certificate file";
-      report.checks.push_back(failure);
-      continue;
-    }
-    const bool bundle = parsed->certs.size() > 1;
-    for (std::size_t i = 0; i < parsed->certs.size(); ++i) {
-      const std::string source = bundle ? path + "#" + std::to_string(i) : path;
-      report.checks.push_back(check_certificate(parsed->certs[i], "cert.file", source, now,
-                                                options.common.warnWithinSeconds, hint));
-    }
-  }
+  core::ReportSink sink(report);
+  check_files_into(options, sink);
   return report;
 }
 
 int run_file(const FileOptions& options, std::ostream& out, std::ostream& /*err*/) {
+  const Output output = options.common.output;
+  if (output == Output::json || output == Output::yaml) {
+    core::ReportStream stream(
+        out, output == Output::json ? core::OutputFormat::json : core::OutputFormat::yaml,
+        std::string(kTool), {});
+    check_files_into(options, stream);
+    stream.finish();
+    return stream.exit_code(options.common.failOn);
+  }
   return finish(out, check_files(options), options.common);
 }
 

@@ -13,6 +13,7 @@
 #include "core/cli/command.h"
 #include "core/net/x509.h"
 #include "core/report/report.h"
+#include "core/report/stream.h"
 #include "core/util/result.h"
 
 namespace kp::certs {
@@ -88,6 +89,8 @@ struct FileOptions {
   CommonOptions common;
   std::vector<std::string> paths;
 };
+// Each path read and checked (two threads), its checks added to `sink` in the paths' order.
+void check_files_into(const FileOptions& options, core::CheckSink& sink);
 core::Report check_files(const FileOptions& options);
 int run_file(const FileOptions& options, std::ostream& out, std::ostream& err);
 

@@ -1,6 +1,8 @@
 #include "certs/secrets.h"
 
 #include <algorithm>
+#include <array>
+#include <future>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -8,6 +10,7 @@
 #include "core/cli/cli.h"
 #include "core/kube/kube.h"
 #include "core/net/x509.h"
+#include "core/report/stream.h"
 #include "core/report/transport.h"
 #include "core/util/base64.h"
 
@@ -380,7 +383,7 @@ std::vector<core::Check> check_secret(const nlohmann::json& secret, std::int64_t
   }
 
   // Each certificate with its private key, by public key. Key material is never printed:
-  // parse_private_key's errors do not quote the bytes.
+  // pair_private_key's errors (parse_private_key's) do not quote the bytes.
   for (const Member& member : members) {
     const bool sameKey = has_private_key_block(data.at(member.key));
     const std::optional<std::string> keyName =
@@ -390,12 +393,13 @@ std::vector<core::Check> check_secret(const nlohmann::json& secret, std::int64_t
     }
     core::Check& leaf = checks[member.firstCheck];
     leaf.details["privateKey"] = *keyName;
-    core::Result<core::PrivateKey> key = core::parse_private_key(data.at(*keyName));
-    if (!key) {
-      add_problem(leaf, *keyName + " cannot be read as a private key: " + key.error().message,
+    const core::Result<core::KeyPairing> pairing =
+        core::pair_private_key(member.certs.front(), data.at(*keyName));
+    if (!pairing) {
+      add_problem(leaf, *keyName + " cannot be read as a private key: " + pairing.error().message,
                   "put the PEM private key of " + member.key + " in " + *keyName + "; " +
                       renew_hint(secret, member.key));
-    } else if (!core::key_matches(member.certs.front(), *key)) {
+    } else if (!pairing->matches) {
       add_problem(leaf,
                   *keyName + " does not match " + member.key +
                       " (the public keys differ: clients will fail the TLS handshake)",
@@ -417,38 +421,76 @@ std::string secrets_list_path(const SecretsOptions& options) {
   return path;
 }
 
-core::Result<core::Report> check_secrets(const core::ApiClient& client,
-                                         const SecretsOptions& options) {
-  core::Report report;
-  report.tool = "certs";
-  report.target.context = client.config().contextName;
-  report.target.cluster = client.config().clusterName;
-  report.target.server = client.config().server;
+namespace {
+
+// A run of a page's Secrets, checked on a worker thread.
+struct Checked {
+  std::vector<core::Check> checks;
+  std::size_t withCertificates = 0;
+};
+
+Checked check_items(const nlohmann::json& items, std::size_t begin, std::size_t end,
+                    std::int64_t now, std::int64_t warnWithinSeconds, CaCache* cache) {
+  Checked out;
+  for (std::size_t i = begin; i < end; ++i) {
+    std::vector<core::Check> checks = check_secret(items[i], now, warnWithinSeconds, cache);
+    out.withCertificates += checks.empty() ? 0 : 1;
+    std::move(checks.begin(), checks.end(), std::back_inserter(out.checks));
+  }
+  return out;
+}
+
+}  // namespace
+
+core::Status check_secrets_into(const core::ApiClient& client, const SecretsOptions& options,
+                                core::CheckSink& sink) {
   const std::int64_t now = options.common.now_unix();
+  const std::int64_t warn = options.common.warnWithinSeconds;
   std::size_t secrets = 0, withCertificates = 0, pages = 0;
   std::optional<core::Check> failure;
-  CaCache cache;
-  // One page at a time: its JSON is dropped once checked.
-  core::Result<std::size_t, core::ApiError> listed = client.list_pages(
-      secrets_list_path(options), options.pageSize, [&](const nlohmann::json& page) {
+  // A page is checked on kWorkers threads (one part each, with its own CaCache) while this
+  // thread downloads the next one; then its checks go to the sink in order and it is dropped.
+  // So at most two pages are held: the one being checked and the one arriving.
+  constexpr std::size_t kWorkers = 2;
+  std::array<CaCache, kWorkers> caches;
+  nlohmann::json checking;
+  std::vector<std::future<Checked>> parts;
+  const auto drain = [&] {
+    for (std::future<Checked>& part : parts) {
+      Checked checked = part.get();
+      withCertificates += checked.withCertificates;
+      for (core::Check& check : checked.checks) {
+        sink.add(std::move(check));
+      }
+    }
+    parts.clear();
+    checking = nullptr;
+  };
+  core::Result<std::size_t, core::ApiError> listed =
+      client.list_pages(secrets_list_path(options), options.pageSize, [&](nlohmann::json& page) {
         ++pages;
-        const nlohmann::json& items = core::json_member(page, "items");
-        if (!items.is_array()) {
+        if (!core::json_member(page, "items").is_array()) {
           core::ApiError error;
           error.status = 200;
           error.message = "the answer is not a SecretList (no items)";
           failure = list_failure(error, options);
           return false;
         }
-        for (const nlohmann::json& item : items) {
-          ++secrets;
-          std::vector<core::Check> checks =
-              check_secret(item, now, options.common.warnWithinSeconds, &cache);
-          withCertificates += checks.empty() ? 0 : 1;
-          std::move(checks.begin(), checks.end(), std::back_inserter(report.checks));
+        drain();
+        checking = std::move(page);
+        const nlohmann::json& items = checking["items"];
+        secrets += items.size();
+        for (std::size_t w = 0; w < kWorkers; ++w) {
+          const std::size_t begin = items.size() * w / kWorkers;
+          const std::size_t end = items.size() * (w + 1) / kWorkers;
+          CaCache* cache = &caches[w];
+          parts.push_back(std::async(std::launch::async, [&items, begin, end, now, warn, cache] {
+            return check_items(items, begin, end, now, warn, cache);
+          }));
         }
         return true;
       });
+  drain();
   if (!listed) {
     const core::ApiError& error = listed.error();
     if (error.status == 400 && !options.labelSelector.empty()) {
@@ -477,16 +519,52 @@ core::Result<core::Report> check_secrets(const core::ApiClient& client,
                      {"secretsWithCertificates", withCertificates},
                      {"pages", pages}};
   if (!failure || secrets > 0) {
-    report.checks.insert(report.checks.begin(), std::move(summary));
+    sink.add_first(std::move(summary));
   }
   if (failure) {
-    report.checks.push_back(std::move(*failure));
+    sink.add(std::move(*failure));
+  }
+  return {};
+}
+
+namespace {
+
+core::Target target_of(const core::ApiClient& client) {
+  core::Target target;
+  target.context = client.config().contextName;
+  target.cluster = client.config().clusterName;
+  target.server = client.config().server;
+  return target;
+}
+
+}  // namespace
+
+core::Result<core::Report> check_secrets(const core::ApiClient& client,
+                                         const SecretsOptions& options) {
+  core::Report report;
+  report.tool = "certs";
+  report.target = target_of(client);
+  core::ReportSink sink(report);
+  if (core::Status done = check_secrets_into(client, options, sink); !done) {
+    return done.error();
   }
   return report;
 }
 
 int run_secrets(const core::ApiClient& client, const SecretsOptions& options, std::ostream& out,
                 std::ostream& err) {
+  const Output output = options.common.output;
+  if (output == Output::json || output == Output::yaml) {
+    // Streamed: thousands of Secrets' checks are written as they are made, not kept.
+    core::ReportStream stream(
+        out, output == Output::json ? core::OutputFormat::json : core::OutputFormat::yaml, "certs",
+        target_of(client));
+    if (core::Status done = check_secrets_into(client, options, stream); !done) {
+      return core::print_error(err, "certs", done.error().message);
+    }
+    stream.finish();
+    return stream.exit_code(options.common.failOn);
+  }
   core::Result<core::Report> report = check_secrets(client, options);
   if (!report) {
     return core::print_error(err, "certs", report.error().message);
@@ -510,7 +588,8 @@ int secrets_command(const core::Invocation& invocation) {
       "tls.key for tls.crt, NAME.key or NAME-key.pem for NAME.crt/NAME.pem, key.pem for\n"
       "cert.pem, or a key in the same PEM value.\n"
       "Sources read secret/NAMESPACE/NAME#KEY, and #KEY[i] for each member of a bundle.\n"
-      "Secrets are listed in pages of 500, each checked and dropped before the next.\n"
+      "Secrets are listed in pages of 500, each checked (on two threads) while the next one\n"
+      "downloads, then dropped; -o json and -o yaml are written as the checks are made.\n"
       "-v logs requests up to level 7: response bodies hold Secret data and are never logged.",
       "[-n NAMESPACE | -A] [-l SELECTOR] [flags]");
   cli.add_options("")                                                                //

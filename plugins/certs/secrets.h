@@ -16,6 +16,7 @@
 #include "certs/certcheck.h"
 #include "core/kube/apiclient.h"
 #include "core/report/report.h"
+#include "core/report/stream.h"
 #include "core/util/result.h"
 
 namespace kp::certs {
@@ -90,7 +91,15 @@ struct SecretsOptions {
 // (ApiClient::list_pages adds limit and continue).
 std::string secrets_list_path(const SecretsOptions& options);
 
-// Lists the Secrets page by page (each page checked, then dropped) and checks them. Listing
+// Lists the Secrets page by page and checks them: each page on two worker threads while the
+// next one downloads, its checks added to `sink` in order, then dropped; the listing's summary
+// (cert.secrets) is added first once the listing ends. Listing failures become checks; an error
+// result is an invalid invocation (a label selector the server rejects), exit 2, and then
+// `sink` holds what was checked before it.
+core::Status check_secrets_into(const core::ApiClient& client, const SecretsOptions& options,
+                                core::CheckSink& sink);
+
+// check_secrets_into() a Report. Listing
 // failures become checks (403: the RBAC to ask for; transport: the layer); an error result is
 // an invalid invocation (a label selector the server rejects), exit 2.
 core::Result<core::Report> check_secrets(const core::ApiClient& client,

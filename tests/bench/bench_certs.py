@@ -2,6 +2,7 @@
 """Benchmark: kubectl certs against the tools people use today, on the lab.
 
     tests/bench/bench_certs.py [BUILD_DIR] [--runs N] [--count N] [--loop-sample N] [--keep]
+                               [--namespace-only] [--only secrets|files]
 
 Prints tables (wall time and peak RSS, medians of N alternating runs) for:
   1. `kubectl-certs secrets -A` over COUNT (10,000) TLS secrets in the namespace kpt-h2-bench
@@ -12,6 +13,8 @@ Prints tables (wall time and peak RSS, medians of N alternating runs) for:
 The secrets are created once (kubectl create of Lists of 500, four calls at a time) and reused
 by later runs; they and the namespace are deleted at the end unless --keep is given. BUILD_DIR
 defaults to the newest build*/ directory of the repository whose kubectl-certs has `secrets`.
+--namespace-only lists `-n kpt-h2-bench` instead of `-A` (both tools), for iterating while
+others use the lab; --only runs one of the two tables.
 The lab must be up. Numbers, not assertions: this is not a test.
 """
 
@@ -165,6 +168,9 @@ def main(argv):
     runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else 3
     count = int(argv[argv.index("--count") + 1]) if "--count" in argv else 10000
     keep = "--keep" in argv
+    only = argv[argv.index("--only") + 1] if "--only" in argv else ""
+    scope = ["-n", NAMESPACE] if "--namespace-only" in argv else ["-A"]
+    where = " ".join(scope)
     certs = str(find_certs(argv))
     bins = Path(lab("bin"))
     kubectl = str(bins / "kubectl")
@@ -176,25 +182,29 @@ def main(argv):
         tmp = Path(tmp)
         pairs, ca = make_certs(tmp)
         try:
-            ensure_secrets(kubectl, admin, count, pairs, ca)
-            total = len(kubectl_json(kubectl, admin, "get", "secrets", "-A", "-o", "name",
-                                     "--chunk-size=500").split())
-            table(f"1. Every secret of the cluster ({total}, {count} of them TLS secrets with "
-                  "tls.crt, tls.key and ca.crt)", alternate([
-                      ("kubectl-certs secrets -A -o json (list in pages of 500, check every "
-                       "certificate and key pair)",
-                       [certs, "secrets", "-A", "-o", "json", "--kubeconfig", admin], False),
-                      ("kubectl-certs secrets -A (text table)",
-                       [certs, "secrets", "-A", "--kubeconfig", admin], False),
-                      ("kubectl get secrets -A -o json (fetch only, chunks of 500)",
-                       [kubectl, "--kubeconfig", admin, "get", "secrets", "-A", "-o", "json"],
-                       False),
-                  ], runs))
+            if only != "files":
+                ensure_secrets(kubectl, admin, count, pairs, ca)
+                total = len(kubectl_json(kubectl, admin, "get", "secrets", *scope, "-o", "name",
+                                         "--chunk-size=500").split())
+                table(f"1. Every secret {'of the cluster' if scope == ['-A'] else 'of ' + where} "
+                      f"({total}, {count} of them TLS secrets with tls.crt, tls.key and ca.crt)",
+                      alternate([
+                          (f"kubectl-certs secrets {where} -o json (list in pages of 500, check "
+                           "every certificate and key pair)",
+                           [certs, "secrets", *scope, "-o", "json", "--kubeconfig", admin], False),
+                          (f"kubectl-certs secrets {where} (text table)",
+                           [certs, "secrets", *scope, "--kubeconfig", admin], False),
+                          (f"kubectl get secrets {where} -o json (fetch only, chunks of 500)",
+                           [kubectl, "--kubeconfig", admin, "get", "secrets", *scope, "-o",
+                            "json"], False),
+                      ], runs))
         finally:
             if keep:
                 print(f"\n--keep: the secrets stay in namespace {NAMESPACE}")
             else:
                 drop_namespace(kubectl, admin)
+        if only == "secrets":
+            return 0
 
         files = tmp / "files"
         files.mkdir()

@@ -274,6 +274,31 @@ TEST_CASE("certs::file reads PEM, DER, bundles and reports unreadable files", "[
     options.common.failOn = core::FailOn::warn;
     CHECK(certs::run_file(options, out, err) == 1);
   }
+  SECTION("hundreds of files: checked on two threads, reported in the order given") {
+    std::vector<std::string> paths;
+    for (int i = 0; i < 600; ++i) {  // over two batches, each split in two
+      paths.push_back(i % 4 == 0 ? bundle : i % 4 == 1 ? old : i % 4 == 2 ? missing : pem);
+    }
+    certs::FileOptions options = file_options(paths);
+    const core::Report report = certs::check_files(options);
+    REQUIRE(report.checks.size() == 750);
+    std::size_t at = 0;
+    for (int i = 0; i < 600; ++i) {
+      CAPTURE(i);
+      const std::string source = report.checks[at].details["source"];
+      CHECK(source == (i % 4 == 0 ? bundle + "#0" : paths[i]));
+      at += i % 4 == 0 ? 2 : 1;
+    }
+    for (const auto& [output, format] :
+         {std::pair{certs::Output::json, core::OutputFormat::json},
+          std::pair{certs::Output::yaml, core::OutputFormat::yaml}}) {
+      options.common.output = output;
+      std::ostringstream expected, out, err;
+      core::render(expected, report, format, false);
+      CHECK(certs::run_file(options, out, err) == 1);
+      CHECK(out.str() == expected.str());
+    }
+  }
   SECTION("json output is the core report") {
     certs::FileOptions options = file_options({pem});
     options.common.output = certs::Output::json;

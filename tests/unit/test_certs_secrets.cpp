@@ -482,6 +482,51 @@ TEST_CASE("certs::check_secrets lists page by page with limit and continue token
   }
 }
 
+TEST_CASE("certs::run_secrets streams -o json and -o yaml as the Report renders, in order",
+          "[certs][secrets]") {
+  const Issued good = leaf_of(root_ca(), "good", kNow + 200 * kDay);
+  const Issued soon = leaf_of(root_ca(), "soon", kNow + 3 * kDay);
+  const Issued other = leaf_of(root_ca(), "other", kNow + 200 * kDay);
+  auto api = std::make_shared<FakeApi>();
+  // Pages of many Secrets, split between the two workers: the order must not change.
+  std::vector<nlohmann::json> first, second;
+  for (int i = 0; i < 41; ++i) {
+    const Issued& leaf = i % 3 == 0 ? soon : good;
+    // Every fifth key belongs to another certificate: a failing check.
+    const Issued& keyOf = i % 5 == 0 ? other : leaf;
+    (i < 25 ? first : second)
+        .push_back(secret("web", "s" + std::to_string(i), "kubernetes.io/tls",
+                          {{"tls.crt", leaf.certPem()},
+                           {"tls.key", testcerts::key_pem_pkcs8(keyOf.key)},
+                           {"ca.crt", root_ca().certPem()}}));
+  }
+  api->answers[""] = page(first, "next");
+  api->answers["next"] = page(second, "");
+  certs::SecretsOptions options;
+  options.common.now = [] { return kNow; };
+  options.namespaceName = "web";
+  const core::ApiClient client = fake_client(api);
+  core::Result<core::Report> report = certs::check_secrets(client, options);
+  REQUIRE(report);
+  REQUIRE(report->checks.size() == 1 + 41 * 2);
+  for (int i = 0; i < 41; ++i) {
+    CHECK(report->checks[1 + 2 * i].details["source"] ==
+          "secret/web/s" + std::to_string(i) + "#ca.crt");
+    const core::Check& leaf = report->checks[2 + 2 * i];
+    CHECK(leaf.details["source"] == "secret/web/s" + std::to_string(i) + "#tls.crt");
+    CHECK((leaf.status == core::CheckStatus::fail) == (i % 5 == 0));
+  }
+  for (const auto& [output, format] : {std::pair{certs::Output::json, core::OutputFormat::json},
+                                       std::pair{certs::Output::yaml, core::OutputFormat::yaml}}) {
+    options.common.output = output;
+    std::ostringstream expected, out, err;
+    core::render(expected, *report, format, false);
+    CHECK(certs::run_secrets(client, options, out, err) == 1);
+    CHECK(out.str() == expected.str());
+    CHECK(err.str().empty());
+  }
+}
+
 TEST_CASE("certs::check_secrets: forbidden is an RBAC check and exit 1, a bad selector exit 2",
           "[certs][secrets]") {
   auto api = std::make_shared<FakeApi>();
