@@ -115,25 +115,6 @@ std::optional<bool> summary_verdict(std::string_view line) {
   return std::nullopt;
 }
 
-// "v1.37.2" -> {1, 37}; "1.30+" style minors ("30+") are accepted by the digit scan.
-std::optional<std::pair<int, int>> major_minor(std::string_view version) {
-  if (version.starts_with('v')) {
-    version.remove_prefix(1);
-  }
-  int major = 0;
-  int minor = 0;
-  const char* end = version.data() + version.size();
-  auto [afterMajor, majorError] = std::from_chars(version.data(), end, major);
-  if (majorError != std::errc() || afterMajor == end || *afterMajor != '.') {
-    return std::nullopt;
-  }
-  auto [afterMinor, minorError] = std::from_chars(afterMajor + 1, end, minor);
-  if (minorError != std::errc() || afterMinor == afterMajor + 1) {
-    return std::nullopt;
-  }
-  return std::pair{major, minor};
-}
-
 }  // namespace
 
 Result<HealthReport> parse_health(std::string_view body) {
@@ -429,6 +410,24 @@ Result<VersionInfo> parse_version(std::string_view body) {
   info.platform = string_member(*parsed, "platform");
   info.goVersion = string_member(*parsed, "goVersion");
   return info;
+}
+
+std::optional<std::pair<int, int>> major_minor(std::string_view version) {
+  if (version.starts_with('v')) {
+    version.remove_prefix(1);
+  }
+  int major = 0;
+  int minor = 0;
+  const char* end = version.data() + version.size();
+  auto [afterMajor, majorError] = std::from_chars(version.data(), end, major);
+  if (majorError != std::errc() || afterMajor == end || *afterMajor != '.') {
+    return std::nullopt;
+  }
+  auto [afterMinor, minorError] = std::from_chars(afterMajor + 1, end, minor);
+  if (minorError != std::errc() || afterMinor == afterMajor + 1) {
+    return std::nullopt;
+  }
+  return std::pair{major, minor};
 }
 
 std::optional<int> minor_skew(std::string_view clientGitVersion,

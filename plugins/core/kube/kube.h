@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -105,6 +106,9 @@ struct VersionInfo {
 
 // Requires a string gitVersion; the other fields are optional.
 Result<VersionInfo> parse_version(std::string_view body);
+
+// "v1.37.2" -> {1, 37}; "1.30+" style minors ("30+") are accepted by the digit scan.
+std::optional<std::pair<int, int>> major_minor(std::string_view version);
 
 // Client minor minus server minor ("v1.37.2" vs "v1.34.0" -> 3); nullopt when either is not a
 // "vMAJOR.MINOR..." version or the majors differ. Accepts suffixes like "-eks-1" and "+k3s1".
