@@ -4,8 +4,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <elf.h>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -40,114 +38,6 @@ std::string find_kubectl(const core::EnvLookup& env) {
   return core::find_executable("kubectl", env("PATH").value_or("")).value_or("");
 }
 
-// The Go build info of an ELF binary (the .go.buildinfo section): the magic, then the Go
-// version and the module info as varint-prefixed strings (Go >= 1.18). "" when absent.
-std::string go_buildinfo(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  Elf64_Ehdr header{};
-  if (!file.read(reinterpret_cast<char*>(&header), sizeof header) ||
-      std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 || header.e_ident[EI_CLASS] != ELFCLASS64 ||
-      header.e_shentsize != sizeof(Elf64_Shdr) || header.e_shnum == 0 ||
-      header.e_shstrndx >= header.e_shnum) {
-    return {};
-  }
-  std::vector<Elf64_Shdr> sections(header.e_shnum);
-  file.seekg(static_cast<std::streamoff>(header.e_shoff));
-  if (!file.read(reinterpret_cast<char*>(sections.data()),
-                 static_cast<std::streamsize>(sections.size() * sizeof(Elf64_Shdr)))) {
-    return {};
-  }
-  auto read_at = [&file](std::uint64_t offset, std::size_t size) {
-    std::string bytes(size, '\0');
-    file.clear();
-    file.seekg(static_cast<std::streamoff>(offset));
-    file.read(bytes.data(), static_cast<std::streamsize>(size));
-    bytes.resize(static_cast<std::size_t>(file.gcount()));
-    return bytes;
-  };
-  const Elf64_Shdr& names = sections[header.e_shstrndx];
-  const std::string strtab =
-      read_at(names.sh_offset, std::min<std::uint64_t>(names.sh_size, 1 << 16));
-  for (const Elf64_Shdr& section : sections) {
-    if (section.sh_name >= strtab.size() ||
-        std::strcmp(strtab.c_str() + section.sh_name, ".go.buildinfo") != 0) {
-      continue;
-    }
-    const std::string info =
-        read_at(section.sh_offset, std::min<std::uint64_t>(section.sh_size, 1 << 20));
-    // 14-byte magic "\xff Go buildinf:", pointer size, flags (2: inline strings), padding to 32.
-    if (info.size() < 32 || info.compare(0, 14, "\xff Go buildinf:") != 0 || (info[15] & 2) == 0) {
-      return {};
-    }
-    std::size_t at = 32;
-    auto next_string = [&info, &at]() -> std::string {
-      std::uint64_t length = 0;
-      for (int shift = 0; at < info.size() && shift < 64; shift += 7) {
-        const auto byte = static_cast<unsigned char>(info[at++]);
-        length |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-        if ((byte & 0x80) == 0) {
-          break;
-        }
-      }
-      if (length > info.size() - at) {
-        return {};
-      }
-      std::string out = info.substr(at, length);
-      at += length;
-      return out;
-    };
-    next_string();  // the Go version
-    return next_string();
-  }
-  return {};
-}
-
-// kubectl's gitVersion from its build info, without running it (running `kubectl version` costs
-// a process the size of kubectl): the -X ldflags of a release build when recorded, else the
-// version of the k8s.io/kubernetes main module of a `go build`. "" when it says neither.
-std::string kubectl_version_from_buildinfo(const std::string& path) {
-  const std::string info = go_buildinfo(path);
-  for (const std::string key :
-       {"k8s.io/client-go/pkg/version.gitVersion=", "k8s.io/component-base/version.gitVersion="}) {
-    const auto at = info.find(key);
-    if (at != std::string::npos) {
-      const auto start = at + key.size();
-      return info.substr(start, info.find_first_of(" '\"\n\t", start) - start);
-    }
-  }
-  const std::string module = "\nmod\tk8s.io/kubernetes\t";
-  const auto at = info.find(module);
-  if (at != std::string::npos) {
-    const auto start = at + module.size();
-    const std::string version = info.substr(start, info.find_first_of("\t\n", start) - start);
-    return version.starts_with("v") ? version : std::string();
-  }
-  return {};
-}
-
-// `kubectl version --client -o json` -> clientVersion.gitVersion, bounded in time: the fallback
-// for a kubectl whose build info does not carry the version.
-std::string kubectl_version_by_running(const std::string& kubectl) {
-  core::ProcessSpec spec;
-  spec.argv = {kubectl, "version", "--client", "-o", "json"};
-  spec.timeout = std::chrono::seconds(5);  // a kubectl that hangs costs this, not the run
-  const core::Result<core::ProcessResult, core::SpawnFailure> ran = core::run_process(spec);
-  if (!ran || ran->timedOut) {
-    return {};  // no kubectl version is evidence of nothing: the skew check is skipped
-  }
-  const nlohmann::json doc = nlohmann::json::parse(ran->out, nullptr, false);
-  return core::json_string(core::json_member(doc, "clientVersion"), "gitVersion");
-}
-
-std::string kubectl_client_version(const core::EnvLookup& env) {
-  const std::string kubectl = find_kubectl(env);
-  if (kubectl.empty()) {
-    return {};
-  }
-  const std::string stamped = kubectl_version_from_buildinfo(kubectl);
-  return stamped.empty() ? kubectl_version_by_running(kubectl) : stamped;
-}
-
 std::string klog_time() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
@@ -170,7 +60,8 @@ Deps Deps::system(int verbosity) {
   d.tls = core::probe_tls;
   d.verbosity = verbosity;
   if (verbosity > 0) {
-    d.log = [](const std::string& line) { std::cerr << klog_time() << "] " << line << '\n'; };
+    // One write per line: the health requests log from their own thread.
+    d.log = [](const std::string& line) { std::cerr << klog_time() + "] " + line + "\n"; };
   }
   core::HttpLog log{verbosity, d.log};
   d.http = [log] { return std::make_unique<core::CurlHttpClient>(log); };
@@ -178,7 +69,16 @@ Deps Deps::system(int verbosity) {
   d.now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
   d.exec = core::system_exec_runner();
 
-  d.kubectlVersion = [env = d.env] { return kubectl_client_version(env); };
+  d.kubectl = [env = d.env] {
+    const std::string path = find_kubectl(env);
+    return path.empty() ? core::KubectlBinary{} : core::inspect_kubectl(path, {env});
+  };
+  d.kubectlVersion = [env = d.env](const std::string& binary) {
+    const std::string dir = core::user_cache_dir(env);
+    return core::cached_kubectl_version(
+        binary, dir.empty() ? std::string() : dir + "/kplugins/kubectl-version.json",
+        core::kubectl_version_by_running);
+  };
   d.haproxyStats = [log](const std::string& source,
                          std::chrono::milliseconds timeout) -> core::Result<std::string> {
     constexpr std::size_t kMaxStats = 16 << 20;

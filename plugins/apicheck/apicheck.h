@@ -16,6 +16,7 @@
 #include "core/kube/apiclient.h"
 #include "core/kube/exec_credential.h"
 #include "core/kube/kubeconfig.h"
+#include "core/kube/kubectl_binary.h"
 #include "core/net/http.h"
 #include "core/net/net.h"
 #include "core/net/proxy.h"
@@ -36,8 +37,11 @@ struct Deps {
   core::EnvLookup env;
   std::function<std::int64_t()> now;  // Unix seconds, the local clock
   core::ExecRunner exec;
-  // The gitVersion of the kubectl beside us (KUBECTL_PATH, else PATH); "" when none.
-  std::function<std::string()> kubectlVersion;
+  // The kubectl beside us (KUBECTL_PATH, else PATH), inspected without running it; an empty
+  // path when there is none.
+  std::function<core::KubectlBinary()> kubectl;
+  // The gitVersion that running a kubectl binary reports, cached per binary ("" for none).
+  std::function<std::string(const std::string&)> kubectlVersion;
   // HAProxy's `show stat` CSV from a stats socket path or a stats page URL (--haproxy-stats).
   std::function<core::Result<std::string>(const std::string&, std::chrono::milliseconds)>
       haproxyStats;

@@ -2,6 +2,8 @@
 // report; a layer that breaks the path ends the run, and the layers it hides are reported as
 // skipped with the reason, so the report always says how far the request got.
 #include <algorithm>
+#include <atomic>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +15,35 @@
 namespace kp::apicheck {
 namespace detail {
 namespace {
+
+// The health requests sent on their own thread from the moment the path is open. Leaving
+// run_layers any other way than through answers() cancels them and waits for the thread.
+class EarlyHealth {
+ public:
+  EarlyHealth(core::HttpClient& http, std::vector<core::HttpRequest> requests)
+      : requests_(std::move(requests)) {
+    for (core::HttpRequest& r : requests_) {
+      r.cancelled = [this, stop = std::move(r.cancelled)] { return dropped_ || (stop && stop()); };
+    }
+    answers_ =
+        std::async(std::launch::async, [this, &http] { return fetch_health(http, requests_); });
+  }
+  ~EarlyHealth() {
+    if (answers_.valid()) {
+      dropped_ = true;
+      answers_.wait();
+    }
+  }
+  EarlyHealth(const EarlyHealth&) = delete;
+  EarlyHealth& operator=(const EarlyHealth&) = delete;
+
+  std::vector<core::HttpResult> answers() { return answers_.get(); }
+
+ private:
+  std::vector<core::HttpRequest> requests_;
+  std::atomic<bool> dropped_{false};
+  std::future<std::vector<core::HttpResult>> answers_;
+};
 
 // Every layer in turn; a layer that breaks the path returns early.
 void run_layers(Run& run) {
@@ -39,6 +70,12 @@ void run_layers(Run& run) {
       return;
     }
   }
+  // The anonymous health requests need no verified server: they carry no credentials, and
+  // libcurl verifies its own connection as kubectl does. So they go out now, beside the
+  // diagnostic handshake instead of after it; if the diagnostic probe fails, they are
+  // cancelled and their answers dropped (the probe's findings are the report's).
+  std::unique_ptr<core::HttpClient> http = o.deps.http();
+  EarlyHealth health(*http, health_requests(run));
   if (run.url.scheme == "https") {
     if (!tls_layer(run, fd->get())) {
       return;
@@ -50,10 +87,9 @@ void run_layers(Run& run) {
                                          "kubeconfig named: see config.kubeconfig"
                                        : "use the server's https:// URL"));
   }
-  fd.reset();  // the diagnostic connection is done; HTTP gets its own, shared by every request
+  fd.reset();  // the diagnostic connection is done; HTTP has its own
 
-  std::unique_ptr<core::HttpClient> http = o.deps.http();
-  health_layer(run, *http);
+  health_layer(run, health.answers());
   run.timing.totalMs =
       run.timing.dnsMs + run.timing.connectMs + run.timing.tlsMs + run.timing.firstByteMs;
   report.timings.insert(report.timings.begin(), run.timing);

@@ -75,24 +75,129 @@ Check health_check(Run& run, const core::HttpResult& result, const std::string& 
   return c;
 }
 
+// kubectl's version against the server's, learned without running kubectl where the binary
+// tells (build info, shims, a dispatcher's versioned binaries); nullopt without a kubectl.
+std::optional<Check> skew_check(const Deps& deps, const core::VersionInfo& server) {
+  const core::KubectlBinary kubectl = deps.kubectl();
+  if (kubectl.path.empty()) {
+    return std::nullopt;
+  }
+  const std::string serverMinor = core::major_minor_text(server.gitVersion);
+  // "(asdf shim)" and the like: what the version was learned through.
+  const std::string via = kubectl.via.empty() ? "" : " (" + kubectl.via + ")";
+  Check s = make_check("health.skew", Layer::health, CheckStatus::ok);
+  s.details = {{"kubectl", kubectl.path}, {"runs", kubectl.target}};
+  auto against = [&](const std::string& client, const std::string& note) {
+    s.message = "kubectl " + client + note + ", server " + server.gitVersion;
+    const std::optional<int> skew = core::minor_skew(client, server.gitVersion);
+    if (skew && !core::skew_supported(*skew)) {
+      s.status = CheckStatus::warn;
+      s.message += " (" + std::to_string(std::abs(*skew)) + " minor versions apart)";
+      s.hint = "kubectl is supported within one minor version of the server: install kubectl " +
+               serverMinor;
+    }
+  };
+  auto run_version = [&] {
+    return deps.kubectlVersion ? deps.kubectlVersion(kubectl.target) : std::string();
+  };
+  if (kubectl.dispatcher) {
+    // It asks the server for its version and runs the kubectl.<major>.<minor> beside it, else
+    // its own built-in kubectl.
+    std::vector<std::string> minors;
+    for (const auto& entry : kubectl.dispatches) {
+      minors.push_back(entry.first);
+    }
+    s.details["dispatches"] = minors;
+    if (auto match = kubectl.dispatches.find(serverMinor); match != kubectl.dispatches.end()) {
+      s.message = "kubectl on PATH is a version dispatcher: for server " + server.gitVersion +
+                  " it runs " + match->second + ", so there is no skew";
+      return s;
+    }
+    const std::string missing = " (version dispatcher without kubectl." + serverMinor +
+                                " beside it" +
+                                (minors.empty() ? std::string() : ": it has " + join(minors)) + ")";
+    const std::string own = run_version();
+    if (own.empty()) {
+      s.status = CheckStatus::skip;
+      s.message = "kubectl of unknown version" + missing + ", server " + server.gitVersion;
+      return s;
+    }
+    against(own, missing);
+    return s;
+  }
+  if (!kubectl.candidates.empty()) {
+    // A shim over several installed versions: which one runs depends on the directory.
+    std::vector<std::string> unsupported;
+    for (const std::string& candidate : kubectl.candidates) {
+      if (auto skew = core::minor_skew(candidate, server.gitVersion);
+          skew && !core::skew_supported(*skew)) {
+        unsupported.push_back(candidate);
+      }
+    }
+    s.details["candidates"] = kubectl.candidates;
+    s.message = "kubectl " + join(kubectl.candidates, " or ") + via +
+                " (the one that runs depends on the directory), server " + server.gitVersion;
+    if (!unsupported.empty()) {
+      s.status = CheckStatus::warn;
+      s.message += ": " + join(unsupported) + " more than one minor version apart";
+      s.hint = "kubectl is supported within one minor version of the server: select kubectl " +
+               serverMinor + " where you work with this cluster";
+    }
+    return s;
+  }
+  const std::string client = kubectl.gitVersion.empty() ? run_version() : kubectl.gitVersion;
+  if (client.empty()) {
+    s.status = CheckStatus::skip;
+    s.message = "kubectl " + kubectl.target + via + " does not say its version, server " +
+                server.gitVersion + ": the skew is unknown";
+    return s;
+  }
+  against(client, via);
+  return s;
+}
+
+constexpr std::pair<const char*, const char*> kEndpoints[] = {{"health.livez", "/livez"},
+                                                              {"health.readyz", "/readyz?verbose"},
+                                                              {"health.healthz", "/healthz"},
+                                                              {"health.version", "/version"}};
+
+bool no_answer_in_time(const core::HttpResult& result) {
+  return !result && (result.error().kind == core::TransportError::timeout ||
+                     result.error().kind == core::TransportError::cancelled);
+}
+
 }  // namespace
 
-void health_layer(Run& run, core::HttpClient& http) {
-  const std::pair<const char*, const char*> endpoints[] = {{"health.livez", "/livez"},
-                                                           {"health.readyz", "/readyz?verbose"},
-                                                           {"health.healthz", "/healthz"},
-                                                           {"health.version", "/version"}};
-  // /livez first: a server that lets it time out (accepts, then answers nothing, or one byte a
-  // second) would make each of the others wait out the deadline too, so they are skipped.
-  // The rest go as one batch on the same connection.
+std::vector<core::HttpRequest> health_requests(const Run& run) {
   std::vector<core::HttpRequest> requests;
-  for (const auto& [id, path] : endpoints) {
+  for (const auto& [id, path] : kEndpoints) {
     requests.push_back(request_to(run, path));
+    requests.back().http1 = true;  // anonymous: one keep-alive connection for all four
   }
-  core::HttpResult first = http.send(requests.front());
-  if (!first && (first.error().kind == core::TransportError::timeout ||
-                 first.error().kind == core::TransportError::cancelled)) {
-    run.add(health_check(run, first, endpoints[0].first, endpoints[0].second, true));
+  return requests;
+}
+
+std::vector<core::HttpResult> fetch_health(core::HttpClient& http,
+                                           const std::vector<core::HttpRequest>& requests) {
+  // /livez first: a server that lets it time out (accepts, then answers nothing, or one byte a
+  // second) would make each of the others wait out the deadline too, so they are not sent.
+  // The rest go as one batch on the same connection.
+  std::vector<core::HttpResult> results;
+  results.push_back(http.send(requests.front()));
+  if (no_answer_in_time(results.front())) {
+    return results;
+  }
+  for (core::HttpResult& result :
+       http.send_batch(std::vector<core::HttpRequest>(requests.begin() + 1, requests.end()))) {
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+void health_layer(Run& run, std::vector<core::HttpResult> results) {
+  const auto& endpoints = kEndpoints;
+  if (results.size() < std::size(endpoints)) {
+    run.add(health_check(run, results.front(), endpoints[0].first, endpoints[0].second, true));
     for (std::size_t i = 1; i < std::size(endpoints); ++i) {
       run.add(make_check(endpoints[i].first, Layer::health, CheckStatus::skip,
                          "not checked: /livez got no answer within the deadline", {},
@@ -100,12 +205,6 @@ void health_layer(Run& run, core::HttpClient& http) {
     }
     run.serverBroken = true;
     return;
-  }
-  std::vector<core::HttpResult> results;
-  results.push_back(std::move(first));
-  for (core::HttpResult& result :
-       http.send_batch(std::vector<core::HttpRequest>(requests.begin() + 1, requests.end()))) {
-    results.push_back(std::move(result));
   }
   for (std::size_t i = 0; i + 1 < results.size(); ++i) {
     run.add(health_check(run, results[i], endpoints[i].first, endpoints[i].second, i == 0));
@@ -143,19 +242,10 @@ void health_layer(Run& run, core::HttpClient& http) {
   c.details = nlohmann::ordered_json::parse(result->body, nullptr, false);
   run.add(std::move(c));
 
-  const std::string kubectl =
-      run.options.deps.kubectlVersion ? run.options.deps.kubectlVersion() : std::string();
-  if (!kubectl.empty()) {
-    const std::optional<int> skew = core::minor_skew(kubectl, version->gitVersion);
-    Check s = make_check("health.skew", Layer::health, CheckStatus::ok,
-                         "kubectl " + kubectl + ", server " + version->gitVersion);
-    if (skew && std::abs(*skew) > 1) {
-      s.status = CheckStatus::warn;
-      s.message += " (" + std::to_string(std::abs(*skew)) + " minor versions apart)";
-      s.hint = "kubectl is supported within one minor version of the server: install kubectl " +
-               version->major + "." + version->minor;
+  if (run.options.deps.kubectl) {
+    if (std::optional<Check> skew = skew_check(run.options.deps, *version)) {
+      run.add(std::move(*skew));
     }
-    run.add(std::move(s));
   }
 }
 

@@ -182,8 +182,14 @@ void blame_hosts_file(Run& run);
 // tls.*: adds the TLS checks on the connected `fd`; returns whether credentials may be sent.
 bool tls_layer(Run& run, int fd);
 
-// health.* (and tls.clock): the anonymous health endpoints and /version.
-void health_layer(Run& run, core::HttpClient& http);
+// The anonymous requests of the health layer: /livez, /readyz?verbose, /healthz, /version.
+std::vector<core::HttpRequest> health_requests(const Run& run);
+// Sends them: /livez, then the others unless /livez got no answer in time. Adds nothing to
+// the report, so it can run beside the diagnostic handshake.
+std::vector<core::HttpResult> fetch_health(core::HttpClient& http,
+                                           const std::vector<core::HttpRequest>& requests);
+// health.* (and tls.clock): judges fetch_health's answers.
+void health_layer(Run& run, std::vector<core::HttpResult> results);
 
 // auth.whoami: who the server takes the credential for.
 void auth_layer(Run& run, core::HttpClient& http);

@@ -4,7 +4,11 @@
     tests/bench/bench_apicheck.py BUILD_DIR [--runs N]
 
 Prints tables (wall time and peak RSS, medians of N alternating runs) for:
-  1. a full diagnosis (`kubectl-apicheck -o json`) vs `kubectl get --raw /healthz` vs one curl;
+  1. a full diagnosis (`kubectl-apicheck -o json`) vs `kubectl get --raw /healthz` vs one curl,
+     the diagnosis once with each kind of kubectl first on PATH (the lab's, whose build info
+     says its version; a wrapper script that says nothing, run once and then cached; the
+     Google Cloud SDK's version dispatcher where this machine has one; none), each with its
+     ratio to kubectl's wall and peak RSS (targets: <= 0.5x and <= 1/3);
   2. time to a verdict on a dropped SYN (the tcp-syn-drop scenario) vs kubectl's default;
   3. `--endpoints` with 1, 10 and 50 backends (the ha-haproxy scenario's backends repeated).
 The lab must be up. Numbers, not assertions: this is not a test.
@@ -15,6 +19,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,25 +43,56 @@ def measure(argv, netns=None, env=None):
     return wall, rss, p.returncode
 
 
-def table(title, rows):
+def table(title, rows, anchor=None):
+    """Medians; with an anchor row, each row's wall and peak RSS as a ratio of the anchor's."""
     print(f"\n{title}\n")
-    print("| command | median wall | peak RSS | exit |")
-    print("|---|---|---|---|")
+    extra = f" | wall / {anchor[0]} | RSS / {anchor[0]}" if anchor else ""
+    print(f"| command | median wall | peak RSS | exit{extra} |")
+    print("|---|---|---|---|" + ("---|---|" if anchor else ""))
     for name, walls, rsss, code in rows:
+        ratios = ""
+        if anchor:
+            ratios = (f" | {statistics.median(walls) / statistics.median(anchor[1]):.2f}x"
+                      f" | {statistics.median(rsss) / statistics.median(anchor[2]):.2f}x")
         print(f"| {name} | {statistics.median(walls) * 1000:.0f} ms | "
-              f"{statistics.median(rsss) / 1024:.1f} MiB | {code} |")
+              f"{statistics.median(rsss) / 1024:.1f} MiB | {code}{ratios} |")
 
 
 def alternate(commands, runs, netns=None, env=None):
-    results = {name: ([], [], None) for name, _ in commands}
+    """commands: (name, argv) or (name, argv, extra env for that command)."""
+    results = {c[0]: ([], [], None) for c in commands}
     for _ in range(runs):
-        for name, argv in commands:
-            wall, rss, code = measure(argv, netns, env)
+        for name, argv, *own in commands:
+            wall, rss, code = measure(argv, netns, {**(env or {}), **((own and own[0]) or {})})
             walls, rsss, _ = results[name]
             walls.append(wall)
             rsss.append(rss)
             results[name] = (walls, rsss, code)
-    return [(name, *results[name]) for name, _ in commands]
+    return [(c[0], *results[c[0]]) for c in commands]
+
+
+def kubectl_on_path(tmp, bins):
+    """(description, env) for each kind of kubectl a user may have first on PATH. apicheck runs
+    directly (no KUBECTL_PATH), with its own version cache, warmed by one run: the first run
+    after a kubectl upgrade aside."""
+    wrapper = tmp / "wrapper"
+    wrapper.mkdir()
+    (wrapper / "kubectl").write_text(f'#!/bin/sh\nPATH={bins}:$PATH exec kubectl "$@"\n')
+    (wrapper / "kubectl").chmod(0o755)
+    kinds = [("the lab's kubectl (version from its build info)", str(bins)),
+             ("a wrapper script that says nothing (run once, then cached)", str(wrapper))]
+    sdk = Path("/usr/lib/google-cloud-sdk/bin/kubectl")
+    if sdk.exists():
+        kinds.append(("the Cloud SDK's version dispatcher", str(sdk.parent)))
+    (tmp / "empty").mkdir()
+    kinds.append(("no kubectl on PATH", str(tmp / "empty")))
+    out = []
+    for what, first in kinds:
+        env = {"PATH": f"{first}:/usr/sbin:/sbin" if first == str(tmp / "empty")
+               else f"{first}:{os.environ['PATH']}",
+               "KUBECTL_PATH": "", "XDG_CACHE_HOME": str(tmp / "cache")}
+        out.append((what, env))
+    return out
 
 
 def main(argv):
@@ -76,14 +112,20 @@ def main(argv):
     print(f"kubectl-apicheck benchmark, {runs} alternating runs each, lab kube-apiserver "
           f"{json.loads(subprocess.run([kubectl, '--kubeconfig', admin, 'version', '-o', 'json'], capture_output=True, text=True).stdout)['serverVersion']['gitVersion']}")
 
-    table("1. A full diagnosis against one request", alternate([
-        ("kubectl apicheck -o json (every layer)", [apicheck, "--kubeconfig", admin, "-o",
-                                                     "json"]),
-        ("kubectl get --raw /healthz", [kubectl, "--kubeconfig", admin, "get", "--raw",
-                                        "/healthz"]),
-        ("curl /healthz (one request)", ["curl", "-s", "--cacert", ca,
-                                         "https://198.18.0.2:6443/healthz"]),
-    ], runs))
+    with tempfile.TemporaryDirectory() as tmp:
+        kinds = kubectl_on_path(Path(tmp), bins)
+        for _, env in kinds:  # warms each one's version cache
+            measure([apicheck, "--kubeconfig", admin, "-o", "json"], env=env)
+        rows = alternate([
+            ("kubectl get --raw /healthz", [kubectl, "--kubeconfig", admin, "get", "--raw",
+                                            "/healthz"], None),
+            ("curl /healthz (one request)", ["curl", "-s", "--cacert", ca,
+                                             "https://198.18.0.2:6443/healthz"], None),
+        ] + [(f"kubectl apicheck -o json, {what}", [apicheck, "--kubeconfig", admin, "-o", "json"],
+              env) for what, env in kinds], runs)
+        anchor = rows[0]
+        table("1. A full diagnosis (every layer: config, DNS, TCP, TLS probe, 4 health "
+              "endpoints, whoami, skew) against one request", rows, anchor)
 
     env = dict(line.split("=", 1) for line in lab("scenario", "tcp-syn-drop").splitlines())
     try:

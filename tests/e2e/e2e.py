@@ -11,7 +11,9 @@ KP_VERSION the version they must report. The lab must be up.
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -427,6 +429,98 @@ def run_apicheck(*args, timeout=30):
     t0 = time.monotonic()
     code, out = sh([f"{os.environ['KP_BIN_DIR']}/kubectl-apicheck", *args], timeout=timeout)
     return code, out, time.monotonic() - t0
+
+
+def skew_check(tmp, kubectl_dir, cache, *extra):
+    """apicheck run directly with `kubectl_dir` first on PATH (not dispatched, so no
+    KUBECTL_PATH): (its health.skew check, the whole output)."""
+    code, out = sh([f"{os.environ['KP_BIN_DIR']}/kubectl-apicheck", "--kubeconfig",
+                    lab("kubeconfig", "admin"), "-o", "json", *extra],
+                   env={"PATH": f"{kubectl_dir}:{os.environ['PATH']}", "KUBECTL_PATH": "",
+                        "XDG_CACHE_HOME": cache, "HOME": str(tmp)})
+    try:
+        checks = checks_by_id(json.loads(out))
+    except ValueError:
+        return None, out
+    return checks.get("health.skew", [None])[0], out
+
+
+@case
+def kubectl_version_without_running_it():
+    """health.skew learns the version of the kubectl on PATH from the binary, through wrappers
+    and dispatchers, and runs a kubectl that says nothing only once per binary (cached)."""
+    real = str(Path(lab("bin")) / "kubectl")
+    _, out = sh([real, "version", "--client", "-o", "json"])
+    client = json.loads(out)["clientVersion"]["gitVersion"]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        cache = str(tmp / "cache")
+        log = tmp / "runs.log"
+        # A wrapper that execs the lab's kubectl by path: followed to it, never run.
+        (tmp / "wrapper").mkdir()
+        wrapper = tmp / "wrapper" / "kubectl"
+        wrapper.write_text(f'#!/bin/sh\necho run >> {log}\nexec "{real}" "$@"\n')
+        wrapper.chmod(0o755)
+        skew, out = skew_check(tmp, tmp / "wrapper", cache)
+        expect(skew and skew["status"] == "ok" and skew["message"].startswith(
+            f"kubectl {client} (wrapper script), server v"),
+            f"a wrapper script is followed to the lab's kubectl ({client})", out)
+        expect(not log.exists(), "and the wrapper was not run", out)
+
+        # A wrapper that finds kubectl through PATH: run once, then answered from the cache.
+        (tmp / "opaque").mkdir()
+        opaque = tmp / "opaque" / "kubectl"
+        opaque.write_text(f'#!/bin/sh\necho run >> {log}\n'
+                          f'PATH={Path(real).parent}:$PATH exec kubectl "$@"\n')
+        opaque.chmod(0o755)
+        for attempt in (1, 2, 3):
+            skew, out = skew_check(tmp, tmp / "opaque", cache)
+            expect(skew and skew["message"].startswith(f"kubectl {client}, server v"),
+                   f"run {attempt}: the version a wrapper that says nothing reports", out)
+        runs = log.read_text().count("run") if log.exists() else 0
+        expect(runs == 1, f"it was run once in three diagnoses (runs: {runs})", out)
+        cached = json.loads((tmp / "cache" / "kplugins" / "kubectl-version.json").read_text())
+        expect([e["gitVersion"] for e in cached["kubectl"] if e["path"] == str(opaque)] ==
+               [client], "the cache under XDG_CACHE_HOME holds its version", json.dumps(cached))
+        os.utime(opaque, (time.time() + 5, time.time() + 5))  # an upgrade: a new mtime
+        skew, out = skew_check(tmp, tmp / "opaque", cache)
+        runs = log.read_text().count("run")
+        expect(runs == 2, f"a changed binary is run again (runs: {runs})", out)
+
+        # A dispatcher (the Cloud SDK's kubectl, where this machine has it).
+        sdk = Path("/usr/lib/google-cloud-sdk/bin/kubectl")
+        if not sdk.exists():
+            print("  note: no Cloud SDK kubectl on this machine; the dispatcher part is skipped")
+            return
+        server = checks_by_id(json.loads(out))["health.version"][0]["details"]
+        minor = f"{server['major']}.{server['minor'].rstrip('+')}"
+        (tmp / "sdk").mkdir()
+        os.symlink(sdk, tmp / "sdk" / "kubectl")
+        skew, out = skew_check(tmp, tmp / "sdk", cache)
+        _, sdk_out = sh([str(sdk), "version", "--client", "-o", "json"])
+        own = json.loads(sdk_out)["clientVersion"]["gitVersion"]
+        expect(skew and f"version dispatcher without kubectl.{minor}" in skew["message"]
+               and skew["message"].startswith(f"kubectl {own} "),
+               f"the Cloud SDK dispatcher without kubectl.{minor} runs its own kubectl {own}", out)
+        # Its answer is cached: an edited entry (same binary identity) is what the next run uses.
+        cached = json.loads((tmp / "cache" / "kplugins" / "kubectl-version.json").read_text())
+        for entry in cached["kubectl"]:
+            if entry["path"] == str(sdk.resolve()):
+                entry["gitVersion"] = f"v{minor}.0-cached"
+        (tmp / "cache" / "kplugins" / "kubectl-version.json").write_text(json.dumps(cached))
+        skew, out = skew_check(tmp, tmp / "sdk", cache)
+        expect(skew and skew["message"].startswith(f"kubectl v{minor}.0-cached ")
+               and skew["status"] == "ok", "the dispatcher is not run again: the cache answers",
+               out)
+        # A copy of the dispatcher with kubectl.<server minor> beside it runs that one.
+        (tmp / "sdk2").mkdir()
+        shutil.copy(sdk, tmp / "sdk2" / "kubectl")
+        os.symlink(real, tmp / "sdk2" / f"kubectl.{minor}")
+        skew, out = skew_check(tmp, tmp / "sdk2", cache)
+        expect(skew and skew["status"] == "ok" and skew["message"] ==
+               f"kubectl on PATH is a version dispatcher: for server {server['gitVersion']} it "
+               f"runs {tmp / 'sdk2' / ('kubectl.' + minor)}, so there is no skew",
+               "with kubectl.<server minor> beside it, there is no skew to warn about", out)
 
 
 @case

@@ -112,7 +112,12 @@ struct ApicheckWorld {
     options.deps.http = http.factory();
     options.deps.env = [](const std::string&) { return std::optional<std::string>(); };
     options.deps.now = [] { return kp::testcerts::kNow; };
-    options.deps.kubectlVersion = [] { return std::string("v1.37.0"); };
+    options.deps.kubectl = [] {
+      kp::core::KubectlBinary k;
+      k.path = k.target = "/usr/bin/kubectl";
+      k.gitVersion = "v1.37.0";
+      return k;
+    };
   }
 
   const kp::core::Check* find(const kp::core::Report& report, const std::string& id) {
@@ -137,6 +142,27 @@ inline bool sent_credentials(const std::vector<kp::core::HttpRequest>& sent) {
     }
   }
   return false;
+}
+
+// The anonymous health requests go out beside the diagnostic handshake, before its verdict:
+// true when `r` is one of them and carries nothing but what any client may send (a GET with no
+// header or client certificate, over HTTP/1.1, verifying the server as the kubeconfig says).
+inline bool early_health_request(const kp::core::HttpRequest& r,
+                                 const kp::core::ClientConfig& client) {
+  return r.http1 && r.method == "GET" && r.headers.empty() && r.clientCertPem.empty() &&
+         r.clientKeyPem.empty() && r.insecure == client.insecure && r.caPem == client.caPem;
+}
+
+// The paths of the requests in `sent` other than the early health requests.
+inline std::vector<std::string> paths_besides_early_health(
+    const std::vector<kp::core::HttpRequest>& sent, const kp::core::ClientConfig& client) {
+  std::vector<std::string> paths;
+  for (const kp::core::HttpRequest& r : sent) {
+    if (!early_health_request(r, client)) {
+      paths.push_back(r.url.substr(r.url.find('/', r.url.find("://") + 3)));
+    }
+  }
+  return paths;
 }
 
 }  // namespace kp::testsupport

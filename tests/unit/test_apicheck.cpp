@@ -1,6 +1,9 @@
 // apicheck's layer logic with the network, TLS and HTTP faked: which layer is blamed, what is
 // (and is not) sent, and what the report says. The real network is the end-to-end tests' job.
+#include <algorithm>
+#include <chrono>
 #include <sstream>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -95,7 +98,10 @@ TEST_CASE("apicheck::check sends nothing to a server that failed TLS verificatio
   w.options.client.clientCertPem = "not used";
   const kp::core::Report report = w.options.check();
   CHECK(kp::core::failed_layer(report) == Layer::tls);
-  CHECK(w.http.paths() == asked);
+  // Besides the anonymous health requests that went out with the handshake (verifying on
+  // their own connection, so a real server that fails verification gets none of them), only
+  // what the TLS findings ask for.
+  CHECK(kp::testsupport::paths_besides_early_health(w.http.sent, w.options.client) == asked);
   for (const kp::core::HttpRequest& r : w.http.sent) {
     CHECK(r.method == "GET");
     CHECK(r.headers.empty());
@@ -104,6 +110,44 @@ TEST_CASE("apicheck::check sends nothing to a server that failed TLS verificatio
   }
   CHECK_FALSE(sent_credentials(w.http.sent));
   CHECK(w.find(report, "auth.whoami")->status == CheckStatus::skip);
+  // Their answers are dropped: the health layer is reported as not reached.
+  CHECK(w.find(report, "health.livez") == nullptr);
+  REQUIRE(w.find(report, "health.readyz") != nullptr);
+  CHECK(w.find(report, "health.readyz")->status == CheckStatus::skip);
+}
+
+TEST_CASE("apicheck::check sends the anonymous health requests during the diagnostic handshake",
+          "[apicheck]") {
+  World w;
+  // The probe finishes only once /livez has gone out (or gives up after 5 s): the health
+  // requests do not wait for it.
+  auto probe = w.tls;
+  bool sawLivez = false;
+  w.options.deps.tls = [&](int, const kp::core::TlsProbeOptions&)
+      -> kp::core::Result<kp::core::TlsProbe, kp::core::TlsError> {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!sawLivez && std::chrono::steady_clock::now() < deadline) {
+      const std::vector<std::string> paths = w.http.paths();
+      sawLivez = std::find(paths.begin(), paths.end(), "/livez") != paths.end();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return probe;
+  };
+  const kp::core::Report report = w.options.check();
+  CHECK(sawLivez);
+  CHECK(kp::core::verdict(report) == CheckStatus::ok);
+  CHECK(w.find(report, "health.livez")->status == CheckStatus::ok);
+  // All four share one HTTP/1.1 connection (kube-apiserver closes an anonymous HTTP/2 one
+  // after each request); the credentialed request keeps HTTP/2.
+  std::size_t early = 0;
+  for (const kp::core::HttpRequest& r : w.http.sent) {
+    if (kp::testsupport::early_health_request(r, w.options.client)) {
+      ++early;
+    } else {
+      CHECK_FALSE(r.http1);
+    }
+  }
+  CHECK(early == 4);
 }
 
 TEST_CASE("apicheck::check a client key that is not the certificate's fails config", "[apicheck]") {
@@ -441,4 +485,82 @@ TEST_CASE("apicheck::tls_layer alone fails an unverified chain and skips the lat
   CHECK(verify->endpoint == "api.test:6443");
   CHECK(verify->hint.find("the kubeconfig has no CA") == 0);
   CHECK(w.find(report, "auth.whoami")->status == CheckStatus::skip);
+}
+
+TEST_CASE("apicheck::check health.skew learns kubectl's version without running it",
+          "[apicheck][kubectl]") {
+  World w;  // the server is v1.37.2
+  int runs = 0;
+  w.options.deps.kubectlVersion = [&runs](const std::string&) {
+    ++runs;
+    return std::string("v1.32.4-dispatcher");
+  };
+  kp::core::KubectlBinary k;
+  k.path = k.target = "/sdk/bin/kubectl";
+  auto skew_with = [&](const kp::core::KubectlBinary& binary) {
+    w.options.deps.kubectl = [binary] { return binary; };
+    const kp::core::Report report = w.options.check();
+    const kp::core::Check* skew = w.find(report, "health.skew");
+    REQUIRE(skew != nullptr);
+    return *skew;
+  };
+
+  SECTION("a release build: its version, not run") {
+    k.gitVersion = "v1.34.0";
+    const kp::core::Check c = skew_with(k);
+    CHECK(c.status == CheckStatus::warn);
+    CHECK(c.message == "kubectl v1.34.0, server v1.37.2 (3 minor versions apart)");
+    CHECK(c.hint.find("install kubectl 1.37") != std::string::npos);
+    CHECK(runs == 0);
+  }
+  SECTION("a dispatcher with the server's version beside it: no skew, not run") {
+    k.dispatcher = true;
+    k.dispatches = {{"1.36", "/sdk/bin/kubectl.1.36"}, {"1.37", "/sdk/bin/kubectl.1.37"}};
+    const kp::core::Check c = skew_with(k);
+    CHECK(c.status == CheckStatus::ok);
+    CHECK(c.message ==
+          "kubectl on PATH is a version dispatcher: for server v1.37.2 it runs "
+          "/sdk/bin/kubectl.1.37, so there is no skew");
+    CHECK(runs == 0);
+  }
+  SECTION("a dispatcher without it runs its own kubectl: that version is checked") {
+    k.dispatcher = true;
+    k.dispatches = {{"1.31", "/sdk/bin/kubectl.1.31"}};
+    const kp::core::Check c = skew_with(k);
+    CHECK(c.status == CheckStatus::warn);
+    CHECK(c.message ==
+          "kubectl v1.32.4-dispatcher (version dispatcher without kubectl.1.37 "
+          "beside it: it has 1.31), server v1.37.2 (5 minor versions apart)");
+    CHECK(runs == 1);
+  }
+  SECTION("a shim over several versions: each is checked") {
+    k.via = "asdf shim";
+    k.candidates = {"v1.36.1", "v1.33.0"};
+    const kp::core::Check c = skew_with(k);
+    CHECK(c.status == CheckStatus::warn);
+    CHECK(c.message ==
+          "kubectl v1.36.1 or v1.33.0 (asdf shim) (the one that runs depends on the "
+          "directory), server v1.37.2: v1.33.0 more than one minor version apart");
+    CHECK(runs == 0);
+    k.candidates = {"v1.36.1", "v1.37.0"};
+    CHECK(skew_with(k).status == CheckStatus::ok);
+  }
+  SECTION("a binary that says nothing is run (the runner caches it); no answer is unknown") {
+    k.via = "wrapper script";
+    CHECK(skew_with(k).message ==
+          "kubectl v1.32.4-dispatcher (wrapper script), server v1.37.2 (5 minor versions apart)");
+    CHECK(runs == 1);
+    w.options.deps.kubectlVersion = [](const std::string&) { return std::string(); };
+    const kp::core::Check c = skew_with(k);
+    CHECK(c.status == CheckStatus::skip);
+    CHECK(c.message ==
+          "kubectl /sdk/bin/kubectl (wrapper script) does not say its version, "
+          "server v1.37.2: the skew is unknown");
+  }
+  SECTION("no kubectl: no check") {
+    w.options.deps.kubectl = [] { return kp::core::KubectlBinary{}; };
+    const kp::core::Report report = w.options.check();
+    CHECK(w.find(report, "health.skew") == nullptr);
+    CHECK(w.find(report, "health.version") != nullptr);
+  }
 }

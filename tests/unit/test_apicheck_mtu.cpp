@@ -69,7 +69,11 @@ TEST_CASE("apicheck tells a path-MTU blackhole from a stalled server", "[apichec
     CHECK(has(hs->hint, "see tcp.path-mtu"));
     CHECK_FALSE(has(hs->hint, "stalled server"));
     CHECK_FALSE(kp::testsupport::sent_credentials(w.http.sent));
-    CHECK(w.http.sent.empty());  // the run still stops at the broken path
+    // The run still stops at the broken path: nothing but the early health requests.
+    CHECK(kp::testsupport::paths_besides_early_health(w.http.sent, w.options.client).empty());
+    CHECK(w.find(report, "health.livez") == nullptr);
+    REQUIRE(w.find(report, "health.readyz") != nullptr);
+    CHECK(w.find(report, "health.readyz")->status == CheckStatus::skip);
   }
   SECTION("a path that carries more is bounded from below") {
     carries = 1400;

@@ -319,7 +319,12 @@ apicheck::Options options_with(std::function<std::unique_ptr<core::HttpClient>()
   options.deps.http = std::move(http);
   options.deps.env = [](const std::string&) { return std::optional<std::string>(); };
   options.deps.now = [] { return std::int64_t{1795000000}; };
-  options.deps.kubectlVersion = [] { return std::string("v1.37.0"); };
+  options.deps.kubectl = [] {
+    kp::core::KubectlBinary k;
+    k.path = k.target = "/usr/bin/kubectl";
+    k.gitVersion = "v1.37.0";
+    return k;
+  };
   return options;
 }
 

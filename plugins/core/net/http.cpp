@@ -213,8 +213,9 @@ CURLcode configure(CURL* handle, const HttpRequest& request, const Routing& rout
   if (routing.connectTo) {
     step(curl_easy_setopt(handle, CURLOPT_CONNECT_TO, routing.connectTo.get()));
   }
-  // HTTP/2 over TLS when the server offers it (ALPN), as client-go does.
-  step(curl_easy_setopt(handle, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS));
+  // HTTP/2 over TLS when the server offers it (ALPN), as client-go does, unless asked not to.
+  step(curl_easy_setopt(handle, CURLOPT_HTTP_VERSION,
+                        request.http1 ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS));
   step(curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L));  // signals break multi-threaded use
   step(curl_easy_setopt(handle, CURLOPT_USERAGENT, userAgent.c_str()));
   step(curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, timeoutMs));
@@ -390,7 +391,8 @@ std::string format_ms(double ms) {
 // kubectl's round_trippers.go levels, as lines for the log sink.
 void log_request(const HttpLog& log, const HttpRequest& request) {
   if (log.verbosity >= 9) {
-    std::string curl = "curl -v -X" + request.method;
+    std::string curl =
+        std::string(request.http1 ? "curl -v --http1.1 -X" : "curl -v -X") + request.method;
     for (const auto& [name, value] : request.headers) {
       curl += " -H \"" + name + ": " + mask_header_value(name, value) + "\"";
     }

@@ -39,6 +39,11 @@ struct HttpRequest {
   std::string proxyUrl;  // empty: libcurl's environment handling (https_proxy, no_proxy)
   std::chrono::milliseconds timeout{5000};
   std::size_t maxBodyBytes = kMaxBodyBytes;
+  // HTTP/1.1 only, instead of HTTP/2 when the server offers it. For anonymous requests:
+  // kube-apiserver closes an unauthenticated client's HTTP/2 connection after each request
+  // (GOAWAY; the UnauthenticatedHTTP2DOSMitigation of k8s.io/apiserver's authentication
+  // filter), while HTTP/1.1 keep-alive lets several share one connection and one handshake.
+  bool http1 = false;
   // Streaming (a watch): when set, body bytes go here as they arrive instead of into
   // HttpResponse::body (maxBodyBytes does not apply); returning false ends the transfer, which
   // then counts as a success.
