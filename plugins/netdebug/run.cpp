@@ -96,9 +96,13 @@ core::Result<PodFlags> read_pod_flags(const cxxopts::ParseResult& p) {
 }  // namespace
 
 core::Result<std::vector<NodeInfo>, core::ApiError> list_nodes(const core::ApiClient& client) {
+  // Pages of 100, not kubectl's 500: a page is parsed whole, and the memory a parsed page took
+  // stays with the process. 500 kwok nodes (2 MB of JSON) parsed into 14 MiB; a real node, with
+  // its images, is three times the size. 100 costs 8 more requests for 1,000 nodes.
+  constexpr std::size_t kPage = 100;
   std::vector<NodeInfo> nodes;
   core::Result<std::size_t, core::ApiError> listed =
-      client.list_pages("/api/v1/nodes", 500, [&](const nlohmann::json& page) {
+      client.list_pages("/api/v1/nodes", kPage, [&](const nlohmann::json& page) {
         const nlohmann::json& items = core::json_member(page, "items");
         if (!items.is_array()) {
           return true;  // read as an empty page

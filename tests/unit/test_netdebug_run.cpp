@@ -1,5 +1,7 @@
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -9,6 +11,7 @@
 #include "core/util/base64.h"
 #include "core/util/text.h"
 #include "netdebug/run.h"
+#include "support_http.h"
 
 using namespace kp;
 using core::CheckStatus;
@@ -411,4 +414,28 @@ TEST_CASE("netdebug::run_exit_code core's exit code of the whole report", "[netd
   run.perNode.push_back(
       {core::make_check("incluster.pod", core::Layer::incluster, CheckStatus::ok)});
   expect_same();  // ok
+}
+
+TEST_CASE("netdebug::list_nodes asks for pages of 100 nodes", "[netdebug][run]") {
+  testsupport::FakeHttp server;
+  server.maxRequests = 10;
+  server.hook([](const core::HttpRequest& request,
+                 std::size_t n) -> std::optional<core::HttpResult> {
+    CHECK(testsupport::path_of(request.url) ==
+          (n == 0 ? "/api/v1/nodes?limit=100" : "/api/v1/nodes?limit=100&continue=next"));
+    core::HttpResponse response;
+    response.status = 200;
+    response.body = n == 0
+                        ? R"({"items":[{"metadata":{"name":"b"}}],"metadata":{"continue":"next"}})"
+                        : R"({"items":[{"metadata":{"name":"a"}}],"metadata":{}})";
+    return response;
+  });
+  core::ClientConfig config;
+  config.server = "https://198.18.0.2:6443";
+  const auto nodes = netdebug::list_nodes(
+      core::ApiClient(config, {}, server.factory(), std::chrono::milliseconds(1000)));
+  REQUIRE(nodes);
+  REQUIRE(nodes->size() == 2);
+  CHECK(nodes->front().name == "a");
+  CHECK(server.paths().size() == 2);
 }
