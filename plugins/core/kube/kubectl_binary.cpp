@@ -134,9 +134,29 @@ std::map<std::string, std::string> dispatch_table(const fs::path& dispatcher) {
   return table;
 }
 
+// kubectl_version_from_buildinfo on build info already read.
+std::string version_in_buildinfo(const std::string& info) {
+  for (const std::string key :
+       {"k8s.io/client-go/pkg/version.gitVersion=", "k8s.io/component-base/version.gitVersion="}) {
+    const auto at = info.find(key);
+    if (at != std::string::npos) {
+      const auto start = at + key.size();
+      return info.substr(start, info.find_first_of(" '\"\n\t", start) - start);
+    }
+  }
+  const std::string module = "\nmod\tk8s.io/kubernetes\t";
+  const auto at = info.find(module);
+  if (at != std::string::npos) {
+    const auto start = at + module.size();
+    const std::string version = info.substr(start, info.find_first_of("\t\n", start) - start);
+    return version.starts_with("v") ? version : std::string();
+  }
+  return {};
+}
+
 void inspect_binary(KubectlBinary& out) {
   const std::string info = go_buildinfo(out.target);
-  out.gitVersion = kubectl_version_from_buildinfo(out.target);
+  out.gitVersion = version_in_buildinfo(info);
   // The Cloud SDK's dispatcher is built from k8s.io/kubernetes/cmd/kubectl-sdk and says
   // "-dispatcher" in its version; the original is github.com/.../kubectl-dispatcher.
   const bool dispatcherBuild = info.find("/cmd/kubectl-sdk\n") != std::string::npos ||
@@ -261,23 +281,7 @@ std::string go_buildinfo(const std::string& path) {
 }
 
 std::string kubectl_version_from_buildinfo(const std::string& path) {
-  const std::string info = go_buildinfo(path);
-  for (const std::string key :
-       {"k8s.io/client-go/pkg/version.gitVersion=", "k8s.io/component-base/version.gitVersion="}) {
-    const auto at = info.find(key);
-    if (at != std::string::npos) {
-      const auto start = at + key.size();
-      return info.substr(start, info.find_first_of(" '\"\n\t", start) - start);
-    }
-  }
-  const std::string module = "\nmod\tk8s.io/kubernetes\t";
-  const auto at = info.find(module);
-  if (at != std::string::npos) {
-    const auto start = at + module.size();
-    const std::string version = info.substr(start, info.find_first_of("\t\n", start) - start);
-    return version.starts_with("v") ? version : std::string();
-  }
-  return {};
+  return version_in_buildinfo(go_buildinfo(path));
 }
 
 std::string major_minor_text(std::string_view version) {
