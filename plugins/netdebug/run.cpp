@@ -15,6 +15,7 @@
 #include "core/cli/command.h"
 #include "core/kube/apiclient.h"
 #include "core/kube/kube.h"
+#include "core/report/stream.h"
 #include "core/util/process.h"
 #include "core/util/text.h"
 #include "core/util/url.h"
@@ -448,66 +449,6 @@ void render_matrix_of(std::ostream& out, const EachCheck& each, CheckStatus verd
       << failedNodes << " with failures)\n";
 }
 
-// Messages and details quote what the suite printed, which need not be UTF-8: as
-// core::render_json, invalid bytes become U+FFFD.
-std::string dump_utf8(const nlohmann::ordered_json& value, int indent) {
-  return value.dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-}
-
-// `value` as core::render_json() prints it at depth 2 (an element of "checks"): its lines
-// indented by four more spaces.
-void write_check(std::ostream& out, const nlohmann::ordered_json& value) {
-  std::string text = dump_utf8(value, 2);
-  std::string indented = "    ";
-  indented.reserve(text.size() + text.size() / 8);
-  for (const char ch : text) {
-    indented += ch;
-    if (ch == '\n') {  // only between lines: a JSON string holds no raw newline
-      indented += "    ";
-    }
-  }
-  out << indented;
-}
-
-// core::render_json() of `head` with every slot's checks after its own, written a check at a
-// time: the document around the checks is core::to_json()'s, with a stand-in for the array.
-void render_json_streamed(std::ostream& out, const core::Report& head, const CompactChecks& checks,
-                          const core::Report& summary) {
-  constexpr std::string_view kStandIn = "kp-netdebug-checks";
-  nlohmann::ordered_json document = core::to_json(summary);
-  document["checks"] = nlohmann::ordered_json::array({kStandIn});
-  const std::string text = dump_utf8(document, 2);
-  // Raw newlines: only the structure of the document can match, never a string in it.
-  const std::string standIn = "\"checks\": [\n    \"" + std::string(kStandIn) + "\"\n  ]";
-  const std::size_t at = text.find(standIn);
-  if (summary.checks.empty() || at == std::string::npos) {
-    core::Report whole = head;
-    for (std::size_t slot = 0; slot < checks.slots(); ++slot) {
-      for (Check& c : checks.get(slot)) {
-        whole.checks.push_back(std::move(c));
-      }
-    }
-    core::render_json(out, whole);
-    return;
-  }
-  out << std::string_view(text).substr(0, at) << "\"checks\": [\n";
-  bool first = true;
-  const auto write_all = [&](const nlohmann::ordered_json& items) {
-    for (const nlohmann::ordered_json& item : items) {
-      out << (first ? "" : ",\n");
-      first = false;
-      write_check(out, item);
-    }
-  };
-  write_all(core::to_json(head)["checks"]);
-  for (std::size_t slot = 0; slot < checks.slots(); ++slot) {
-    core::Report one;
-    one.checks = checks.get(slot);
-    write_all(core::to_json(one)["checks"]);
-  }
-  out << "\n  ]" << std::string_view(text).substr(at + standIn.size()) << '\n';
-}
-
 std::optional<Layer> layer_named(std::string_view name) {
   for (int i = 0; i <= static_cast<int>(Layer::node); ++i) {
     if (core::to_string(static_cast<Layer>(i)) == name) {
@@ -623,11 +564,14 @@ void render_run_report(std::ostream& out, const core::Report& head, const Compac
     render_matrix_of(out, each, core::verdict(summary), nodes);
     return;
   }
-  if (format == core::OutputFormat::json) {
-    render_json_streamed(out, head, checks, summary);
+  if (format != core::OutputFormat::text) {
+    // JSON and YAML a check at a time (core::ReportStream), byte for byte render()'s.
+    core::ReportStream stream(out, format, head.tool, head.target, head.schemaVersion);
+    each([&](const Check& c) { stream.add(c); });
+    stream.finish(head.timings);
     return;
   }
-  // One node's text, and YAML (one document from yaml-cpp's emitter): the whole report.
+  // One node's text: the whole report.
   core::Report whole = head;
   whole.checks.clear();
   each([&](const Check& c) { whole.checks.push_back(c); });
