@@ -45,21 +45,6 @@ constexpr NameTable<Layer> kLayerNames[] = {{"config", Layer::config},
                                             {"incluster", Layer::incluster},
                                             {"node", Layer::node}};
 
-// Higher is worse; skip ranks lowest so "ok + skipped" is still ok.
-int severity(CheckStatus status) {
-  switch (status) {
-    case CheckStatus::skip:
-      return 0;
-    case CheckStatus::ok:
-      return 1;
-    case CheckStatus::warn:
-      return 2;
-    case CheckStatus::fail:
-      return 3;
-  }
-  return 3;
-}
-
 std::string_view colour_code(CheckStatus status) {
   constexpr NameTable<CheckStatus> kColours[] = {{"\033[32m", CheckStatus::ok},
                                                  {"\033[33m", CheckStatus::warn},
@@ -178,7 +163,7 @@ CheckStatus verdict(const Report& report) {
     worst = report.checks.front().status;
   }
   for (const Check& check : report.checks) {
-    if (severity(check.status) > severity(worst)) {
+    if (detail::severity(check.status) > detail::severity(worst)) {
       worst = check.status;
     }
   }
@@ -210,6 +195,20 @@ int exit_code(const Report& report, FailOn failOn) {
 }
 
 namespace detail {
+
+int severity(CheckStatus status) {
+  switch (status) {
+    case CheckStatus::skip:
+      return 0;
+    case CheckStatus::ok:
+      return 1;
+    case CheckStatus::warn:
+      return 2;
+    case CheckStatus::fail:
+      return 3;
+  }
+  return 3;
+}
 
 nlohmann::ordered_json check_json(const Check& check) {
   nlohmann::ordered_json item;

@@ -11,6 +11,9 @@
 
 namespace kp::core::detail {
 
+// Higher is worse; skip ranks lowest so "ok + skipped" is still ok (verdict()'s order).
+int severity(CheckStatus status);
+
 // One element of the document's "checks".
 nlohmann::ordered_json check_json(const Check& check);
 // The document to_json() returns, with this verdict and failed layer.

@@ -11,21 +11,6 @@ namespace {
 // The body is kept in memory up to this size, then moved to the temporary file.
 constexpr std::size_t kSpillBytes = std::size_t{4} << 20;
 
-// Higher is worse, as verdict() ranks them.
-int severity(CheckStatus status) {
-  switch (status) {
-    case CheckStatus::skip:
-      return 0;
-    case CheckStatus::ok:
-      return 1;
-    case CheckStatus::warn:
-      return 2;
-    case CheckStatus::fail:
-      return 3;
-  }
-  return 3;
-}
-
 // `text` with `indent` put before each line.
 std::string indented(const std::string& text, std::string_view indent) {
   std::string out;
@@ -84,7 +69,7 @@ std::string ReportStream::render_check(const Check& check) const {
 
 void ReportStream::note(const Check& check) {
   ++count_;
-  if (!worst_ || severity(check.status) > severity(*worst_)) {
+  if (!worst_ || detail::severity(check.status) > detail::severity(*worst_)) {
     worst_ = check.status;
   }
   if (check.status == CheckStatus::fail && (!failedLayer_ || check.layer < *failedLayer_)) {
