@@ -191,7 +191,10 @@ void auth_layer(Run& run, core::HttpClient& http) {
                            " with " + credential_description(run, r),
                        {}, endpoint);
   c.durationMs = result->timings.totalMs;
-  c.details = {{"username", user->username}, {"uid", user->uid}, {"groups", user->groups}};
+  c.details = {{"username", user->username},
+               {"uid", user->uid},
+               {"groups", user->groups},
+               {"httpVersion", result->httpVersion}};
   run.add(std::move(c));
 }
 
