@@ -29,6 +29,8 @@ homepage=${KP_HOMEPAGE:-https://github.com/kplugins/kplugins}
 cache=${KP_CACHE_DIR:-$HOME/.cache/kplugins-lab}/static
 plugins=(apicheck certs netdebug)
 jobs=$(nproc)
+# shellcheck source=lib/debsrc.sh
+. "$root/scripts/lib/debsrc.sh"
 log() { echo "release: $*" >&2; }
 die() { echo "release: error: $*" >&2; exit 1; }
 
@@ -38,9 +40,9 @@ done
 [ -e /usr/lib/x86_64-linux-gnu/libnghttp2.a ] || die "libnghttp2.a is missing: run scripts/setup.sh"
 
 # A static libcurl from the Debian source package of the installed libcurl (so its headers and
-# Debian's security patches match), fetched with apt from the configured mirror.
+# Debian's security patches match).
 static_curl() {
-  local version prefix work lists
+  local version prefix work
   version=$(dpkg-query -W -f='${Version}' libcurl4-openssl-dev)
   prefix=$cache/curl-$version
   if [ -e "$prefix/lib/libcurl.a" ]; then
@@ -51,20 +53,7 @@ static_curl() {
   work=$(mktemp -d)
   # shellcheck disable=SC2064
   trap "rm -rf '$work'" RETURN
-  lists=$work/lists
-  mkdir -p "$lists/partial"
-  # deb-src lines for the mirrors the machine already uses, in a private apt state: nothing of
-  # the system's apt configuration changes.
-  apt-get indextargets --no-release-info --format '$(URI)' 'Created-By: Packages' |
-    sed -n 's|^\(.*\)/dists/\([^/]*\)/main/binary-[^/]*/Packages$|deb-src \1 \2 main|p' |
-    sort -u >"$work/sources.list"
-  [ -s "$work/sources.list" ] || die "no Debian mirror in the apt configuration"
-  local apt=(-q -o Dir::Etc::SourceList="$work/sources.list" -o Dir::Etc::SourceParts=/nonexistent
-    -o Dir::State::Lists="$lists" -o APT::Sandbox::User=root)
-  apt-get "${apt[@]}" update >&2
-  (cd "$work" && { apt-get "${apt[@]}" source --download-only "curl=$version" >&2 ||
-    apt-get "${apt[@]}" source --download-only curl >&2; })
-  (cd "$work" && dpkg-source -x ./curl_*.dsc src >&2)
+  debian_source "curl=$version" "$work/src"
   (cd "$work/src" &&
     ./configure --prefix="$work/prefix" --disable-shared --enable-static --with-openssl \
       --with-nghttp2 --with-zlib --without-libpsl --without-brotli --without-zstd \
