@@ -96,6 +96,7 @@ Deps Deps::system(int verbosity) {
                                                            authority, at - authority))});
       r.url.erase(authority, at + 1 - authority);
     }
+    r.proxyUrl = core::chosen_proxy(r.url, "", core::process_env());
     r.timeout = timeout;
     r.maxBodyBytes = kMaxStats;
     const core::HttpResult answer = core::CurlHttpClient(log).send(r);

@@ -10,6 +10,7 @@
 
 #include "core/kube/apiclient.h"
 #include "core/kube/jwt.h"
+#include "core/net/proxy.h"
 #include "core/net/x509.h"
 #include "core/report/transport.h"
 #include "core/util/signals.h"
@@ -79,7 +80,7 @@ core::HttpRequest request_to(const Run& run, std::string path) {
   r.caPem = run.client.caPem;
   r.insecure = run.client.insecure;
   r.tlsServerName = run.client.tlsServerName;
-  r.proxyUrl = run.client.proxyUrl;
+  r.proxyUrl = core::chosen_proxy(run.client.server, run.client.proxyUrl, run.options.deps.env);
   r.timeout = run.options.timeout;
   // --watch installs the stop signals: Ctrl-C then ends a request in flight at once (the
   // flag stays down otherwise, and without --watch a signal ends the process anyway).

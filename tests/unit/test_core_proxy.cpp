@@ -15,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/net/http.h"
 #include "core/net/proxy.h"
 #include "core/util/base64.h"
 #include "support_server.h"
@@ -615,4 +616,53 @@ TEST_CASE("core::probe_proxy through a SOCKS5 proxy", "[proxy]") {
     CHECK(tunnel.error().message ==
           "SOCKS5 greeting: the proxy answered \"HT\", not SOCKS version 5");
   }
+}
+
+TEST_CASE("core::chosen_proxy is choose_proxy's URL to connect through, or none", "[proxy]") {
+  const EnvLookup env = env_of(
+      {{"HTTPS_PROXY", "http://user:secret@proxy.lab.test:3128"}, {"NO_PROXY", "10.0.0.0/8"}});
+  CHECK(kp::core::chosen_proxy("https://api.lab.test:6443", "", env) ==
+        "http://user:secret@proxy.lab.test:3128");  // unmasked: it is used, never printed
+  CHECK(kp::core::chosen_proxy("https://10.1.2.3:6443", "", env).empty());
+  CHECK(kp::core::chosen_proxy("https://localhost:6443", "", env).empty());
+  CHECK(kp::core::chosen_proxy("https://localhost:6443", "socks5://p:1080", env) ==
+        "socks5://p:1080");
+}
+
+// tests/differential found apicheck's requests going through libcurl's own reading of
+// https_proxy/no_proxy (lowercase first, loopback proxied, no CIDR) where kubectl, and our own
+// choose_proxy(), went direct: an empty HttpRequest::proxyUrl must mean no proxy at all.
+TEST_CASE("core::CurlHttpClient ignores the proxy environment: the caller's choice is final",
+          "[proxy][http]") {
+  std::atomic<int> proxied{0};
+  kp::testsupport::LoopbackServer proxy(
+      [&](int fd, const std::atomic<bool>&) {
+        ++proxied;
+        send_text(fd, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+      },
+      {.maxConnections = 0, .acceptTimeout = std::chrono::milliseconds(3000)});
+  kp::testsupport::LoopbackServer server(
+      [](int fd, const std::atomic<bool>&) {
+        read_until(fd, "\r\n\r\n");
+        send_text(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+      },
+      {.maxConnections = 1, .acceptTimeout = std::chrono::milliseconds(3000)});
+  const std::string proxyUrl = "http://127.0.0.1:" + std::to_string(proxy.port());
+  const char* names[] = {"http_proxy",  "HTTP_PROXY", "https_proxy",
+                         "HTTPS_PROXY", "all_proxy",  "ALL_PROXY"};
+  for (const char* name : names) {
+    ::setenv(name, proxyUrl.c_str(), 1);
+  }
+  kp::core::CurlHttpClient client;
+  kp::core::HttpRequest request;
+  request.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/version";
+  request.timeout = 3000ms;
+  const kp::core::HttpResult result = client.send(request);
+  for (const char* name : names) {
+    ::unsetenv(name);
+  }
+  REQUIRE(result.has_value());
+  CHECK(result->status == 200);
+  CHECK(result->body == "ok");
+  CHECK(proxied == 0);
 }

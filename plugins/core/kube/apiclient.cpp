@@ -74,7 +74,7 @@ HttpRequest api_request(const ClientConfig& config, const Credentials& credentia
   r.caPem = config.caPem;
   r.insecure = config.insecure;
   r.tlsServerName = config.tlsServerName;
-  r.proxyUrl = config.proxyUrl;
+  r.proxyUrl = chosen_proxy(config.server, config.proxyUrl, process_env());
   r.timeout = timeout;
   r.headers = credentials.headers;
   r.clientCertPem = credentials.clientCertPem;

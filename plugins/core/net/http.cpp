@@ -247,9 +247,8 @@ CURLcode configure(CURL* handle, const HttpRequest& request, const Routing& rout
                           static_cast<curl_off_t>(request.body.size())));
     step(curl_easy_setopt(handle, CURLOPT_COPYPOSTFIELDS, request.body.c_str()));
   }
-  if (!request.proxyUrl.empty()) {
-    step(curl_easy_setopt(handle, CURLOPT_PROXY, request.proxyUrl.c_str()));
-  }
+  // "" turns off libcurl's environment proxies (http.h: the caller chose already).
+  step(curl_easy_setopt(handle, CURLOPT_PROXY, request.proxyUrl.c_str()));
   if (request.insecure) {
     step(curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 0L));
     step(curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 0L));

@@ -36,7 +36,10 @@ struct HttpRequest {
   // "ip:port" to dial instead of the URL's host:port, keeping the URL's name for SNI and
   // verification: how one backend of a load-balanced API server is checked directly.
   std::string connectTo;
-  std::string proxyUrl;  // empty: libcurl's environment handling (https_proxy, no_proxy)
+  // The proxy, as the caller chose it (choose_proxy(): proxy-url, else HTTPS_PROXY/NO_PROXY by
+  // Go's rules); empty: none. libcurl's own reading of https_proxy/no_proxy is never used: its
+  // rules are not client-go's (lowercase first, no CIDR entries, loopback proxied).
+  std::string proxyUrl;
   std::chrono::milliseconds timeout{5000};
   std::size_t maxBodyBytes = kMaxBodyBytes;
   // HTTP/1.1 only, instead of HTTP/2 when the server offers it. For anonymous requests:

@@ -505,4 +505,10 @@ Status validate_proxy_url(std::string_view url) {
   return {};
 }
 
+std::string chosen_proxy(std::string_view serverUrl, std::string_view kubeconfigProxyUrl,
+                         const EnvLookup& env) {
+  ProxyChoice choice = choose_proxy(serverUrl, kubeconfigProxyUrl, env);
+  return choice.used ? std::move(choice.rawUrl) : std::string();
+}
+
 }  // namespace kp::core

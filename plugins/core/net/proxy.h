@@ -36,6 +36,11 @@ struct ProxyChoice {
 ProxyChoice choose_proxy(std::string_view serverUrl, std::string_view kubeconfigProxyUrl,
                          const EnvLookup& env);
 
+// choose_proxy()'s URL to connect through (unmasked), or "" when no proxy applies: what an
+// HttpRequest's proxyUrl takes.
+std::string chosen_proxy(std::string_view serverUrl, std::string_view kubeconfigProxyUrl,
+                         const EnvLookup& env);
+
 // Validates a kubeconfig proxy-url like client-go's parseProxyURL: schemes http, https, socks5
 // only, else `unsupported scheme "x", must be http, https, or socks5`
 // (../shared/K8S-CLIENT-SPEC.md 1.15); an unparsable URL is `could not parse: <url>`.
