@@ -304,3 +304,43 @@ TEST_CASE("core::ApiClient::watch stops early on request and on bad or endless l
     CHECK(watched.error().message == "WATCH /api/v1/pods: the answer is not a watch stream");
   }
 }
+
+// tests/differential: a user with username/password and an exec plugin made kubectl send basic
+// auth while we ran the plugin and sent its token.
+TEST_CASE("core::resolve_credentials runs the exec plugin only when nothing else is configured",
+          "[apiclient]") {
+  int runs = 0;
+  const ExecRunner exec = [&](const ExecConfig&, const ClientConfig&,
+                              std::chrono::milliseconds) -> Result<ExecCredential, ExecError> {
+    ++runs;
+    ExecCredential credential;
+    credential.token = "exec-token";
+    return credential;
+  };
+  ClientConfig c;
+  ExecConfig plugin;
+  plugin.command = "plugin";
+  c.exec = plugin;
+  SECTION("basic auth") {
+    c.username = "alice";
+    c.password = "pw";
+    auto credentials = resolve_credentials(c, exec, std::chrono::milliseconds(1000));
+    REQUIRE(credentials.has_value());
+    CHECK(runs == 0);
+    REQUIRE(credentials->headers.size() == 1);
+    CHECK(credentials->headers[0].second == "Basic YWxpY2U6cHc=");
+  }
+  SECTION("a token") {
+    c.token = "static";
+    auto credentials = resolve_credentials(c, exec, std::chrono::milliseconds(1000));
+    REQUIRE(credentials.has_value());
+    CHECK(runs == 0);
+    CHECK(credentials->headers[0].second == "Bearer static");
+  }
+  SECTION("nothing else: the plugin") {
+    auto credentials = resolve_credentials(c, exec, std::chrono::milliseconds(1000));
+    REQUIRE(credentials.has_value());
+    CHECK(runs == 1);
+    CHECK(credentials->headers[0].second == "Bearer exec-token");
+  }
+}

@@ -30,7 +30,9 @@ Result<Credentials, ExecError> resolve_credentials(const ClientConfig& c, const 
       c.token;  // the loader already read tokenFile into it (../shared/K8S-CLIENT-SPEC.md 1.9)
   out.clientCertPem = c.clientCertPem;
   out.clientKeyPem = c.clientKeyPem;
-  if (c.exec && token.empty() && c.clientCertPem.empty()) {
+  // client-go's exec authenticator steps aside when a token, basic auth or a client certificate
+  // is configured (UpdateTransportConfig: HasTokenAuth || HasBasicAuth || HasCertAuth).
+  if (c.exec && token.empty() && c.clientCertPem.empty() && c.username.empty()) {
     Result<ExecCredential, ExecError> credential = exec(*c.exec, c, timeout);
     if (!credential) {
       return credential.error();

@@ -41,7 +41,7 @@ struct Credentials {
 };
 
 // The credential in effect for `config` (client-go's precedence, see ClientConfig::authMethod):
-// the exec plugin runs (once) only when no token or client certificate is configured.
+// the exec plugin runs (once) only when no token, client certificate or basic auth is configured.
 Result<Credentials, ExecError> resolve_credentials(const ClientConfig& config,
                                                    const ExecRunner& exec,
                                                    std::chrono::milliseconds timeout);
