@@ -28,8 +28,10 @@ if(KP_STATIC)
     INTERFACE_COMPILE_DEFINITIONS CURL_STATICLIB
     INTERFACE_LINK_LIBRARIES
       "${KP_NGHTTP2_STATIC};OpenSSL::SSL;OpenSSL::Crypto;${KP_ZLIB_STATIC};Threads::Threads")
+  find_path(KP_YAML_CPP_INCLUDE yaml-cpp/yaml.h REQUIRED) # a cross build's own, not the host's
   add_library(yaml-cpp STATIC IMPORTED)
-  set_target_properties(yaml-cpp PROPERTIES IMPORTED_LOCATION "${KP_YAML_CPP_STATIC}")
+  set_target_properties(yaml-cpp PROPERTIES IMPORTED_LOCATION "${KP_YAML_CPP_STATIC}"
+    INTERFACE_INCLUDE_DIRECTORIES "${KP_YAML_CPP_INCLUDE}")
   # --as-needed drops libpthread/libdl, empty since glibc 2.34, from the NEEDED list.
   add_link_options(-static-libstdc++ -static-libgcc LINKER:--as-needed)
 endif()

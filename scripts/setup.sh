@@ -14,12 +14,20 @@ packages=(
   faketime
   # release archives (scripts/release.sh: static nghttp2, Debian's curl source) and their tests
   libnghttp2-dev dpkg-dev debootstrap python3-yaml
+  # linux/arm64 (scripts/platform/linux_arm64.sh: the cross compiler; its tests under qemu-user)
+  crossbuild-essential-arm64 qemu-user-static
 )
+# linux/arm64: apt must know the architecture to download Debian's arm64 -dev packages (which
+# scripts/platform/linux_arm64.sh unpacks into its cache, installing nothing of arm64).
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+  arm64_added=1
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
+if [ ${#missing[@]} -gt 0 ] || [ -n "${arm64_added:-}" ]; then
   echo "setup: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
