@@ -36,12 +36,23 @@ if(KP_STATIC)
   add_link_options(-static-libstdc++ -static-libgcc LINKER:--as-needed)
 endif()
 
-foreach(tool apicheck certs netdebug)
-  # Beside the binaries, so a build directory on PATH completes like an installation.
-  configure_file(${PROJECT_SOURCE_DIR}/completions/kubectl_complete-${tool}
-                 ${PROJECT_BINARY_DIR}/kubectl_complete-${tool} COPYONLY)
-  install(PROGRAMS completions/kubectl_complete-${tool} DESTINATION bin)
-endforeach()
+# The completion helpers, kubectl_complete-<tool>: the plugin binary itself under the helper's
+# name (core::run_main answers `__complete` when called so), so they work on every platform,
+# Windows included, where a shell script would not. Beside the binaries as a hard link made
+# after each link (a build directory on PATH completes like an installation), installed as a
+# copy. Deferred: the kubectl-<tool> targets are defined after this file is included.
+function(kp_completion_helpers)
+  foreach(tool apicheck certs netdebug)
+    set(helper $<TARGET_FILE_DIR:kubectl-${tool}>/kubectl_complete-${tool}$<TARGET_FILE_SUFFIX:kubectl-${tool}>)
+    add_custom_command(TARGET kubectl-${tool} POST_BUILD
+      COMMAND ${CMAKE_COMMAND} -E rm -f ${helper}
+      COMMAND ${CMAKE_COMMAND} -E create_hardlink $<TARGET_FILE:kubectl-${tool}> ${helper}
+      VERBATIM)
+    install(PROGRAMS $<TARGET_FILE:kubectl-${tool}> DESTINATION bin
+            RENAME kubectl_complete-${tool}${CMAKE_EXECUTABLE_SUFFIX})
+  endforeach()
+endfunction()
+cmake_language(DEFER CALL kp_completion_helpers)
 
 # `cmake --build build --target release`: the archives, their sha256 and the filled krew
 # manifests in build/dist (a static build of its own in build/release).

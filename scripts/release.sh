@@ -105,7 +105,9 @@ for name in "${plugins[@]}"; do
   dir=$stage/kubectl-${name}_${version}_linux_amd64
   mkdir "$dir"
   strip --strip-all -o "$dir/kubectl-$name" "$bin"
-  install -m 0755 "$root/completions/kubectl_complete-$name" "$dir/"
+  # The completion helper: the binary itself under the helper's name (it answers `__complete`
+  # then, core/cli/helper.h); a copy, as krew extracts regular files only.
+  cp -p "$dir/kubectl-$name" "$dir/kubectl_complete-$name"
   install -m 0644 "$root/LICENSE" "$root/README.md" "$dir/"
   archive=kubectl-${name}_${version}_linux_amd64.tar.gz
   tar -C "$dir" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" \

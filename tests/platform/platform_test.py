@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A cross-built platform's binaries, run on this machine through a runner (qemu-user for
 linux/arm64, wine for windows/amd64), against the lab and next to the native (linux/amd64)
-build: the unit tests, --version, apicheck on the healthy lab and in its
+build: the unit tests, --version, the completion helper, apicheck on the healthy lab and in its
 fault scenarios (verdict, failed layer and failing checks equal to the native build's), `certs
 file`, `certs pki`, `certs server` (healthy, and an expired serving certificate) and `netdebug run`.
 
@@ -16,7 +16,7 @@ Environment (tests/platform/CMakeLists.txt sets it per platform):
   KP_PLATFORM_SUFFIX    the binaries' suffix (".exe" on Windows); empty elsewhere
   KP_PLATFORM_UNIT_EXCLUDE  unit test cases the runner cannot run faithfully, '|'-separated
   KP_BIN_DIR            the native build (the reference); KP_VERSION the version both report
-The lab must be up for every case but unit-tests and version.
+The lab must be up for every case but unit-tests, version and completion-helper.
 """
 
 import json
@@ -131,6 +131,25 @@ def version():
         code, out = run_platform(name, "--version")
         expect(code == 0 and out.strip() == f"kubectl-{name} version {version}",
                f"{PLATFORM} kubectl-{name} --version", out)
+
+
+@case
+def completion_helper():
+    """A copy of the binary named kubectl_complete-<name> answers as `__complete ARGS`, the
+    same candidates as `kubectl-<name> __complete ARGS` (the release ships it so)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, args, want in (("certs", ["server", "-o", ""],
+                                  ["text", "json", "yaml", "prometheus", ":4"]),
+                                 ("apicheck", ["--ver"], ["--version", ":4"]),
+                                 ("netdebug", ["r"], ["run", ":4"])):
+            helper = Path(tmp) / f"kubectl_complete-{name}{SUFFIX}"
+            shutil.copy(platform_bin(f"kubectl-{name}"), helper)
+            code, out = run_platform(name, *args, argv0=str(helper))
+            values = [line.split("\t")[0] for line in out.split("\n") if line]
+            expect(code == 0 and values == want,
+                   f"{PLATFORM} kubectl_complete-{name} {shlex.join(args)}: {want}", out)
+            code, direct = run_platform(name, "__complete", *args)
+            expect(direct == out, f"the same as kubectl-{name} __complete", direct)
 
 
 @case

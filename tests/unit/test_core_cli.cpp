@@ -5,6 +5,7 @@
 
 #include "certs/certs.h"
 #include "core/cli/cli.h"
+#include "core/cli/helper.h"
 #include "support_invoke.h"
 
 using namespace kp::core;
@@ -38,6 +39,22 @@ TEST_CASE("core::program_name", "[cli]") {
   }
   SECTION("a binary not named kubectl-* keeps its name even under kubectl") {
     CHECK(program_name("/tmp/apicheck", "/usr/bin/kubectl") == "apicheck");
+  }
+}
+
+TEST_CASE("core::is_completion_helper", "[cli]") {
+  SECTION("kubectl_complete-<tool>, by basename, with or without .exe") {
+    CHECK(is_completion_helper("kubectl_complete-certs", "certs"));
+    CHECK(is_completion_helper("/root/.krew/store/certs/v0.1.0/kubectl_complete-certs", "certs"));
+    CHECK(is_completion_helper("kubectl_complete-certs.exe", "certs"));
+  }
+  SECTION("any other name is the plugin itself") {
+    CHECK_FALSE(is_completion_helper("kubectl-certs", "certs"));
+    CHECK_FALSE(is_completion_helper("/usr/bin/kubectl_complete-certs/kubectl-certs", "certs"));
+    CHECK_FALSE(is_completion_helper("kubectl_complete-apicheck", "certs"));
+    CHECK_FALSE(is_completion_helper("kubectl_complete-certsx", "certs"));
+    CHECK_FALSE(is_completion_helper("kubectl_complete-", "certs"));
+    CHECK_FALSE(is_completion_helper("", "certs"));
   }
 }
 

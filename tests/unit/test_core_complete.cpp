@@ -6,6 +6,8 @@
 #include "apicheck/apicheck.h"
 #include "certs/certs.h"
 #include "core/cli/complete.h"
+#include "core/cli/helper.h"
+#include "core/util/version.h"
 #include "support_invoke.h"
 
 using namespace kp::core;
@@ -278,6 +280,33 @@ TEST_CASE("core::run_main __complete", "[complete]") {
   SECTION("the shells of `completion`") {
     CHECK(invoke_main(kp::certs::main, {"kubectl-certs", "__complete", "completion", ""}).out ==
           "bash\nfish\nzsh\n:4\n");
+  }
+  SECTION("called as its completion helper, kubectl_complete-<tool>: as `__complete ARGS`") {
+    const auto certs = [](int argc, char** argv) {
+      return plugin_main("certs", argc, argv, kp::certs::main);
+    };
+    const Invoked r = invoke_main(
+        certs, {"/opt/krew/store/certs/v1/kubectl_complete-certs", "server", "--fail-on", ""});
+    CHECK(r.code == 0);
+    CHECK(r.out == "fail\nwarn\n:4\n");
+    CHECK(r.err.empty());
+    const auto apicheck = [](int argc, char** argv) {
+      return plugin_main("apicheck", argc, argv, kp::apicheck::main);
+    };
+    CHECK(invoke_main(apicheck, {"kubectl_complete-apicheck.exe", "--all"}).out ==
+          "--all-endpoints\tCheck every backend of the EndpointSlices of "
+          "default/kubernetes\n:4\n");
+    CHECK(invoke_main(certs, {"kubectl_complete-certs"}).out.starts_with("server\t"));
+  }
+  SECTION("as itself, or under another plugin's helper name, it runs as called") {
+    const auto certs = [](int argc, char** argv) {
+      return plugin_main("certs", argc, argv, kp::certs::main);
+    };
+    const Invoked r = invoke_main(certs, {"kubectl_complete-apicheck", "server", "-h"});
+    CHECK(r.code == 0);
+    CHECK(r.out.find("--fail-on") != std::string::npos);
+    CHECK(invoke_main(certs, {"kubectl-certs", "--version"}).out ==
+          "kubectl-certs version " + std::string(kp::core::kVersion) + "\n");
   }
 }
 
