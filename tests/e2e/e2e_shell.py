@@ -8,7 +8,8 @@ but glibc (and in a debootstrapped Debian minbase).
     e2e_shell.py CASE | --list
 
 KP_BIN_DIR: the build directory (binaries and kubectl_complete-* beside them); KP_VERSION: the
-version; KP_DIST_DIR: the output of scripts/release.sh (cases named release-* and krew-*).
+version; KP_DIST_DIR: the output of scripts/release.sh (cases named release-* and krew-*);
+KP_RELEASE_PLATFORMS: the platforms it built, comma-separated (linux/amd64,linux/arm64,...).
 """
 
 import functools
@@ -24,6 +25,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import yaml  # Debian: python3-yaml
@@ -397,30 +399,34 @@ def dist():
     return path
 
 
-def archive_of(name):
-    return dist() / f"kubectl-{name}_{os.environ['KP_VERSION']}_linux_amd64.tar.gz"
+def platforms():
+    return os.environ.get("KP_RELEASE_PLATFORMS", "linux/amd64").split(",")
+
+
+def archive_of(name, platform="linux/amd64"):
+    os_, arch = platform.split("/")
+    ext = "zip" if os_ == "windows" else "tar.gz"
+    return dist() / f"kubectl-{name}_{os.environ['KP_VERSION']}_{os_}_{arch}.{ext}"
+
+
+def archive_members(archive):
+    """{name: (mode, bytes)} of a .tar.gz or .zip archive's regular files."""
+    if archive.suffix == ".zip":
+        with zipfile.ZipFile(archive) as z:
+            return {i.filename: (i.external_attr >> 16, z.read(i)) for i in z.infolist()}
+    with tarfile.open(archive) as tar:
+        return {m.name: (m.mode, tar.extractfile(m).read()) for m in tar.getmembers() if m.isreg()}
 
 
 @case
 def release_archives_and_manifests():
-    """Each archive: named kubectl-<name>_<version>_linux_amd64.tar.gz, holding the binary, its
-    completion helper, LICENSE and README.md; its .sha256 right; the manifest filled per
-    section 10 (name = file name, v-semver, lowercase sha256 of the archive, os/arch selector,
-    caveats)."""
+    """Each archive, one per plugin and built platform: named
+    kubectl-<name>_<version>_<os>_<arch>.tar.gz (.zip for windows), holding the binary, its
+    completion helper (a copy of the binary, which answers completion by that name), LICENSE and
+    README.md; its .sha256 right; the manifest filled per section 10 (name = file name, v-semver,
+    an entry per platform: os/arch selector, lowercase sha256 of the archive, bin), caveats."""
     version = os.environ["KP_VERSION"]
     for name in PLUGINS:
-        archive = archive_of(name)
-        expect(archive.is_file(), f"{archive.name} exists")
-        with tarfile.open(archive) as tar:
-            members = {m.name: m for m in tar.getmembers()}
-        expect(sorted(members) == sorted([f"kubectl-{name}", f"kubectl_complete-{name}",
-                                          "LICENSE", "README.md"]),
-               f"{archive.name}: binary, completion helper, LICENSE, README.md", list(members))
-        expect(members[f"kubectl-{name}"].mode & 0o111 and
-               members[f"kubectl_complete-{name}"].mode & 0o111, "both executable")
-        sha = hashlib.sha256(archive.read_bytes()).hexdigest()
-        recorded = (dist() / f"{archive.name}.sha256").read_text().split()
-        expect(recorded == [sha, archive.name], f"{archive.name}.sha256 is right", recorded)
         manifest = dist() / "krew" / f"{name}.yaml"
         text = manifest.read_text()
         doc = yaml.safe_load(text)
@@ -434,20 +440,44 @@ def release_archives_and_manifests():
                f"{manifest.name}: version v{version}", spec["version"])
         expect(spec["shortDescription"] and "\n" not in spec["shortDescription"].strip(),
                f"{manifest.name}: a one-line shortDescription", spec["shortDescription"])
-        expect(len(spec["platforms"]) == 1, f"{manifest.name}: one platform", spec["platforms"])
-        platform = spec["platforms"][0]
-        expect(platform["sha256"] == sha and re.fullmatch(r"[a-f0-9]{64}", platform["sha256"]),
-               f"{manifest.name}: the archive's lowercase sha256", platform)
-        expect(platform["uri"].startswith("https://") and
-               platform["uri"].endswith(f"/v{version}/{archive.name}"),
-               f"{manifest.name}: the uri names the archive", platform["uri"])
-        expect(platform["selector"] == {"matchLabels": {"os": "linux", "arch": "amd64"}} and
-               platform["bin"] == f"kubectl-{name}",
-               f"{manifest.name}: linux/amd64 selector, bin kubectl-{name}", platform)
-        expect({f["from"] for f in platform["files"]} == set(members),
-               f"{manifest.name}: files are the archive's", platform["files"])
         expect(len(spec.get("caveats", "")) > 100 and "@" not in text,
                f"{manifest.name}: caveats, and no placeholder left", spec.get("caveats"))
+        expect(len(spec["platforms"]) == len(platforms()),
+               f"{manifest.name}: one entry per built platform {platforms()}", spec["platforms"])
+        for platform in platforms():
+            check_archive(name, platform, spec["platforms"], manifest.name)
+
+
+def check_archive(name, platform, entries, manifest):
+    """One archive of the release and its entry among the manifest's platforms."""
+    version = os.environ["KP_VERSION"]
+    os_, arch = platform.split("/")
+    exe = ".exe" if os_ == "windows" else ""
+    archive = archive_of(name, platform)
+    expect(archive.is_file(), f"{archive.name} exists")
+    members = archive_members(archive)
+    binary, helper = f"kubectl-{name}{exe}", f"kubectl_complete-{name}{exe}"
+    expect(sorted(members) == sorted([binary, helper, "LICENSE", "README.md"]),
+           f"{archive.name}: binary, completion helper, LICENSE, README.md", list(members))
+    expect(members[binary][0] & 0o111 and members[helper][0] & 0o111, "both executable")
+    expect(members[helper][1] == members[binary][1],
+           f"{archive.name}: {helper} is a copy of {binary}")
+    sha = hashlib.sha256(archive.read_bytes()).hexdigest()
+    recorded = (dist() / f"{archive.name}.sha256").read_text().split()
+    expect(recorded == [sha, archive.name], f"{archive.name}.sha256 is right", recorded)
+    expect(f"{sha}  {archive.name}\n" in (dist() / "checksums.txt").read_text(),
+           f"checksums.txt lists {archive.name}")
+    mine = [e for e in entries if e["selector"] == {"matchLabels": {"os": os_, "arch": arch}}]
+    expect(len(mine) == 1, f"{manifest}: one {os_}/{arch} entry", entries)
+    entry = mine[0]
+    expect(entry["sha256"] == sha and re.fullmatch(r"[a-f0-9]{64}", entry["sha256"]),
+           f"{manifest}: the archive's lowercase sha256", entry)
+    expect(entry["uri"].startswith("https://") and
+           entry["uri"].endswith(f"/v{version}/{archive.name}"),
+           f"{manifest}: the uri names the archive", entry["uri"])
+    expect(entry["bin"] == binary, f"{manifest}: {os_}/{arch} bin {binary}", entry)
+    expect({f["from"] for f in entry["files"]} == set(members),
+           f"{manifest}: files are the archive's", entry["files"])
 
 
 @case
@@ -579,6 +609,56 @@ def release_binary_needs_only_glibc():
         expect(not any(re.search(r"libstdc\+\+|libcurl|libssl|libcrypto|yaml", f) for f in files),
                "the root holds glibc and our files only", files)
         chroot_checks(root, "glibc-only root")
+
+
+@case
+def release_arm64_binary_needs_only_glibc():
+    """The linux/arm64 archive binaries: NEEDED is the arm64 glibc only; under qemu-user with a
+    root holding nothing but the arm64 libc, libm and loader (qemu -L ROOT), they answer
+    --version and completion, and apicheck checks the lab's API server over HTTP/2."""
+    expect("linux/arm64" in platforms(), "the release built linux/arm64", platforms())
+    version = os.environ["KP_VERSION"]
+    qemu = shutil.which("qemu-aarch64-static")
+    expect(qemu, "qemu-aarch64-static is installed (scripts/setup.sh)")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "opt").mkdir()
+        for name in PLUGINS:
+            with tarfile.open(archive_of(name, "linux/arm64")) as tar:
+                tar.extractall(root / "opt", filter="data") if sys.version_info >= (3, 11, 4) \
+                    else tar.extractall(root / "opt")
+            libs = needed(root / "opt" / f"kubectl-{name}")
+            expect(set(libs) <= {"libc.so.6", "libm.so.6", "ld-linux-aarch64.so.1"} and
+                   "libc.so.6" in libs, f"arm64 kubectl-{name} NEEDED: {libs}", libs)
+        lib = root / "lib" / "aarch64-linux-gnu"
+        lib.mkdir(parents=True)
+        for so in ("libc.so.6", "libm.so.6"):
+            shutil.copy(f"/usr/aarch64-linux-gnu/lib/{so}", lib / so)
+        shutil.copy("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1",
+                    root / "lib" / "ld-linux-aarch64.so.1")
+        files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+        expect(not any(re.search(r"libstdc\+\+|libcurl|libssl|libcrypto|yaml|nghttp2", f)
+                       for f in files), "the root holds the arm64 glibc and our files only",
+               files)
+        run = [qemu, "-L", str(root)]
+        for name in PLUGINS:
+            code, out = sh([*run, str(root / "opt" / f"kubectl-{name}"), "--version"])
+            expect(code == 0 and out.strip() == f"kubectl-{name} version {version}",
+                   f"arm64 kubectl-{name} --version runs", out)
+        code, out = sh([*run, str(root / "opt" / "kubectl_complete-certs"), "server", "-o", ""])
+        expect(code == 0 and out.split() == ["text", "json", "yaml", "prometheus", ":4"],
+               "arm64 kubectl_complete-certs answers completion", out)
+        code, out = sh([*run, str(root / "opt" / "kubectl-apicheck"), "--kubeconfig",
+                        lab("kubeconfig", "admin"), "-o", "json"], timeout=180)
+        try:
+            report = json.loads(out)
+        except ValueError:
+            report = None
+        expect(code == 0 and report and report["verdict"] == "ok",
+               "arm64 kubectl-apicheck checks the lab's API server, verdict ok", out)
+        whoami = [c for c in report["checks"] if c["id"] == "auth.whoami"]
+        expect(whoami and whoami[0]["details"].get("httpVersion") == "HTTP/2",
+               "arm64: the credentialed request over HTTP/2", whoami)
 
 
 def minbase():
