@@ -202,12 +202,8 @@ core::Result<LoadedConfig> no_configuration(const core::LoadingRules& rules,
     looked.push_back("~/.kube/config (HOME is not set)");
   }
   looked.push_back(in_cluster_reason(host));
-  std::string fallback = env_or(host, "KUBERNETES_MASTER", "http://localhost:8080");
-  if (fallback.find("://") == std::string::npos) {
-    fallback = "http://" + fallback;
-  }
   core::ConfigOverrides o = overrides;
-  o.server = fallback;
+  o.server = core::kubectl_default_server(host.env);
   core::Result<core::Kubeconfig> config = core::load_kubeconfig(rules);
   core::Result<core::ClientConfig> client =
       core::resolve_client_config(config ? *config : core::Kubeconfig{}, o);
@@ -273,78 +269,24 @@ core::Result<LoadedConfig> refused_exec_version(const core::LoadingRules& rules,
   return out;
 }
 
-// The name in client-go's `<kind> "NAME" does not exist`, or "".
-std::string missing_name(const std::string& message, const std::string& kind) {
-  const std::string prefix = kind + " \"";
-  const std::string suffix = "\" does not exist";
-  if (!message.starts_with(prefix) || !message.ends_with(suffix)) {
-    return {};
-  }
-  return message.substr(prefix.size(), message.size() - prefix.size() - suffix.size());
-}
-
-// A context naming a user or cluster no kubeconfig defines: kubectl goes on (checked with the
-// lab's kubectl 1.33: ../shared/K8S-CLIENT-SPEC.md 1.6's "missing names are errors" holds only
-// for names given by --user or --cluster), without credentials for the user (prompting for a
-// username on a terminal), with --server, $KUBERNETES_MASTER or http://localhost:8080 for the
-// cluster. The config it goes on with and what apicheck says.
-std::optional<LoadedConfig> dangling_names(const core::LoadingRules& rules,
-                                           const core::ConfigOverrides& overrides,
-                                           const HostView& host, const core::Error& first) {
-  core::Result<core::Kubeconfig> config = core::load_kubeconfig(rules);
-  if (!config) {
-    return std::nullopt;
-  }
-  const std::string contextName =
-      overrides.context.empty() ? config->currentContext : overrides.context;
-  LoadedConfig out;
-  core::Error error = first;
-  for (int round = 0; round < 2; ++round) {
-    const std::string user = overrides.user.empty() ? missing_name(error.message, "auth info") : "";
-    const std::string cluster =
-        overrides.cluster.empty() ? missing_name(error.message, "cluster") : "";
-    if (!user.empty()) {
-      config->users[user] = core::AuthInfo{};
-      out.credentialsRefused =
-          "the context's user " + core::quote(user) + " is defined nowhere (see config.user)";
-      out.checks.push_back(config_failure(
-          "context " + core::quote(contextName) + " names user " + core::quote(user) +
-              ", which no kubeconfig defines: kubectl goes on without credentials (and asks for "
-              "a username when it has a terminal)",
-          "define user " + core::quote(user) +
-              " in the kubeconfig, or point the context at an existing user: kubectl config "
-              "set-context " +
-              contextName + " --user=NAME",
-          {{"context", contextName}, {"user", user}}, "config.user"));
-    } else if (!cluster.empty()) {
-      std::string server = overrides.server;
-      if (server.empty()) {
-        server = env_or(host, "KUBERNETES_MASTER", "http://localhost:8080");
-        if (server.find("://") == std::string::npos) {
-          server = "http://" + server;
-        }
-      }
-      config->clusters[cluster].server = server;
-      out.checks.push_back(config_failure(
-          "context " + core::quote(contextName) + " names cluster " + core::quote(cluster) +
-              ", which no kubeconfig defines: kubectl dials " + server +
-              (overrides.server.empty() ? " (its default)" : " (--server)") + " instead",
-          "define cluster " + core::quote(cluster) +
-              " in the kubeconfig, or point the context at an existing cluster: kubectl config "
-              "set-context " +
-              contextName + " --cluster=NAME",
-          {{"context", contextName}, {"cluster", cluster}, {"server", server}}, "config.cluster"));
-    } else {
-      return std::nullopt;
+// What the resolution tolerated as kubectl does (a context naming a user or cluster defined
+// nowhere, a cluster without a server): config-layer checks, and no credential sent for a user
+// defined nowhere.
+void add_problems(LoadedConfig& out) {
+  const core::ClientConfig& client = *out.client;
+  for (const core::ConfigProblem& problem : client.problems) {
+    Check check = config_failure(problem.message, problem.hint,
+                                 nlohmann::ordered_json(problem.details), problem.id);
+    if (!problem.failure) {
+      check.status = CheckStatus::warn;
     }
-    core::Result<core::ClientConfig> client = core::resolve_client_config(*config, overrides);
-    if (client) {
-      out.client = std::move(client).value();
-      return out;
-    }
-    error = client.error();
+    out.checks.push_back(std::move(check));
   }
-  return std::nullopt;
+  if (client.userMissing && out.credentialsRefused.empty()) {
+    out.credentialsRefused = "the context's user " + core::quote(client.userName) +
+                             " is defined nowhere (see config.user)";
+  }
+  out.defaultServer = out.defaultServer || client.serverIsDefault;
 }
 
 // Under sudo, kubectl reads root's kubeconfig, not the invoking user's: a warning when the
@@ -483,8 +425,12 @@ core::Result<LoadedConfig> load_config(const core::LoadingRules& rules,
       return out;  // kubectl stops here too: nothing to dial
     }
   }
+  core::ConfigOverrides withDefault = overrides;
+  if (withDefault.clusterDefaultServer.empty()) {
+    withDefault.clusterDefaultServer = core::kubectl_default_server(host.env);
+  }
   core::Result<core::ClientConfig> client =
-      core::load_client_config(rules, overrides, host.inCluster);
+      core::load_client_config(rules, withDefault, host.inCluster);
   LoadedConfig out;
   if (client) {
     out.client = std::move(client).value();
@@ -492,23 +438,23 @@ core::Result<LoadedConfig> load_config(const core::LoadingRules& rules,
       out.checks.push_back(std::move(*sudo));
     }
   } else if (client.error().message == core::kNoConfigurationError) {
-    core::Result<LoadedConfig> fallback = no_configuration(rules, overrides, host);
+    core::Result<LoadedConfig> fallback = no_configuration(rules, withDefault, host);
     if (!fallback) {
       return fallback.error();
     }
     out = std::move(fallback).value();
   } else if (client.error().message.find("exec plugin: invalid apiVersion \"" +
                                          std::string(kExecV1alpha1)) != std::string::npos) {
-    core::Result<LoadedConfig> refused = refused_exec_version(rules, overrides);
+    core::Result<LoadedConfig> refused = refused_exec_version(rules, withDefault);
     if (!refused) {
       return client.error();
     }
     out = std::move(refused).value();
-  } else if (std::optional<LoadedConfig> rescued =
-                 dangling_names(rules, overrides, host, client.error())) {
-    out = std::move(*rescued);
   } else {
     return client.error();
+  }
+  if (out.client) {
+    add_problems(out);
   }
   out.checks.insert(out.checks.begin(), warnings.begin(), warnings.end());
   return out;

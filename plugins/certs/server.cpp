@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "core/cli/cli.h"
+#include "core/cli/command.h"
 #include "core/net/net.h"
 #include "core/util/files.h"
 #include "core/util/url.h"
@@ -227,6 +228,7 @@ int server_command(const core::Invocation& invocation) {
     if (!client) {
       return fail(client.error().message);
     }
+    core::warn_about_config(invocation, *client);
     if (hostFlag.empty()) {
       const core::UrlParts url = core::split_url(client->server);
       options.host = url.host;

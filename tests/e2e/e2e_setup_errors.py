@@ -33,11 +33,13 @@ def free_port():
 
 
 def tools(tmp):
-    """kubectl and kubectl-apicheck copied where any user may run them (the lab's bin dir is
+    """kubectl and the plugins copied where any user may run them (the lab's bin dir is
     under root's home)."""
     bin_dir = Path(tmp) / "bin"
     bin_dir.mkdir()
-    for src in (Path(lab("bin")) / "kubectl", Path(os.environ["KP_BIN_DIR"]) / "kubectl-apicheck"):
+    built = Path(os.environ["KP_BIN_DIR"])
+    for src in (Path(lab("bin")) / "kubectl", built / "kubectl-apicheck", built / "kubectl-certs",
+                built / "kubectl-netdebug"):
         shutil.copy(src, bin_dir / src.name)
     os.chmod(tmp, 0o755)
     os.chmod(bin_dir, 0o755)
@@ -79,6 +81,11 @@ def apicheck_json(bin_dir, args, env, user=None):
         return code, json.loads(out), out + err
     except ValueError:
         return code, None, out + err
+
+
+def context_of(env):
+    """The current-context of the kubeconfig env's KUBECONFIG names."""
+    return yaml.safe_load(Path(env["KUBECONFIG"]).read_text())["current-context"]
 
 
 def check(report, check_id):
@@ -283,6 +290,16 @@ def dangling_context_names():
         expect(check(report, "auth.whoami")["status"] == "skip"
                and "config.user" in check(report, "auth.whoami")["message"],
                "no credential: auth is not judged, it points at config.user", out)
+        # certs and netdebug resolve through the same core: they go on too, and say why on stderr
+        warning = 'warning: context "kpt" names user "u1", which no kubeconfig defines'
+        code, out, err = run([str(bin_dir / "kubectl-certs"), "server"], env)
+        expect(code == 0 and warning.replace('"kpt"', f'"{context_of(env)}"') in err
+               and "does not exist" not in err,
+               "certs server goes on to the lab's serving certificate, warning about u1", out + err)
+        code, out, err = run([str(bin_dir / "kubectl-netdebug"), "cleanup"], env)
+        expect(warning.replace('"kpt"', f'"{context_of(env)}"') in err
+               and "does not exist" not in err,
+               "netdebug goes on (anonymous, as kubectl), warning about u1", out + err)
 
         env = lab_kubeconfig(tmp, "dangling-cluster",  # c1 is defined nowhere
                              lambda doc: doc["contexts"][0]["context"].update(cluster="c1"))
@@ -293,11 +310,22 @@ def dangling_context_names():
                out + err)
         code, report, out = apicheck_json(bin_dir, ["-s", server], env)
         cluster = check(report or {"checks": []}, "config.cluster")
-        expect(code == 1 and cluster["status"] == "fail" and cluster["details"]["server"] == server
+        expect(code == 1 and cluster["status"] == "warn" and cluster["details"]["server"] == server
                and report["target"]["server"] == server,
-               "apicheck: config.cluster fails and the run goes on to --server", out)
+               "apicheck: config.cluster warns (--server says where to go, as for kubectl) and "
+               "the run goes on to --server", out)
         expect(check(report, "tcp.connect")["status"] == "fail",
                "the --server address is checked (nothing listens there)", out)
+        lab_cluster = yaml.safe_load(Path(lab("kubeconfig", "admin")).read_text())[
+            "clusters"][0]["cluster"]
+        lab_server = lab_cluster["server"]
+        ca = Path(tmp) / "lab-ca.crt"
+        ca.write_bytes(base64.b64decode(lab_cluster["certificate-authority-data"]))
+        code, out, err = run([str(bin_dir / "kubectl-certs"), "server", "-s", lab_server,
+                              "--ca", str(ca)], env)
+        expect(code == 0 and f'names cluster "c1", which no kubeconfig defines: kubectl dials '
+               f'{lab_server} (--server) instead' in err,
+               "certs server checks --server's certificate, warning about c1", out + err)
 
         for flag in (["--user", "nope"], ["--cluster", "nope"]):
             code, out, err = run([str(bin_dir / "kubectl"), *flag, "get", "--raw", "/healthz"],

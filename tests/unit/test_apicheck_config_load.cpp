@@ -363,13 +363,19 @@ users:
     REQUIRE(loaded);
     CHECK(loaded->client->server == "https://198.18.0.10:6443");
     CHECK(loaded->client->authMethod == "token");
-    CHECK(only_failure(*loaded).id == "config.cluster");
+    // the request goes where --server says, as kubectl's does: a warning, not the failure
+    REQUIRE(loaded->checks.size() == 1);
+    CHECK(loaded->checks[0].id == "config.cluster");
+    CHECK(loaded->checks[0].status == CheckStatus::warn);
+    CHECK_FALSE(loaded->defaultServer);
   }
   SECTION("a missing cluster without --server: kubectl's default server") {
     o.context = "x3";
     auto loaded = kp::apicheck::load_config(rules, o, fake.view());
     REQUIRE(loaded);
     CHECK(loaded->client->server == "http://localhost:8080");
+    CHECK(only_failure(*loaded).id == "config.cluster");
+    CHECK(loaded->defaultServer);  // so the tcp layer says it is kubectl's default address
   }
   SECTION("names given by --user or --cluster stay refused, as kubectl refuses them") {
     o.user = "nope";

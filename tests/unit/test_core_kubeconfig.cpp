@@ -368,9 +368,15 @@ TEST_CASE("core::resolve_client_config picks context, cluster and user", "[kubec
     ConfigOverrides o;
     o.namespaceName = "apps";
     CHECK(resolve_client_config(config, o)->namespaceName == "apps");
+    // kubectl does not check the name (the API server refuses it): a warning, not a refusal
     o.namespaceName = "Not_A_Label";
-    CHECK(resolve_client_config(config, o).error().message.rfind(
-              "invalid namespace \"Not_A_Label\": ", 0) == 0);
+    const auto odd = resolve_client_config(config, o);
+    REQUIRE(odd);
+    CHECK(odd->namespaceName == "Not_A_Label");
+    REQUIRE(odd->problems.size() == 1);
+    CHECK(odd->problems[0].id == "config.namespace");
+    CHECK_FALSE(odd->problems[0].failure);
+    CHECK(odd->problems[0].message.starts_with("invalid namespace \"Not_A_Label\": "));
   }
   SECTION("missing names") {
     ConfigOverrides o;
@@ -383,10 +389,130 @@ TEST_CASE("core::resolve_client_config picks context, cluster and user", "[kubec
     o.user = "nope";
     CHECK(resolve_client_config(config, o).error().message == "auth info \"nope\" does not exist");
   }
-  SECTION("a current-context that names nothing") {
+  SECTION("a current-context that names nothing: refused, as kubectl refuses it") {
     const Kubeconfig dangling = parse("current-context: gone\n");
-    CHECK(resolve_client_config(dangling, {}).error().message == "context \"gone\" does not exist");
+    CHECK(resolve_client_config(dangling, {}).error().message ==
+          "/k/config: current-context: context \"gone\" does not exist (kubectl: \"context was "
+          "not found for specified context: gone\")");
   }
+}
+
+// kubectl goes on where the context names what nothing defines, and where no server is given
+// at all: checked with the lab's kubectl (-v=6 shows the URL it dials).
+TEST_CASE("core::resolve_client_config goes on where kubectl goes on, recording the problem",
+          "[kubeconfig]") {
+  const Kubeconfig config = parse(R"(
+current-context: x2
+clusters:
+- {name: c0, cluster: {server: "https://198.18.0.9:6443"}}
+- {name: bare, cluster: {insecure-skip-tls-verify: true}}
+users:
+- {name: u0, user: {token: abc}}
+contexts:
+- {name: x2, context: {cluster: c0, user: u1}}
+- {name: x3, context: {cluster: c1, user: u0}}
+- {name: none, context: {user: u0}}
+- {name: bare, context: {cluster: bare, user: u0}}
+)");
+  ConfigOverrides o;
+  SECTION("a user defined nowhere: no credentials, a config.user failure") {
+    const auto client = resolve_client_config(config, o);
+    REQUIRE(client);
+    CHECK(client->server == "https://198.18.0.9:6443");
+    CHECK(client->authMethod == "none");
+    CHECK(client->userMissing);
+    CHECK_FALSE(client->serverIsDefault);
+    REQUIRE(client->problems.size() == 1);
+    CHECK(client->problems[0].id == "config.user");
+    CHECK(client->problems[0].failure);
+    CHECK(client->problems[0].message ==
+          "context \"x2\" names user \"u1\", which no kubeconfig defines: kubectl goes on without "
+          "credentials (and asks for a username when it has a terminal)");
+    CHECK(client->problems[0].hint.find("kubectl config set-context x2 --user=NAME") !=
+          std::string::npos);
+  }
+  SECTION("--token with a user defined nowhere: the flag's token, as kubectl sends it") {
+    o.token = "flag-token";
+    const auto client = resolve_client_config(config, o);
+    REQUIRE(client);
+    CHECK(client->authMethod == "token");
+    CHECK(client->token == "flag-token");
+  }
+  SECTION("a cluster defined nowhere, with --server: a warning, the flag's server") {
+    o.context = "x3";
+    o.server = "https://198.18.0.10:6443";
+    const auto client = resolve_client_config(config, o);
+    REQUIRE(client);
+    CHECK(client->server == "https://198.18.0.10:6443");
+    CHECK(client->authMethod == "token");
+    REQUIRE(client->problems.size() == 1);
+    CHECK(client->problems[0].id == "config.cluster");
+    CHECK_FALSE(client->problems[0].failure);
+    CHECK(client->problems[0].details["server"] == "https://198.18.0.10:6443");
+    CHECK_FALSE(client->serverIsDefault);
+  }
+  SECTION("a cluster defined nowhere, without --server: kubectl's default server, a failure") {
+    o.context = "x3";
+    o.clusterDefaultServer = "http://198.18.0.11:8080";
+    const auto client = resolve_client_config(config, o);
+    REQUIRE(client);
+    CHECK(client->server == "http://198.18.0.11:8080");
+    CHECK(client->serverIsDefault);
+    REQUIRE(client->problems.size() == 1);
+    CHECK(client->problems[0].failure);
+    CHECK(client->problems[0].message ==
+          "context \"x3\" names cluster \"c1\", which no kubeconfig defines: kubectl dials "
+          "http://198.18.0.11:8080 (its default) instead");
+    // over plain http client-go sends no credential
+    CHECK(client->authMethod == "none");
+  }
+  SECTION("no clusterDefaultServer: http://localhost:8080") {
+    o.context = "x3";
+    CHECK(resolve_client_config(config, o)->server == "http://localhost:8080");
+  }
+  SECTION("a context without a cluster, a cluster without a server, no context at all") {
+    for (const auto& [context, message] : std::vector<std::pair<std::string, std::string>>{
+             {"none",
+              "/k/config: contexts[2].context: context \"none\" names no cluster: kubectl "
+              "dials http://localhost:8080 (its default)"},
+             {"bare",
+              "/k/config: clusters[1].cluster: cluster \"bare\" has no server: kubectl "
+              "dials http://localhost:8080 (its default)"}}) {
+      o.context = context;
+      const auto client = resolve_client_config(config, o);
+      REQUIRE(client);
+      CHECK(client->server == "http://localhost:8080");
+      CHECK(client->serverIsDefault);
+      REQUIRE(client->problems.size() == 1);
+      CHECK(client->problems[0].id == "config.cluster");
+      CHECK(client->problems[0].message == message);
+    }
+    const auto unselected =
+        resolve_client_config(parse("clusters: [{name: c, cluster: {}}]\n"), {});
+    REQUIRE(unselected);
+    CHECK(unselected->server == "http://localhost:8080");
+    REQUIRE(unselected->problems.size() == 1);
+    CHECK(unselected->problems[0].message.starts_with("no context is selected"));
+  }
+  SECTION("names given by flags stay refused") {
+    o.user = "u1";
+    CHECK(resolve_client_config(config, o).error().message == "auth info \"u1\" does not exist");
+    o = {};
+    o.cluster = "c1";
+    CHECK(resolve_client_config(config, o).error().message == "cluster \"c1\" does not exist");
+  }
+}
+
+TEST_CASE("core::kubectl_default_server", "[kubeconfig]") {
+  const auto env = [](std::optional<std::string> master) -> kp::core::EnvLookup {
+    return [master](const std::string& name) {
+      return name == "KUBERNETES_MASTER" ? master : std::nullopt;
+    };
+  };
+  CHECK(kp::core::kubectl_default_server(env(std::nullopt)) == "http://localhost:8080");
+  CHECK(kp::core::kubectl_default_server(env("")) == "http://localhost:8080");
+  CHECK(kp::core::kubectl_default_server(env("198.18.0.3:9")) == "http://198.18.0.3:9");
+  CHECK(kp::core::kubectl_default_server(env("https://198.18.0.3:9")) == "https://198.18.0.3:9");
 }
 
 TEST_CASE("core::resolve_client_config without any configuration", "[kubeconfig]") {
@@ -405,8 +531,10 @@ TEST_CASE("core::resolve_client_config normalizes the server", "[kubeconfig]") {
   ConfigOverrides o;
   o.server = "https://h:6443/prefix?watch=1#frag";
   CHECK(resolve_client_config({}, o)->server == "https://h:6443/prefix");
+  // kubectl dials a server without a scheme over plain http (-v=6 with the lab's kubectl:
+  // url="http://127.0.0.1:1/api", even with --certificate-authority)
   o.server = "h:6443";
-  CHECK(resolve_client_config({}, o)->server == "https://h:6443");
+  CHECK(resolve_client_config({}, o)->server == "http://h:6443");
 }
 
 TEST_CASE("core::resolve_client_config applies flag overrides", "[kubeconfig]") {
@@ -521,13 +649,6 @@ contexts: [{name: c, context: {cluster: c}}]
 )") == "/k/config: clusters[0].cluster: specifying a root certificates file with the insecure "
        "flag is not allowed");
   }
-  SECTION("a cluster without a server") {
-    CHECK(resolve(R"(
-current-context: c
-clusters: [{name: c, cluster: {}}]
-contexts: [{name: c, context: {cluster: c}}]
-)") == "/k/config: clusters[0].cluster: no server found for cluster \"c\"");
-  }
   SECTION("an unsupported proxy scheme") {
     CHECK(resolve(R"(
 current-context: c
@@ -641,14 +762,19 @@ TEST_CASE("core::resolve_client_config reads tokenFile alone at start, trimmed",
   CHECK(client->warnings.empty());
 }
 
-TEST_CASE("core::resolve_client_config tokenFile alone that is empty is an error naming the file",
-          "[kubeconfig]") {
+TEST_CASE(
+    "core::resolve_client_config tokenFile alone that is empty: no token, as kubectl sends none",
+    "[kubeconfig]") {
   TempDir dir;
   const fs::path empty = dir.write("empty", " \n");
   const fs::path config = dir.path() / "config";
-  CHECK(resolve_yaml(with_user("    tokenFile: empty\n"), {}, config).error().message ==
-        config.string() + ": users[0].user.tokenFile: read " + empty.string() +
-            ": empty token file");
+  const auto client = resolve_yaml(with_user("    tokenFile: empty\n"), {}, config);
+  REQUIRE(client);
+  CHECK(client->token.empty());
+  CHECK(client->authMethod == "none");
+  CHECK(client->warnings ==
+        std::vector<std::string>{config.string() + ": users[0].user.tokenFile: read " +
+                                 empty.string() + ": empty token file: kubectl sends no token"});
 }
 
 TEST_CASE("core::resolve_client_config tokenFile alone that is missing is an error naming the file",
@@ -717,13 +843,16 @@ TEST_CASE("core::resolve_client_config sends credentials only over https", "[kub
   CHECK(client->warnings ==
         std::vector<std::string>{"the server http://plain:8080 is not https: the credentials of "
                                  "user \"u\" are not sent"});
-  // A server without a scheme is https, as kubectl reads --server=host:6443.
-  CHECK(resolve_yaml(with_user("    token: t\n", "server: \"h:6443\""))->authMethod == "token");
+  // A server without a scheme is plain http to kubectl, so no credential goes either.
+  CHECK(resolve_yaml(with_user("    token: t\n", "server: \"h:6443\""))->authMethod == "none");
 }
 
-TEST_CASE("core::resolve_client_config --token beats tokenFile and exec", "[kubeconfig]") {
+TEST_CASE("core::resolve_client_config a readable tokenFile wins over --token, as in kubectl",
+          "[kubeconfig]") {
+  // client-go keeps the tokenFile beside the flag's token and its file token source wins: the
+  // differential harness's recording server saw kubectl send the file's token.
   TempDir dir;
-  dir.write("token", "from-file");
+  const fs::path token = dir.write("token", "from-file");
   ConfigOverrides o;
   o.token = "from-flag";
   const auto client = resolve_yaml(with_user("    tokenFile: token\n"
@@ -733,11 +862,58 @@ TEST_CASE("core::resolve_client_config --token beats tokenFile and exec", "[kube
                                              "      interactiveMode: Never\n"),
                                    o, dir.path() / "config");
   REQUIRE(client);
-  CHECK(client->token == "from-flag");
-  CHECK(client->authMethod == "token");
-  CHECK(client->tokenFile.empty());
-  CHECK(client->tokenFilePath.empty());
+  CHECK(client->token == "from-file");
+  CHECK(client->authMethod == "token-file");
+  CHECK(client->tokenFilePath == token.string());
   REQUIRE(client->exec);  // still reported, but not the method in use
+  REQUIRE(client->problems.size() == 1);
+  CHECK(client->problems[0].id == "config.token");
+  CHECK_FALSE(client->problems[0].failure);
+  CHECK(client->problems[0].message.starts_with("--token is not sent: kubectl sends the token of " +
+                                                (dir.path() / "config").string() +
+                                                ": users[0].user.tokenFile"));
+  // Without a tokenFile the flag's token is the one.
+  const auto flagOnly = resolve_yaml(with_user("    token: from-config\n"), o);
+  REQUIRE(flagOnly);
+  CHECK(flagOnly->token == "from-flag");
+  CHECK(flagOnly->problems.empty());
+}
+
+TEST_CASE(
+    "core::resolve_client_config refuses a tokenFile beside basic auth, as the transport does",
+    "[kubeconfig]") {
+  TempDir dir;
+  dir.write("token", "from-file");
+  CHECK(resolve_yaml(with_user("    tokenFile: token\n    username: a\n    password: b\n"), {},
+                     dir.path() / "config")
+            .error()
+            .message == (dir.path() / "config").string() +
+                            ": users[0].user: username/password or bearer token may be set, but "
+                            "not both");
+}
+
+TEST_CASE("core::resolve_client_config a server without a scheme is plain http, as in kubectl",
+          "[kubeconfig]") {
+  const auto bare = resolve_yaml(R"(
+current-context: c
+clusters: [{name: c, cluster: {server: "api.test:7443"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+)");
+  REQUIRE(bare);
+  CHECK(bare->server == "http://api.test:7443");
+  CHECK(bare->token.empty());  // client-go reads no credential for a plain http server
+  REQUIRE(bare->problems.size() == 1);
+  CHECK(bare->problems[0].id == "config.server");
+  CHECK(bare->problems[0].failure);
+  CHECK(bare->problems[0].message ==
+        "/k/config: clusters[0].cluster.server \"api.test:7443\" has no scheme: kubectl dials "
+        "http://api.test:7443 over plain http and sends no credentials");
+  CHECK(bare->problems[0].hint.starts_with("write the scheme: https://api.test:7443"));
+  ConfigOverrides o;
+  o.server = "api.test:7443/prefix";
+  CHECK(resolve_yaml(with_user("    token: t\n"), o).error().message ==
+        "--server: host must be a URL or a host:port pair: \"api.test:7443/prefix\"");
 }
 
 TEST_CASE("core::resolve_client_config picks the authentication method by precedence",
@@ -1200,4 +1376,17 @@ TEST_CASE("core::resolve_client_config refuses DER, which kubectl cannot read", 
             .error()
             .message.starts_with(
                 "/k/config: clusters[0].cluster.certificate-authority-data: a DER certificate"));
+}
+
+TEST_CASE("core::load_kubeconfig skips only missing files: a path through a file is an error",
+          "[kubeconfig]") {
+  // client-go's loader skips os.IsNotExist (ENOENT) only; a KUBECONFIG entry with a slash after
+  // a file name fails with "not a directory" in kubectl, and here.
+  TempDir dir;
+  const fs::path file = dir.write("config", "apiVersion: v1\nkind: Config\n");
+  LoadingRules rules;
+  rules.kubeconfigEnv = file.string() + "/:" + file.string();
+  CHECK(load_kubeconfig(rules).error().message == "open " + file.string() + "/: not a directory");
+  rules.kubeconfigEnv = (dir.path() / "missing").string() + ":" + file.string();
+  CHECK(load_kubeconfig(rules));
 }

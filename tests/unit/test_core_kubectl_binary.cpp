@@ -1,6 +1,7 @@
 // The kubectl on PATH, inspected without running it: Go build info, shims, wrappers,
 // dispatchers, and the cache of the version for a binary that says nothing.
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <elf.h>
 #include <filesystem>
@@ -277,4 +278,26 @@ TEST_CASE("the user's cache directory follows XDG", "[kube][kubectl]") {
   CHECK(major_minor_text("v1.33.2-gke.1") == "1.33");
   CHECK(major_minor_text("1.30+") == "1.30");
   CHECK(major_minor_text("latest").empty());
+}
+
+TEST_CASE("a kubectl run for its version is given no kubeconfig", "[kube][kubectl]") {
+  // The Cloud SDK's dispatcher asks the current context's server which kubectl to run, with the
+  // user's credentials, even for `version --client`: the run must find no server to ask.
+  ScratchDir dir;
+  const std::string kubectl = dir.write(
+      "bin/kubectl",
+      "#!/bin/sh\n"
+      "if [ \"$KUBECONFIG\" = /dev/null ]; then v=v1.33.1; else v=\"leaked-$KUBECONFIG\"; fi\n"
+      "printf '{\"clientVersion\": {\"gitVersion\": \"%s\"}}\\n' \"$v\"\n",
+      true);
+  const char* before = std::getenv("KUBECONFIG");
+  const std::string saved = before != nullptr ? before : "";
+  ::setenv("KUBECONFIG", dir.at("user-kubeconfig").c_str(), 1);
+  const std::string version = kp::core::kubectl_version_by_running(kubectl);
+  if (before != nullptr) {
+    ::setenv("KUBECONFIG", saved.c_str(), 1);
+  } else {
+    ::unsetenv("KUBECONFIG");
+  }
+  CHECK(version == "v1.33.1");
 }

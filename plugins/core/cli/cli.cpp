@@ -129,6 +129,7 @@ Result<KubeFlags> KubeFlags::read_from(const cxxopts::ParseResult& parsed) {
   o.impersonateUid = optional_string(parsed, "as-uid");
   o.impersonateGroups = string_list(parsed, "as-group");
   o.disableCompression = flag(parsed, "disable-compression");
+  o.clusterDefaultServer = kubectl_default_server();
   for (const std::string& pair : string_list(parsed, "as-user-extra")) {
     const auto equals = pair.find('=');
     if (equals == std::string::npos || equals == 0) {
@@ -352,6 +353,10 @@ int subcommand_main(std::string_view tool, std::string_view description,
 int print_error(std::ostream& err, std::string_view tool, std::string_view message) {
   err << "kubectl-" << tool << ": error: " << message << '\n';
   return 2;
+}
+
+void print_warning(std::ostream& err, std::string_view tool, std::string_view message) {
+  err << "kubectl-" << tool << ": warning: " << message << '\n';
 }
 
 int run_main(std::string_view tool, int argc, char** argv,

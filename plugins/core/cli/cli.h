@@ -104,6 +104,9 @@ std::string version_line(std::string_view tool);
 // Prints "kubectl-<tool>: error: <message>" and returns the usage-error exit code, 2.
 int print_error(std::ostream& err, std::string_view tool, std::string_view message);
 
+// "kubectl-<tool>: warning: <message>" on `err`: what the run goes on despite.
+void print_warning(std::ostream& err, std::string_view tool, std::string_view message);
+
 // The one top-level catch: runs `body`, and turns any escaping exception (cxxopts parse
 // errors included) into print_error(), exit 2. Answers `__complete` (shell completion, see
 // complete.h) and `completion bash|zsh|fish` itself.

@@ -83,8 +83,21 @@ int Command::fail(std::string_view message) const {
   return print_error(invocation_.err, invocation_.tool, message);
 }
 
+void warn_about_config(const Invocation& invocation, const ClientConfig& config) {
+  for (const ConfigProblem& problem : config.problems) {
+    print_warning(invocation.err, invocation.tool, problem.message + "; fix: " + problem.hint);
+  }
+  for (const std::string& warning : config.warnings) {
+    print_warning(invocation.err, invocation.tool, warning);
+  }
+}
+
 Result<ClientConfig> Command::client_config() const {
-  return load_client_config(kube_.loading_rules(), kube_.overrides);
+  Result<ClientConfig> config = load_client_config(kube_.loading_rules(), kube_.overrides);
+  if (config) {
+    warn_about_config(invocation_, *config);
+  }
+  return config;
 }
 
 Result<ApiClient, int> connect_api(const Invocation& invocation, const KubeFlags& kube,
@@ -93,6 +106,7 @@ Result<ApiClient, int> connect_api(const Invocation& invocation, const KubeFlags
   if (!client) {
     return print_error(invocation.err, invocation.tool, client.error().message);
   }
+  warn_about_config(invocation, client->config());
   StopSignals::install();
   client->set_cancel([] { return StopSignals::raised(); });
   return std::move(*client);

@@ -87,6 +87,7 @@ struct Context {
 // A parsed (or merged) kubeconfig: maps keyed by entry name, like client-go's internal type.
 struct Kubeconfig {
   std::string currentContext;
+  std::string currentContextOrigin;  // "<file>: current-context" of the file that set it
   std::map<std::string, Cluster> clusters;
   std::map<std::string, AuthInfo> users;
   std::map<std::string, Context> contexts;
@@ -120,6 +121,27 @@ struct ConfigOverrides {
   std::vector<std::string> impersonateGroups;
   std::map<std::string, std::vector<std::string>> impersonateUserExtra;
   bool disableCompression = false;
+  // client-go's ConfigOverrides.ClusterDefaults server: what kubectl dials when the selected
+  // cluster gives none (no context selected, a context without a cluster, a cluster defined
+  // nowhere or without a server): $KUBERNETES_MASTER, else http://localhost:8080 (empty here =
+  // that). KubeFlags fills it from the environment (kubectl_default_server()).
+  std::string clusterDefaultServer;
+};
+
+// kubectl's default server: $KUBERNETES_MASTER (http:// added when it has no scheme, as kubectl
+// dials it), else http://localhost:8080.
+std::string kubectl_default_server(const EnvLookup& env = {});
+
+// A configuration problem kubectl tolerates: it goes on with what the configuration gives (no
+// credentials for a user defined nowhere; its default server for a cluster without one), and so
+// does the resolution, which records the problem here instead of failing. Every plugin shows
+// these: apicheck as config-layer checks, the others as warnings.
+struct ConfigProblem {
+  std::string id;       // the check it becomes: "config.user", "config.cluster"
+  bool failure = true;  // false: a warning (kubectl's request still goes where it was meant to)
+  std::string message;
+  std::string hint;
+  nlohmann::json details = nlohmann::json::object();
 };
 
 // Everything needed to talk to one API server, with file references already read into bytes.
@@ -150,6 +172,11 @@ struct ClientConfig {
   std::string namespaceName;
   std::vector<std::string> sourceFiles;
   std::vector<std::string> warnings;
+  std::vector<ConfigProblem> problems;  // what kubectl tolerates and the config still gets wrong
+  // The server is ConfigOverrides::clusterDefaultServer: no kubeconfig entry or flag gave one.
+  bool serverIsDefault = false;
+  // No credential is sent because the user entry the context names is defined nowhere.
+  bool userMissing = false;
 
   // The credential that will authenticate requests, by client-go's precedence
   // (../shared/K8S-CLIENT-SPEC.md 1.11, 1.12): "none" over plain http; else "client-certificate";
@@ -196,9 +223,12 @@ inline constexpr std::string_view kNoConfigurationError =
     "environment variable";
 
 // Picks the context, cluster and user, applies the flag overrides
-// (../shared/K8S-CLIENT-SPEC.md 1.6, 1.7, 1.13), validates (1.8, 1.10, 1.18, 3.1, 3.3, 3.9), reads
-// the referenced CA, cert, key and token files (only for https servers, 1.11) and picks the
-// authentication method (1.12). Never in-cluster.
+// (../shared/K8S-CLIENT-SPEC.md 1.6, 1.7, 1.13): a context, cluster or user named by a flag (or a
+// current-context) that is defined nowhere is an error, as kubectl refuses it; a cluster or
+// user named by the context and defined nowhere, and a cluster without a server, are
+// `problems` with kubectl's way on (no credentials; clusterDefaultServer). Validates
+// (1.8, 1.10, 1.18, 3.1, 3.3, 3.9), reads the referenced CA, cert, key and token files (only for
+// https servers, 1.11) and picks the authentication method (1.12). Never in-cluster.
 Result<ClientConfig> resolve_client_config(const Kubeconfig& config,
                                            const ConfigOverrides& overrides);
 

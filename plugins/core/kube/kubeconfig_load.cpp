@@ -1,10 +1,12 @@
 // Which kubeconfig files to read (LoadingRules), reading and merging them, and
 // load_client_config: the kubeconfig, or the in-cluster configuration when it selects nothing.
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 #include <system_error>
 #include <vector>
 
@@ -50,6 +52,7 @@ Kubeconfig merge_kubeconfigs(std::vector<Kubeconfig> configs) {
   for (Kubeconfig& config : configs) {
     if (merged.currentContext.empty()) {
       merged.currentContext = config.currentContext;
+      merged.currentContextOrigin = config.currentContextOrigin;
     }
     // std::map::merge leaves a key already present in the target alone: first writer wins.
     merged.clusters.merge(config.clusters);
@@ -62,11 +65,22 @@ Kubeconfig merge_kubeconfigs(std::vector<Kubeconfig> configs) {
   return merged;
 }
 
+namespace {
+
+// Go's os.IsNotExist, which client-go's loader skips: ENOENT only. Any other failure ("not a
+// directory": a KUBECONFIG entry with a slash after a file name) is an error, as in kubectl.
+bool missing_file(const fs::path& file) {
+  struct stat st {};
+  return ::stat(file.c_str(), &st) != 0 && errno == ENOENT;
+}
+
+}  // namespace
+
 Result<Kubeconfig> load_kubeconfig(const LoadingRules& rules) {
   std::vector<Kubeconfig> configs;
   std::vector<std::string> missing;
   for (const fs::path& file : rules.precedence()) {
-    if (!path_exists(file)) {
+    if (missing_file(file)) {
       if (!rules.explicitPath.empty()) {
         return Error{"--kubeconfig: stat " + file.string() + ": no such file or directory"};
       }

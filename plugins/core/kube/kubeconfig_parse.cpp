@@ -378,6 +378,9 @@ Result<Kubeconfig> parse_document(FieldReader& r, const YAML::Node& root) {
     return Error{r.file() + ": expected a mapping at the top level"};
   }
   config.currentContext = r.string(root, "", "current-context");
+  if (!config.currentContext.empty()) {
+    config.currentContextOrigin = r.file() + ": current-context";
+  }
   parse_named_list(r, root, "clusters", "cluster", config.clusters, parse_cluster);
   parse_named_list(r, root, "users", "user", config.users, parse_auth_info);
   parse_named_list(r, root, "contexts", "context", config.contexts, parse_context);

@@ -2,6 +2,7 @@
 // user, applying the overrides, validating, reading the CA, certificate, key and token files,
 // and choosing the authentication method.
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,19 +26,24 @@ Error at(std::string_view origin, std::string_view message) {
   return Error{std::string(origin) + ": " + std::string(message)};
 }
 
-// The entry called `name` (an empty one when no name is given); an error when none is, worded
-// as client-go words it ("context \"x\" does not exist").
+// The entry called `name`: an empty one when no name is given, nullopt when none is defined.
 template <class Entry>
-Result<Entry> entry_named(const std::map<std::string, Entry>& entries, const std::string& name,
-                          std::string_view kind) {
+std::optional<Entry> entry_named(const std::map<std::string, Entry>& entries,
+                                 const std::string& name) {
   if (name.empty()) {
     return Entry{};
   }
   const auto found = entries.find(name);
   if (found == entries.end()) {
-    return Error{std::string(kind) + " " + quote(name) + " does not exist"};
+    return std::nullopt;
   }
   return found->second;
+}
+
+// A name given by a flag that nothing defines: kubectl refuses it, worded as client-go words it
+// ("auth info \"x\" does not exist").
+Error not_defined(std::string_view kind, const std::string& name) {
+  return Error{std::string(kind) + " " + quote(name) + " does not exist"};
 }
 
 // The flags win over the kubeconfig, with client-go's extra clearing rules
@@ -74,12 +80,11 @@ void apply_auth_overrides(AuthInfo& u, const ConfigOverrides& o) {
       field = value;
     }
   };
-  // --token is an explicit credential and beats the kubeconfig's tokenFile
-  // (../shared/K8S-CLIENT-SPEC.md 1.12). client-go itself keeps the tokenFile next to a --token and
-  // lets a readable file win; we follow the spec, since a user typing --token means that token.
+  // client-go keeps the kubeconfig's tokenFile next to a --token, and a readable file wins at
+  // the transport (kubectl sends the file's token: seen by the differential harness's
+  // recording server); load_credentials() says so.
   if (!o.token.empty()) {
     u.token = o.token;
-    u.tokenFile.clear();
   }
   override_string(u.username, o.username);
   override_string(u.password, o.password);
@@ -304,6 +309,11 @@ Result<TokenChoice> resolve_token(const AuthInfo& u) {
   if (!u.token.empty()) {
     return TokenChoice{u.token, false, failure.message + "; using the static token instead"};
   }
+  if (contents) {
+    // kubectl loads it and sends no token (its file token source refuses an empty file and the
+    // request goes without a header): anonymous, not a refusal.
+    return TokenChoice{{}, false, failure.message + ": kubectl sends no token"};
+  }
   return failure;
 }
 
@@ -415,6 +425,22 @@ Status load_credentials(const AuthInfo& user, const ConfigOverrides& o, ClientCo
   out.token = token->token;
   if (token->fromFile) {
     out.tokenFilePath = user.tokenFile;
+    if (!o.token.empty()) {
+      out.problems.push_back(
+          {"config.token",
+           false,
+           "--token is not sent: kubectl sends the token of " +
+               field_source("", "", user.origin, "tokenFile") + " (" + user.tokenFile +
+               "), which wins over a static token while it is readable",
+           "remove tokenFile from the user, or select a user without one (--user)",
+           {{"tokenFile", user.tokenFile}}});
+    }
+  }
+  // client-go's transport refuses a bearer token (a tokenFile counts) beside basic auth; its
+  // validation before that only compares token with basic.
+  if ((!out.token.empty() || !user.tokenFile.empty()) &&
+      (!user.username.empty() || !user.password.empty())) {
+    return at(user.origin, "username/password or bearer token may be set, but not both");
   }
   if (!token->warning.empty()) {
     out.warnings.push_back(token->warning);
@@ -487,6 +513,14 @@ Status validate_namespace(const std::string& name) {
 
 using detail::validate_namespace;
 
+std::string kubectl_default_server(const EnvLookup& env) {
+  std::string server = env_value(env, "KUBERNETES_MASTER").value_or("");
+  if (server.empty()) {
+    return "http://localhost:8080";
+  }
+  return server.find("://") == std::string::npos ? "http://" + server : server;
+}
+
 Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const ConfigOverrides& o) {
   if (config.empty() && o.server.empty()) {
     return Error{std::string(kNoConfigurationError)};
@@ -496,34 +530,94 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
   out.warnings = config.warnings;
   out.contextName = o.context.empty() ? config.currentContext : o.context;
 
-  Result<Context> context = entry_named(config.contexts, out.contextName, "context");
+  // client-go's DirectClientConfig: a context, cluster or user named by a flag must exist; so
+  // must the current-context (ConfirmUsable); names the context gives need not.
+  std::optional<Context> context = entry_named(config.contexts, out.contextName);
   if (!context) {
-    return context.error();
+    if (!o.context.empty()) {
+      return not_defined("context", out.contextName);
+    }
+    return at(config.currentContextOrigin,
+              "context " + quote(out.contextName) +
+                  " does not exist (kubectl: \"context was not found for specified context: " +
+                  out.contextName + "\")");
   }
   out.clusterName = o.cluster.empty() ? context->cluster : o.cluster;
   out.userName = o.user.empty() ? context->user : o.user;
-
-  Result<Cluster> foundCluster = entry_named(config.clusters, out.clusterName, "cluster");
-  if (!foundCluster) {
-    return foundCluster.error();
+  std::optional<Cluster> foundCluster = entry_named(config.clusters, out.clusterName);
+  if (!foundCluster && !o.cluster.empty()) {
+    return not_defined("cluster", out.clusterName);
   }
-  Result<AuthInfo> foundUser = entry_named(config.users, out.userName, "auth info");
+  std::optional<AuthInfo> foundUser = entry_named(config.users, out.userName);
+  if (!foundUser && !o.user.empty()) {
+    return not_defined("auth info", out.userName);
+  }
+  const std::string setContext =
+      "kubectl config set-context " + (out.contextName.empty() ? "NAME" : out.contextName);
   if (!foundUser) {
-    return foundUser.error();
+    out.userMissing = true;
+    out.problems.push_back(
+        {"config.user",
+         true,
+         "context " + quote(out.contextName) + " names user " + quote(out.userName) +
+             ", which no kubeconfig defines: kubectl goes on without credentials (and asks for a "
+             "username when it has a terminal)",
+         "define user " + quote(out.userName) +
+             " in the kubeconfig, or point the context at an existing user: " + setContext +
+             " --user=NAME",
+         {{"context", out.contextName}, {"user", out.userName}}});
   }
-  Cluster cluster = std::move(foundCluster).value();
-  AuthInfo user = std::move(foundUser).value();
+  Cluster cluster = foundCluster.value_or(Cluster{});
+  AuthInfo user = foundUser.value_or(AuthInfo{});
   apply_cluster_overrides(cluster, o);
   apply_auth_overrides(user, o);
 
-  if (cluster.server.empty()) {
+  // kubectl merges its cluster defaults under the cluster: with no server from the kubeconfig
+  // or --server, it dials $KUBERNETES_MASTER or http://localhost:8080 ("The connection to the
+  // server localhost:8080 was refused").
+  const std::string fallback =
+      o.clusterDefaultServer.empty() ? kubectl_default_server() : o.clusterDefaultServer;
+  if (!foundCluster) {
+    const bool given = !cluster.server.empty();  // --server
+    const std::string server = given ? cluster.server : fallback;
+    out.problems.push_back(
+        {"config.cluster",
+         !given,
+         "context " + quote(out.contextName) + " names cluster " + quote(out.clusterName) +
+             ", which no kubeconfig defines: kubectl dials " + server +
+             (given ? " (--server)" : " (its default)") + " instead",
+         "define cluster " + quote(out.clusterName) +
+             " in the kubeconfig, or point the context at an existing cluster: " + setContext +
+             " --cluster=NAME",
+         {{"context", out.contextName}, {"cluster", out.clusterName}, {"server", server}}});
+  } else if (cluster.server.empty()) {
+    std::string why;
+    std::string fix;
+    std::string where;
     if (out.contextName.empty()) {
-      return Error{"no context is selected: set current-context or pass --context or --server"};
+      why = "no context is selected (no current-context, no --context)";
+      fix = "select a context: kubectl config use-context NAME, or pass --context or --server";
+    } else if (out.clusterName.empty()) {
+      why = "context " + quote(out.contextName) + " names no cluster";
+      fix = "point the context at a cluster: " + setContext + " --cluster=NAME";
+      where = context->origin;
+    } else {
+      why = "cluster " + quote(out.clusterName) + " has no server";
+      fix = "set the cluster's server: kubectl config set-cluster " + out.clusterName +
+            " --server=https://HOST:PORT";
+      where = cluster.origin;
     }
-    if (out.clusterName.empty()) {
-      return at(context->origin, "context " + quote(out.contextName) + " names no cluster");
-    }
-    return at(cluster.origin, "no server found for cluster " + quote(out.clusterName));
+    out.problems.push_back(
+        {"config.cluster",
+         true,
+         (where.empty() ? std::string() : where + ": ") + why + ": kubectl dials " + fallback +
+             " (its default)",
+         fix,
+         {{"context", out.contextName}, {"cluster", out.clusterName}, {"server", fallback}}});
+  }
+  if (cluster.server.empty()) {
+    cluster.server = fallback;
+    out.serverIsDefault = true;
   }
   Status valid = validate_cluster(cluster);
   if (!valid) {
@@ -537,12 +631,42 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
   out.namespaceName = !o.namespaceName.empty()          ? o.namespaceName
                       : !context->namespaceName.empty() ? context->namespaceName
                                                         : "default";
-  valid = validate_namespace(out.namespaceName);
-  if (!valid) {
-    return valid.error();
+  // kubectl does not check the namespace's name; the API server refuses it in the URL.
+  if (Status name = validate_namespace(out.namespaceName); !name) {
+    out.problems.push_back(
+        {"config.namespace",
+         false,
+         name.error().message + ": the API server will refuse requests in it",
+         !o.namespaceName.empty()
+             ? std::string("pass a valid name to -n")
+             : "set the context's namespace to a valid name: " + setContext + " --namespace=NAME",
+         {{"namespace", out.namespaceName}}});
   }
 
-  out.server = normalize_server_url(cluster.server);
+  // client-go picks http or https before it merges the TLS settings (IsConfigTransportTLS on a
+  // bare host says no), so a server without a scheme is dialled over plain http, without
+  // credentials; one with a path but no scheme is refused.
+  std::string server = cluster.server;
+  if (server.find("://") == std::string::npos) {
+    const std::string origin =
+        !o.server.empty() ? std::string("--server") : cluster.origin + ".server";
+    if (server.find('/') != std::string::npos) {
+      return at(origin, "host must be a URL or a host:port pair: " + quote(server));
+    }
+    server = "http://" + server;
+    out.problems.push_back(
+        {"config.server",
+         true,
+         origin + " " + quote(cluster.server) + " has no scheme: kubectl dials " + server +
+             " over plain http and sends no credentials",
+         "write the scheme: https://" + cluster.server +
+             (o.server.empty() ? " (kubectl config set-cluster " +
+                                     (out.clusterName.empty() ? "NAME" : out.clusterName) +
+                                     " --server=https://" + cluster.server + ")"
+                               : std::string()),
+         {{"server", server}}});
+  }
+  out.server = normalize_server_url(server);
   out.insecure = cluster.insecureSkipTlsVerify;
   out.tlsServerName = cluster.tlsServerName;
   out.proxyUrl = cluster.proxyUrl;

@@ -377,6 +377,11 @@ std::string cached_kubectl_version(const std::string& binary, const std::string&
 std::string kubectl_version_by_running(const std::string& kubectl) {
   ProcessSpec spec;
   spec.argv = {kubectl, "version", "--client", "-o", "json"};
+  // No kubeconfig for it: a version dispatcher (the Cloud SDK's) asks the current context's
+  // server which kubectl to run, with the user's credentials, even for --client; a run that
+  // only wants a version must reach no server (found by the differential harness: a recording
+  // server saw GET /version with Basic credentials).
+  spec.env = {{"KUBECONFIG", "/dev/null"}};
   spec.timeout = std::chrono::seconds(5);  // a kubectl that hangs costs this, once
   const Result<ProcessResult, SpawnFailure> ran = run_process(spec);
   if (!ran || ran->timedOut) {
