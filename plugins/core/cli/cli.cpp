@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "core/cli/complete.h"
+#include "core/cli/config_dump.h"
 #include "core/util/version.h"
 
 namespace kp::core {
@@ -364,6 +365,15 @@ int run_main(std::string_view tool, int argc, char** argv,
   // The hidden completion entry point (complete.h) and `completion SHELL`, before the plugin.
   if (argc > 1 && is_completion_entry(argv[1])) {
     return run_completion(argc, argv, body);
+  }
+  // The hidden `__config` entry point (config_dump.h), for tests/differential.
+  if (argc > 1 && is_config_entry(argv[1])) {
+    try {
+      return config_command(tool, std::vector<std::string>(argv + 2, argv + argc), std::cout,
+                            std::cerr);
+    } catch (const std::exception& e) {
+      return print_error(std::cerr, tool, plain_quotes(e.what()));
+    }
   }
   if (argc > 1 && std::string_view(argv[1]) == "completion") {
     return completion_command(tool, std::vector<std::string>(argv + 2, argv + argc), std::cout,
