@@ -359,6 +359,12 @@ KNOWN = {
     "pending-F12-cluster-without-server": lambda d, case, v: d.startswith("refusal:") and
     "no server found for cluster" in v["apicheck.config"].get("error", "") and
     v["kubectl"]["outcome"] != "refused",
+    "pending-F13-insecure-and-ca-flags": lambda d, case, v: d.startswith("refusal:") and
+    v["apicheck.config"].get("cls") == "insecure-with-ca" and
+    "--insecure-skip-tls-verify" in case["flags"] and "--certificate-authority" in case["flags"],
+    "pending-F14-missing-context-with-cluster-flag": lambda d, case, v: d.startswith(
+        "refusal:") and v["apicheck.config"].get("cls") == "context-missing" and
+    v["kubectl"].get("cls") == "no-server" and "--cluster" in case["flags"],
     "pending-F11-kubeconfig-entry-not-a-directory": lambda d, case, v: d.startswith(
         "refusal:") and "not a directory" in v["kubectl"].get("error", ""),
 }
