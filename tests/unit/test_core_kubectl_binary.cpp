@@ -1,9 +1,9 @@
 // The kubectl on PATH, inspected without running it: Go build info, shims, wrappers,
 // dispatchers, and the cache of the version for a binary that says nothing.
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <elf.h>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/kube/elf64.h"
 #include "core/kube/kubectl_binary.h"
 #include "support_scratch.h"
 
@@ -20,9 +21,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A minimal 64-bit ELF file whose only sections are .shstrtab and a .go.buildinfo holding the
-// Go version and `modinfo`, laid out as Go >= 1.18 writes them (inline varint strings).
-std::string go_elf(const std::string& modinfo) {
+// Go's build info holding the Go version and `modinfo`, laid out as Go >= 1.18 writes it
+// (inline varint strings).
+std::string go_buildinfo_bytes(const std::string& modinfo) {
   auto varint = [](std::string text) {
     std::string out;
     std::size_t n = text.size();
@@ -34,7 +35,47 @@ std::string go_elf(const std::string& modinfo) {
   };
   std::string info = std::string("\xff Go buildinf:", 14) + '\x08' + '\x02';
   info.resize(32, '\0');
-  info += varint("go1.24.4") + varint(modinfo);
+  return info + varint("go1.24.4") + varint(modinfo);
+}
+
+// A minimal thin 64-bit Mach-O executable (arm64, as kubectl on a Mac) whose one segment,
+// __DATA, holds one section, __go_buildinfo.
+std::string go_macho(const std::string& modinfo) {
+  const std::string info = go_buildinfo_bytes(modinfo);
+  std::string out;
+  auto u32 = [&out](std::uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); };
+  auto u64 = [&out](std::uint64_t v) { out.append(reinterpret_cast<const char*>(&v), 8); };
+  auto name = [&out](const std::string& text) {
+    out += text + std::string(16 - text.size(), '\0');
+  };
+  const std::uint32_t commandsSize = 72 + 80;  // LC_SEGMENT_64 and one section_64
+  const std::uint32_t infoAt = 32 + commandsSize;
+  for (std::uint32_t v : {0xfeedfacfU, 0x0100000cU, 0U, 2U, 1U, commandsSize, 0U, 0U}) {
+    u32(v);  // mach_header_64: magic, arm64, subtype, MH_EXECUTE, ncmds, sizeofcmds, flags
+  }
+  u32(0x19);  // LC_SEGMENT_64
+  u32(commandsSize);
+  name("__DATA");
+  for (std::uint64_t v : {std::uint64_t{0x100000000}, std::uint64_t{info.size()},
+                          std::uint64_t{infoAt}, std::uint64_t{info.size()}}) {
+    u64(v);  // vmaddr, vmsize, fileoff, filesize
+  }
+  for (std::uint32_t v : {3U, 3U, 1U, 0U}) {
+    u32(v);  // maxprot, initprot, nsects, flags
+  }
+  name("__go_buildinfo");
+  name("__DATA");
+  u64(0x100000000);  // addr
+  u64(info.size());
+  for (std::uint32_t v : {infoAt, 4U, 0U, 0U, 0U, 0U, 0U, 0U}) {
+    u32(v);  // offset, align, reloff, nreloc, flags, reserved1-3
+  }
+  return out + info;
+}
+
+// A minimal 64-bit ELF file whose only sections are .shstrtab and a .go.buildinfo.
+std::string go_elf(const std::string& modinfo) {
+  const std::string info = go_buildinfo_bytes(modinfo);
   const std::string names = std::string("\0.shstrtab\0.go.buildinfo\0", 25);
 
   Elf64_Ehdr header{};
@@ -107,6 +148,22 @@ TEST_CASE("kubectl's version comes from its Go build info", "[kube][kubectl]") {
             dir.write("devel", go_elf("mod\tk8s.io/kubernetes\t(devel)\t\n")))
             .empty());
   CHECK(kubectl_version_from_buildinfo(dir.at("missing")).empty());
+}
+
+TEST_CASE("a Mach-O kubectl's version comes from its __go_buildinfo section", "[kube][kubectl]") {
+  ScratchDir dir;
+  const std::string mac = dir.write("bin/kubectl", go_macho(kReleaseInfo), true);
+  CHECK(go_buildinfo(mac) == kReleaseInfo);
+  CHECK(kubectl_version_from_buildinfo(mac) == "v1.33.4");
+  CHECK(inspect(mac).gitVersion == "v1.33.4");
+  // Truncated inside the section, or load commands that claim more than the file has.
+  CHECK(kubectl_version_from_buildinfo(dir.write("cut", go_macho(kReleaseInfo).substr(0, 200)))
+            .empty());
+  std::string lying = go_macho(kReleaseInfo);
+  lying[16] = '\x40';  // ncmds 64 with one command's bytes
+  CHECK(kubectl_version_from_buildinfo(dir.write("lying", lying)) == "v1.33.4");
+  lying[20] = '\x7f';  // sizeofcmds shorter than its one command
+  CHECK(kubectl_version_from_buildinfo(dir.write("short", lying)).empty());
 }
 
 TEST_CASE("a symlinked kubectl is followed to the binary", "[kube][kubectl]") {

@@ -2,14 +2,16 @@
 
 #include <algorithm>
 #include <cstring>
-#include <elf.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include "core/kube/elf64.h"
 #include "core/kube/kube.h"
 #include "core/util/files.h"
 #include "core/util/json.h"
@@ -220,19 +222,88 @@ KubectlBinary inspect_kubectl(const std::string& path, const KubectlLookup& look
   return out;
 }
 
-std::string go_buildinfo(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
+namespace {
+
+struct SectionSpan {
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+};
+
+// Go's build info section of an executable: ELF's .go.buildinfo (Linux), Mach-O's
+// __DATA,__go_buildinfo (macOS: 64-bit, little-endian, thin).
+std::optional<SectionSpan> buildinfo_section(
+    std::ifstream& file, const std::function<std::string(std::uint64_t, std::size_t)>& read_at) {
+  const std::string head = read_at(0, 32);
+  if (head.size() == 32 && static_cast<unsigned char>(head[0]) == 0xcf &&
+      head.compare(1, 3, "\xfa\xed\xfe") == 0) {
+    const auto u32 = [](const std::string& bytes, std::size_t at) {
+      std::uint32_t v = 0;
+      std::memcpy(&v, bytes.data() + at, 4);  // little-endian, as every Mac this runs on
+      return v;
+    };
+    const auto u64 = [](const std::string& bytes, std::size_t at) {
+      std::uint64_t v = 0;
+      std::memcpy(&v, bytes.data() + at, 8);
+      return v;
+    };
+    const std::uint32_t ncmds = u32(head, 16);
+    const std::uint32_t sizeofcmds = u32(head, 20);
+    const std::string commands = read_at(32, std::min<std::uint32_t>(sizeofcmds, 1 << 20));
+    std::size_t at = 0;
+    for (std::uint32_t i = 0; i < ncmds && at + 8 <= commands.size(); ++i) {
+      const std::uint32_t cmd = u32(commands, at);
+      const std::uint32_t cmdsize = u32(commands, at + 4);
+      if (cmdsize < 8 || at + cmdsize > commands.size()) {
+        break;
+      }
+      constexpr std::uint32_t kSegment64 = 0x19;  // LC_SEGMENT_64: 72 bytes, then sections
+      if (cmd == kSegment64 && cmdsize >= 72) {
+        const std::uint32_t nsects = u32(commands, at + 64);
+        for (std::uint32_t k = 0; k < nsects && 72 + (k + 1) * 80 <= cmdsize; ++k) {
+          // section_64: sectname[16] (NUL-padded), segname[16], addr, size, offset, ...
+          const std::size_t sect = at + 72 + k * 80;
+          const std::string name(commands.data() + sect, 16);
+          if (std::strcmp(name.c_str(), "__go_buildinfo") == 0) {
+            return SectionSpan{u32(commands, sect + 48), u64(commands, sect + 40)};
+          }
+        }
+      }
+      at += cmdsize;
+    }
+    return std::nullopt;
+  }
   Elf64_Ehdr header{};
+  file.clear();
+  file.seekg(0);
   if (!file.read(reinterpret_cast<char*>(&header), sizeof header) ||
       std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 || header.e_ident[EI_CLASS] != ELFCLASS64 ||
       header.e_shentsize != sizeof(Elf64_Shdr) || header.e_shnum == 0 ||
       header.e_shstrndx >= header.e_shnum) {
-    return {};
+    return std::nullopt;
   }
   std::vector<Elf64_Shdr> sections(header.e_shnum);
   file.seekg(static_cast<std::streamoff>(header.e_shoff));
   if (!file.read(reinterpret_cast<char*>(sections.data()),
                  static_cast<std::streamsize>(sections.size() * sizeof(Elf64_Shdr)))) {
+    return std::nullopt;
+  }
+  const Elf64_Shdr& names = sections[header.e_shstrndx];
+  const std::string strtab =
+      read_at(names.sh_offset, std::min<std::uint64_t>(names.sh_size, 1 << 16));
+  for (const Elf64_Shdr& section : sections) {
+    if (section.sh_name < strtab.size() &&
+        std::strcmp(strtab.c_str() + section.sh_name, ".go.buildinfo") == 0) {
+      return SectionSpan{section.sh_offset, section.sh_size};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string go_buildinfo(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
     return {};
   }
   auto read_at = [&file](std::uint64_t offset, std::size_t size) {
@@ -243,16 +314,9 @@ std::string go_buildinfo(const std::string& path) {
     bytes.resize(static_cast<std::size_t>(file.gcount()));
     return bytes;
   };
-  const Elf64_Shdr& names = sections[header.e_shstrndx];
-  const std::string strtab =
-      read_at(names.sh_offset, std::min<std::uint64_t>(names.sh_size, 1 << 16));
-  for (const Elf64_Shdr& section : sections) {
-    if (section.sh_name >= strtab.size() ||
-        std::strcmp(strtab.c_str() + section.sh_name, ".go.buildinfo") != 0) {
-      continue;
-    }
+  if (const std::optional<SectionSpan> section = buildinfo_section(file, read_at)) {
     const std::string info =
-        read_at(section.sh_offset, std::min<std::uint64_t>(section.sh_size, 1 << 20));
+        read_at(section->offset, std::min<std::uint64_t>(section->size, 1 << 20));
     // 14-byte magic "\xff Go buildinf:", pointer size, flags (2: inline strings), padding to 32.
     if (info.size() < 32 || info.compare(0, 14, "\xff Go buildinf:") != 0 || (info[15] & 2) == 0) {
       return {};
@@ -305,10 +369,14 @@ std::optional<FileIdentity> file_identity(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) {
     return std::nullopt;
   }
-  return FileIdentity{
-      static_cast<std::uint64_t>(st.st_size),
-      static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
-      static_cast<std::uint64_t>(st.st_ino), static_cast<std::uint64_t>(st.st_dev)};
+#ifdef __APPLE__
+  const timespec& mtime = st.st_mtimespec;  // macOS's name for POSIX's st_mtim
+#else
+  const timespec& mtime = st.st_mtim;
+#endif
+  return FileIdentity{static_cast<std::uint64_t>(st.st_size),
+                      static_cast<std::int64_t>(mtime.tv_sec) * 1000000000 + mtime.tv_nsec,
+                      static_cast<std::uint64_t>(st.st_ino), static_cast<std::uint64_t>(st.st_dev)};
 }
 
 std::string cached_kubectl_version(const std::string& binary, const std::string& cacheFile,

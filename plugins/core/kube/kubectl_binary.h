@@ -41,8 +41,9 @@ struct KubectlLookup {
 // scripts and the build info section of binaries.
 KubectlBinary inspect_kubectl(const std::string& path, const KubectlLookup& lookup);
 
-// The Go build info of an ELF binary (its .go.buildinfo section, Go >= 1.18): the module and
-// build lines after the Go version, "" when there is none.
+// The Go build info of a binary (Go >= 1.18): ELF's .go.buildinfo section (Linux) or Mach-O's
+// __DATA,__go_buildinfo (macOS); the module and build lines after the Go version, "" when there
+// is none.
 std::string go_buildinfo(const std::string& path);
 
 // kubectl's gitVersion from its build info: the -X ldflags of a release build when recorded,
