@@ -274,9 +274,9 @@ bool tls_layer(Run& run, int fd) {
   Check verify = make_check("tls.verify", Layer::tls, CheckStatus::ok, {}, {}, endpoint);
   verify.details = {{"chain", chain}};
   if (v.ok) {
-    verify.message =
-        "chain verifies against " +
-        std::string(run.client.caPem.empty() ? "the system roots" : "the kubeconfig CA");
+    verify.message = "chain verifies against " +
+                     (run.client.caPem.empty() ? "the system roots" + core::system_roots_note()
+                                               : std::string("the kubeconfig CA"));
   } else {
     verify.status = insecure ? CheckStatus::warn : CheckStatus::fail;
     verify.message =

@@ -4,6 +4,7 @@
 #include <ostream>
 #include <set>
 
+#include "core/net/x509.h"
 #include "core/util/files.h"
 
 namespace kp::certs {
@@ -86,7 +87,8 @@ core::Result<core::Report> check_kubeconfig(const core::Kubeconfig& config,
       check.status = core::CheckStatus::skip;
       check.message = cluster.insecureSkipTlsVerify
                           ? "no certificate-authority: insecure-skip-tls-verify is set"
-                          : "no certificate-authority: the system trust store is used";
+                          : "no certificate-authority: the system trust store" +
+                                core::system_roots_note() + " is used";
       check.details = {{"source", source}};
       report.checks.push_back(check);
       continue;

@@ -5,6 +5,7 @@
 #include "core/cli/cli.h"
 #include "core/cli/command.h"
 #include "core/net/net.h"
+#include "core/net/x509.h"
 #include "core/util/files.h"
 #include "core/util/url.h"
 
@@ -125,11 +126,13 @@ core::Report check_server(const ServerOptions& options) {
       core::verify_chain(chain.front(), intermediates, roots, now, "serverAuth");
   core::Check& leaf = report.checks.front();
   leaf.details["verified"] = outcome.ok;
-  leaf.details["verifiedAgainst"] =
-      options.caSource.empty() ? std::string("system trust store") : options.caSource;
+  leaf.details["verifiedAgainst"] = options.caSource.empty()
+                                        ? "system trust store" + core::system_roots_note()
+                                        : options.caSource;
   leaf.details["serverName"] = name;
-  const std::string against =
-      options.caSource.empty() ? std::string("the system trust store") : options.caSource;
+  const std::string against = options.caSource.empty()
+                                  ? "the system trust store" + core::system_roots_note()
+                                  : options.caSource;
   for (const core::VerifyProblem& problem : outcome.problems) {
     if (problem.failure == core::VerifyFailure::expired ||
         problem.failure == core::VerifyFailure::notYetValid) {

@@ -1,6 +1,7 @@
 // Chain verification that explains its failures: every problem OpenSSL finds, described with
 // the certificate it concerns, ordered as Go reports them; and the one-step issued_by check.
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -63,6 +64,20 @@ X509_STORE* system_store() {
   }();
   return store.get();
 }
+
+}  // namespace
+
+std::string system_roots_note() {
+#ifdef __APPLE__
+  const char* file = std::getenv(X509_get_default_cert_file_env());
+  return std::string(" (") +
+         (file != nullptr && *file != '\0' ? file : X509_get_default_cert_file()) + ")";
+#else
+  return "";
+#endif
+}
+
+namespace {
 
 struct VerifyState {
   std::string purpose;

@@ -202,6 +202,12 @@ VerifyOutcome verify_chain(const Certificate& leaf, const std::vector<Certificat
                            const std::vector<Certificate>& roots, std::int64_t atUnix,
                            std::string_view purpose);
 
+// What a message adds after "the system roots"/"the system trust store": "" on Linux (the
+// distribution's bundle, as every tool there uses); on macOS, whose roots live in the keychain,
+// " (/etc/ssl/cert.pem)": the PEM copy of the system roots OpenSSL reads there, or
+// $SSL_CERT_FILE's file when set (keychain roots an administrator added are not in it).
+std::string system_roots_note();
+
 // Why a served chain reached no CA of a bundle (a verification that failed with
 // unknownAuthority or selfSigned), told from the certificates alone (chain.cpp).
 enum class IssuerGap {
