@@ -148,8 +148,16 @@ int local_command(const core::Invocation& invocation) {
   if (std::optional<int> done = command.parse()) {
     return *done;
   }
-  const cxxopts::ParseResult& parsed = command.flags();
   const auto fail = [&command](const std::string& message) { return command.fail(message); };
+#ifdef __APPLE__
+  // Everything `local` reads is Linux's (/proc, netfilter, a kubelet's static pods): a
+  // control-plane node's, never a Mac's.
+  return fail(
+      "local checks a Linux control-plane node (/proc, iptables/nftables, the kube-apiserver "
+      "static pod) and this is macOS; run it on the node itself (a Linux kubectl-netdebug, e.g. "
+      "over ssh), or check the nodes from here with `kubectl netdebug run`");
+#endif
+  const cxxopts::ParseResult& parsed = command.flags();
   LocalOptions options;
   for (const char* flag : {"proc", "root"}) {
     const std::string dir = parsed[flag].as<std::string>();

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unistd.h>
 #include <unordered_map>
 
 #include "core/cli/command.h"
@@ -493,8 +494,11 @@ std::vector<Check> CompactChecks::get(std::size_t slot) const {
   if (packed_[slot].empty()) {
     return checks;
   }
-  // Bytes this class wrote: reading them cannot fail.
-  const nlohmann::ordered_json items = nlohmann::ordered_json::from_msgpack(packed_[slot]);
+  // Bytes this class wrote: reading them cannot fail. Read as char: nlohmann-json 3.11's reader
+  // of unsigned char input needs std::char_traits<unsigned char>, which libc++ (macOS) lacks.
+  const char* bytes = reinterpret_cast<const char*>(packed_[slot].data());
+  const nlohmann::ordered_json items =
+      nlohmann::ordered_json::from_msgpack(bytes, bytes + packed_[slot].size());
   for (const nlohmann::ordered_json& item : items) {
     Check c = core::make_check(
         item.value("id", std::string()),

@@ -12,6 +12,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support_posix.h"
+
 namespace kp::testsupport {
 
 LoopbackServer::LoopbackServer(Handler handler, Options options)

@@ -21,6 +21,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/net/net.h"
+#include "support_posix.h"
 
 using namespace std::chrono_literals;
 using kp::core::classify_connect_errno;

@@ -10,6 +10,11 @@
 #include <thread>
 #include <vector>
 
+// Boost 1.74's Asio uses std::result_of, which libc++ (macOS) drops in C++20 (libstdc++ keeps
+// it): there Asio uses std::invoke_result, as it does on MSVC.
+#if defined(_LIBCPP_VERSION) && !defined(BOOST_ASIO_HAS_STD_INVOKE_RESULT)
+#define BOOST_ASIO_HAS_STD_INVOKE_RESULT 1
+#endif
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
@@ -25,6 +30,7 @@
 #include "core/kube/apiclient.h"
 #include "core/kube/podexec.h"
 #include "core/kube/podexec_detail.h"
+#include "support_posix.h"
 #include "test_support_certs.h"
 
 using kp::core::ApiClient;

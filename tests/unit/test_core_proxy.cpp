@@ -18,6 +18,7 @@
 #include "core/net/http.h"
 #include "core/net/proxy.h"
 #include "core/util/base64.h"
+#include "support_posix.h"
 #include "support_server.h"
 
 using namespace std::chrono_literals;

@@ -22,6 +22,7 @@
 #include "core/net/http.h"
 #include "core/net/tls.h"
 #include "core/net/x509.h"
+#include "support_posix.h"
 #include "support_server.h"
 #include "support_tls.h"
 #include "test_support_certs.h"

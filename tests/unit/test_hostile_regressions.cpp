@@ -30,6 +30,7 @@
 #include "core/report/report.h"
 #include "core/util/signals.h"
 #include "support_http.h"
+#include "support_posix.h"
 #include "support_server.h"
 
 using namespace kp;

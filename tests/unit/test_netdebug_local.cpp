@@ -11,6 +11,7 @@
 #include "core/net/net.h"
 #include "netdebug/local.h"
 #include "support_invoke.h"
+#include "support_posix.h"
 
 using namespace kp;
 using netdebug::CommandOutput;

@@ -9,6 +9,11 @@
 #include <sys/socket.h>
 #include <thread>
 
+// Boost 1.74's Asio uses std::result_of, which libc++ (macOS) drops in C++20 (libstdc++ keeps
+// it): there Asio uses std::invoke_result, as it does on MSVC.
+#if defined(_LIBCPP_VERSION) && !defined(BOOST_ASIO_HAS_STD_INVOKE_RESULT)
+#define BOOST_ASIO_HAS_STD_INVOKE_RESULT 1
+#endif
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>

@@ -364,7 +364,7 @@ Result<DnsAnswer, DnsError> query_dns_server(std::string_view serverText, std::s
   }
 
   const auto addr = make_sockaddr(server->ip, server->port);
-  UniqueFd udp(::socket(addr->family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd udp(open_socket(addr->family(), SOCK_DGRAM));
   if (!udp) {
     return DnsError{DnsFailure::network, "socket: " + describe_errno(errno)};
   }
@@ -389,7 +389,7 @@ Result<DnsAnswer, DnsError> query_dns_server(std::string_view serverText, std::s
     }
     if (Clock::now() >= nextSend) {
       for (const auto& q : questions) {
-        if (!q.done && ::send(udp.get(), q.packet.data(), q.packet.size(), MSG_NOSIGNAL) < 0 &&
+        if (!q.done && ::send(udp.get(), q.packet.data(), q.packet.size(), kNoSigPipe) < 0 &&
             errno != EAGAIN && errno != EWOULDBLOCK) {
           return network_error(errno);
         }

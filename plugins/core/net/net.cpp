@@ -63,6 +63,34 @@ std::optional<SockAddr> make_sockaddr(std::string_view ip, int port) {
   return std::nullopt;
 }
 
+int open_socket(int family, int type) {
+#ifdef __APPLE__
+  UniqueFd fd(::socket(family, type, 0));
+  if (!fd) {
+    return -1;
+  }
+  const int on = 1;
+  if (::fcntl(fd.get(), F_SETFD, FD_CLOEXEC) != 0 ||
+      ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK) != 0 ||
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof on) != 0) {
+    const int err = errno;
+    fd.reset();
+    errno = err;
+    return -1;
+  }
+  return fd.release();
+#else
+  return ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#endif
+}
+
+void no_sigpipe([[maybe_unused]] int fd) {
+#ifdef __APPLE__
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof on);
+#endif
+}
+
 void append_unique(std::vector<std::string>& out, std::string value) {
   if (std::find(out.begin(), out.end(), value) == out.end()) {
     out.push_back(std::move(value));
@@ -206,7 +234,7 @@ Result<Connection, ConnectError> connect_tcp(std::string_view ip, int port,
   if (!addr) {
     return fail(ConnectFailure::other, 0, "not an IP address");
   }
-  UniqueFd fd(::socket(addr->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd fd(open_socket(addr->family(), SOCK_STREAM));
   if (!fd) {
     const int err = errno;
     return fail(ConnectFailure::other, err, "socket: " + describe_errno(err));
@@ -265,7 +293,7 @@ Result<std::string> unix_socket_exchange(const std::string& path, std::string_vi
     return fail("the path is empty or longer than a socket path may be");
   }
   std::memcpy(addr.sun_path, path.data(), path.size());
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd fd(open_socket(AF_UNIX, SOCK_STREAM));
   if (!fd) {
     return fail("socket: " + describe_errno(errno));
   }
@@ -313,7 +341,7 @@ IoResult send_all(int fd, std::string_view data, Deadline deadline) {
       return IoResult{IoStatus::error, errno, out.bytes};
     }
     const ssize_t n =
-        ::send(fd, data.data() + out.bytes, data.size() - out.bytes, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ::send(fd, data.data() + out.bytes, data.size() - out.bytes, kNoSigPipe | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
         continue;

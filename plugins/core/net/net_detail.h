@@ -1,5 +1,6 @@
 // Internals shared by the files of core/net that do name resolution and sockets (net.cpp,
-// dns.cpp, dns_wire.cpp); defined in net.cpp. Not a public header: only those files include it.
+// dns.cpp, dns_wire.cpp, tls.cpp); defined in net.cpp. Not a public header: only those files
+// include it.
 #pragma once
 
 #include <chrono>
@@ -32,6 +33,21 @@ struct SockAddr {
 };
 
 std::optional<SockAddr> make_sockaddr(std::string_view ip, int port);
+
+// A socket (SOCK_STREAM, SOCK_DGRAM) that is non-blocking, closed on exec and never raises
+// SIGPIPE when sent kNoSigPipe; -1 with errno set. Linux says it all with flags (SOCK_NONBLOCK,
+// SOCK_CLOEXEC, MSG_NOSIGNAL on each send); macOS has none of them: there the socket gets
+// O_NONBLOCK and FD_CLOEXEC right after socket() (run_process spawns with
+// POSIX_SPAWN_CLOEXEC_DEFAULT, so no child inherits it in between) and SO_NOSIGPIPE.
+int open_socket(int family, int type);
+#ifdef __APPLE__
+inline constexpr int kNoSigPipe = 0;
+#else
+inline constexpr int kNoSigPipe = MSG_NOSIGNAL;
+#endif
+// Makes sends on `fd` (a socket from elsewhere) never raise SIGPIPE: SO_NOSIGPIPE on macOS; a
+// no-op on Linux, where every send says MSG_NOSIGNAL.
+void no_sigpipe(int fd);
 
 // Appends `value` unless `out` already holds it.
 void append_unique(std::vector<std::string>& out, std::string value);

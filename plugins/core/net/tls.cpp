@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "core/net/net_detail.h"
 #include "core/util/owned.h"
 #include "core/util/text.h"
 
@@ -141,7 +142,9 @@ bool looks_like_tls(std::string_view bytes) {
 class Transport {
  public:
   Transport(int fd, BIO* rbio, BIO* wbio, Clock::time_point deadline)
-      : fd_(fd), rbio_(rbio), wbio_(wbio), deadline_(deadline) {}
+      : fd_(fd), rbio_(rbio), wbio_(wbio), deadline_(deadline) {
+    detail::no_sigpipe(fd_);
+  }
 
   // Sends whatever OpenSSL queued. False on timeout or a dead connection.
   bool flush() {
@@ -153,9 +156,9 @@ class Transport {
       }
       std::size_t sent = 0;
       while (sent < static_cast<std::size_t>(size)) {
-        // MSG_NOSIGNAL: a peer that already closed must not kill the process with SIGPIPE.
-        const ssize_t n =
-            ::send(fd_, buffer.data() + sent, static_cast<std::size_t>(size) - sent, MSG_NOSIGNAL);
+        // kNoSigPipe: a peer that already closed must not kill the process with SIGPIPE.
+        const ssize_t n = ::send(fd_, buffer.data() + sent, static_cast<std::size_t>(size) - sent,
+                                 detail::kNoSigPipe);
         if (n > 0) {
           sent += static_cast<std::size_t>(n);
           continue;

@@ -81,9 +81,19 @@ using SpawnAttributes =
 // Close-on-exec pipe, read end non-blocking: only the write end the child dup2()s survives.
 bool make_pipe(UniqueFd& read, UniqueFd& write) {
   int fds[2];
+#ifdef __APPLE__
+  // No pipe2 on macOS: close-on-exec right after; the spawn's POSIX_SPAWN_CLOEXEC_DEFAULT keeps
+  // a child started in between from inheriting the pipe.
+  if (::pipe(fds) != 0) {
+    return false;
+  }
+  ::fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+  ::fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+#else
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     return false;
   }
+#endif
   read.reset(fds[0]);
   write.reset(fds[1]);
   ::fcntl(read.get(), F_SETFL, ::fcntl(read.get(), F_GETFL) | O_NONBLOCK);
@@ -260,6 +270,17 @@ Result<ProcessResult, SpawnFailure> run_process(const ProcessSpec& spec) {
     posix_spawnattr_setpgroup(&attributes.value, 0);
     flags |= POSIX_SPAWN_SETPGROUP;
   }
+#ifdef __APPLE__
+  // macOS creates sockets and pipes without close-on-exec and sets it a moment later: the
+  // child inherits only its standard streams (those the actions above do not set are passed on
+  // as they are), whatever another thread opened meanwhile.
+  for (int stream : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
+    if (!capture || (stream == STDIN_FILENO && spec.inheritStdin)) {
+      posix_spawn_file_actions_addinherit_np(&actions.value, stream);
+    }
+  }
+  flags |= POSIX_SPAWN_CLOEXEC_DEFAULT;
+#endif
   posix_spawnattr_setflags(&attributes.value, flags);
 
   std::vector<std::string> envStrings = child_environment(spec.env, spec.unset);

@@ -20,7 +20,7 @@ void StopSignals::install() {
   std::call_once(once, [] {
     struct sigaction action {};
     action.sa_handler = kp_on_stop_signal;
-    ::sigemptyset(&action.sa_mask);
+    sigemptyset(&action.sa_mask);  // a macro on macOS: no ::
     for (int signal : {SIGINT, SIGTERM, SIGHUP}) {
       ::sigaction(signal, &action, nullptr);
     }
