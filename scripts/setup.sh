@@ -16,6 +16,8 @@ packages=(
   libnghttp2-dev dpkg-dev debootstrap python3-yaml
   # linux/arm64 (scripts/platform/linux_arm64.sh: the cross compiler; its tests under qemu-user)
   crossbuild-essential-arm64 qemu-user-static
+  # darwin (scripts/platform/darwin.sh): a venv for PyPI's ziglang (zig's clang), make/perl for OpenSSL
+  python3-venv make perl
 )
 # linux/arm64: apt must know the architecture to download Debian's arm64 -dev packages (which
 # scripts/platform/linux_arm64.sh unpacks into its cache, installing nothing of arm64).
