@@ -766,15 +766,28 @@ TEST_CASE(
     "core::resolve_client_config tokenFile alone that is empty: no token, as kubectl sends none",
     "[kubeconfig]") {
   TempDir dir;
-  const fs::path empty = dir.write("empty", " \n");
+  const fs::path empty = dir.write("empty", "");
   const fs::path config = dir.path() / "config";
   const auto client = resolve_yaml(with_user("    tokenFile: empty\n"), {}, config);
   REQUIRE(client);
   CHECK(client->token.empty());
   CHECK(client->authMethod == "none");
+  CHECK(client->problems.empty());
   CHECK(client->warnings ==
         std::vector<std::string>{config.string() + ": users[0].user.tokenFile: read " +
                                  empty.string() + ": empty token file: kubectl sends no token"});
+  // White space only: kubectl sends it untrimmed and Go refuses the header: a failure.
+  dir.write("empty", " \n");
+  const auto blank = resolve_yaml(with_user("    tokenFile: empty\n"), {}, config);
+  REQUIRE(blank);
+  CHECK(blank->authMethod == "none");
+  REQUIRE(blank->problems.size() == 1);
+  CHECK(blank->problems[0].id == "config.token");
+  CHECK(blank->problems[0].failure);
+  CHECK(blank->problems[0].message ==
+        config.string() + ": users[0].user.tokenFile (" + empty.string() +
+            ") holds only white space: kubectl puts it in the Authorization header and fails every "
+            "request (net/http: invalid header field value for \"Authorization\")");
 }
 
 TEST_CASE("core::resolve_client_config tokenFile alone that is missing is an error naming the file",
@@ -1386,7 +1399,9 @@ TEST_CASE("core::load_kubeconfig skips only missing files: a path through a file
   const fs::path file = dir.write("config", "apiVersion: v1\nkind: Config\n");
   LoadingRules rules;
   rules.kubeconfigEnv = file.string() + "/:" + file.string();
-  CHECK(load_kubeconfig(rules).error().message == "open " + file.string() + "/: not a directory");
+  CHECK(load_kubeconfig(rules).error().message == "error loading config file \"" + file.string() +
+                                                      "/\": open " + file.string() +
+                                                      "/: not a directory");
   rules.kubeconfigEnv = (dir.path() / "missing").string() + ":" + file.string();
   CHECK(load_kubeconfig(rules));
 }

@@ -67,11 +67,12 @@ Kubeconfig merge_kubeconfigs(std::vector<Kubeconfig> configs) {
 
 namespace {
 
-// Go's os.IsNotExist, which client-go's loader skips: ENOENT only. Any other failure ("not a
-// directory": a KUBECONFIG entry with a slash after a file name) is an error, as in kubectl.
-bool missing_file(const fs::path& file) {
+// stat()'s errno, 0 when it succeeds. client-go's loader skips only os.IsNotExist (ENOENT); any
+// other failure ("not a directory": a KUBECONFIG entry with a slash after a file name) is its
+// "error loading config file", here too.
+int stat_error(const fs::path& file) {
   struct stat st {};
-  return ::stat(file.c_str(), &st) != 0 && errno == ENOENT;
+  return ::stat(file.c_str(), &st) == 0 ? 0 : errno;
 }
 
 }  // namespace
@@ -80,7 +81,11 @@ Result<Kubeconfig> load_kubeconfig(const LoadingRules& rules) {
   std::vector<Kubeconfig> configs;
   std::vector<std::string> missing;
   for (const fs::path& file : rules.precedence()) {
-    if (missing_file(file)) {
+    if (const int error = stat_error(file); error != 0 && error != ENOENT) {
+      return Error{"error loading config file " + quote(file.string()) + ": open " + file.string() +
+                   ": " + describe_errno(error)};
+    }
+    if (stat_error(file) == ENOENT) {
       if (!rules.explicitPath.empty()) {
         return Error{"--kubeconfig: stat " + file.string() + ": no such file or directory"};
       }

@@ -291,6 +291,7 @@ struct TokenChoice {
   std::string token;
   bool fromFile = false;
   std::string warning;  // a tokenFile that could not be used next to a static token
+  bool blank = false;   // the tokenFile alone holds only white space
 };
 
 // Spec 1.9: only tokenFile -> read now, trimmed, unreadable or empty is an error naming the
@@ -309,10 +310,15 @@ Result<TokenChoice> resolve_token(const AuthInfo& u) {
   if (!u.token.empty()) {
     return TokenChoice{u.token, false, failure.message + "; using the static token instead"};
   }
-  if (contents) {
+  if (contents && contents->empty()) {
     // kubectl loads it and sends no token (its file token source refuses an empty file and the
     // request goes without a header): anonymous, not a refusal.
-    return TokenChoice{{}, false, failure.message + ": kubectl sends no token"};
+    return TokenChoice{{}, false, failure.message + ": kubectl sends no token", false};
+  }
+  if (contents) {
+    // White space only: client-go puts the file's bytes, untrimmed, in the Authorization header,
+    // and Go's HTTP client refuses every request (seen by the differential harness).
+    return TokenChoice{{}, false, {}, true};
   }
   return failure;
 }
@@ -423,6 +429,16 @@ Status load_credentials(const AuthInfo& user, const ConfigOverrides& o, ClientCo
     return token.error();
   }
   out.token = token->token;
+  if (token->blank) {
+    out.problems.push_back(
+        {"config.token",
+         true,
+         field_source("", "", user.origin, "tokenFile") + " (" + user.tokenFile +
+             ") holds only white space: kubectl puts it in the Authorization header and fails "
+             "every request (net/http: invalid header field value for \"Authorization\")",
+         "write the token into " + user.tokenFile + " (one line), or remove tokenFile",
+         {{"tokenFile", user.tokenFile}}});
+  }
   if (token->fromFile) {
     out.tokenFilePath = user.tokenFile;
     if (!o.token.empty()) {
