@@ -282,7 +282,9 @@ void add_problems(LoadedConfig& out) {
     }
     out.checks.push_back(std::move(check));
   }
-  if (client.userMissing && out.credentialsRefused.empty()) {
+  // kubectl still sends what flags give (--token, --client-certificate ...) for a user defined
+  // nowhere; only with nothing at all is there no credentialed request to make.
+  if (client.userMissing && client.authMethod == "none" && out.credentialsRefused.empty()) {
     out.credentialsRefused = "the context's user " + core::quote(client.userName) +
                              " is defined nowhere (see config.user)";
   }

@@ -356,6 +356,19 @@ users:
     CHECK(failure.message.find("names user \"u1\", which no kubeconfig defines") !=
           std::string::npos);
   }
+  SECTION("a missing user with --token: kubectl sends the flag's token, so does apicheck") {
+    o.token = "flag-token";
+    auto loaded = kp::apicheck::load_config(rules, o, fake.view());
+    REQUIRE(loaded);
+    CHECK(loaded->client->authMethod == "token");
+    CHECK(loaded->credentialsRefused.empty());
+    CHECK(only_failure(*loaded).id == "config.user");
+  }
+  SECTION("a missing user and no flag: no credentialed request, pointing at config.user") {
+    auto loaded = kp::apicheck::load_config(rules, o, fake.view());
+    REQUIRE(loaded);
+    CHECK(loaded->credentialsRefused.find("config.user") != std::string::npos);
+  }
   SECTION("a missing cluster with --server: kubectl dials --server, with the user's token") {
     o.context = "x3";
     o.server = "https://198.18.0.10:6443";
