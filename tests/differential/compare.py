@@ -374,6 +374,12 @@ KNOWN = {
     "as-user-extra-malformed": lambda d, case, v: d.startswith("refusal:") and
     "--as-user-extra" in v["apicheck.config"].get("error", ""),
     "no-configuration-certs-netdebug": _refusal_is((), "no configuration has been provided"),
+    "client-key-mismatch": lambda d, case, v: (d.startswith("refusal: kubectl refuses") or
+                                               d.startswith("outcome:")) and
+    "private key does not match public key" in v["kubectl"].get("error", "") and
+    v["apicheck"].get("checks", {}).get("config.client-cert") == "fail",
+    "validation-errors-order": lambda d, case, v: d.startswith("refusal: classes differ") and
+    v["kubectl"].get("cls") == "multiple-auth" and v["apicheck.config"].get("cls") == "cert-key-pair",
     "blank-token-file": lambda d, case, v: d.startswith("outcome:") and
     'invalid header field value for "Authorization"' in v["kubectl"].get("error", "") and
     v["apicheck"].get("checks", {}).get("config.token") == "fail",
