@@ -40,6 +40,8 @@ plugins=(apicheck certs netdebug)
 jobs=$(nproc)
 # shellcheck source=lib/debsrc.sh
 . "$root/scripts/lib/debsrc.sh"
+# shellcheck source=lib/curl.sh
+. "$root/scripts/lib/curl.sh"
 log() { echo "release: $*" >&2; }
 die() { echo "release: error: $*" >&2; exit 1; }
 
@@ -94,13 +96,7 @@ static_curl() {
   trap "rm -rf '$work'" RETURN
   debian_source "curl=$version" "$work/src"
   (cd "$work/src" &&
-    ./configure --prefix="$work/prefix" --disable-shared --enable-static --with-openssl \
-      --with-nghttp2 --with-zlib --without-libpsl --without-brotli --without-zstd \
-      --without-libidn2 --without-librtmp --without-libssh2 --without-gssapi --disable-ldap \
-      --disable-ldaps --disable-rtsp --disable-dict --disable-telnet --disable-tftp \
-      --disable-pop3 --disable-imap --disable-smb --disable-smtp --disable-gopher --disable-mqtt \
-      --disable-ftp --disable-manual --disable-ntlm \
-      --with-ca-bundle=/etc/ssl/certs/ca-certificates.crt --with-ca-path=/etc/ssl/certs \
+    ./configure --prefix="$work/prefix" "${KP_CURL_CONFIGURE[@]}" \
       >"$work/configure.log" 2>&1 || { tail -30 "$work/configure.log" >&2; exit 1; }
     make -j"$jobs" -C lib >/dev/null && make -C lib install >/dev/null &&
       make -C include install >/dev/null)

@@ -33,6 +33,8 @@ export CCACHE_DIR=${CCACHE_DIR:-${KP_CACHE_DIR:-$HOME/.cache/kplugins-lab}/ccach
 export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-4G}
 # shellcheck source=../lib/debsrc.sh
 . "$root/scripts/lib/debsrc.sh"
+# shellcheck source=lib/curl.sh
+. "$root/scripts/lib/curl.sh"
 log() { echo "linux_arm64: $*" >&2; }
 die() { echo "linux_arm64: error: $*" >&2; exit 1; }
 
@@ -87,13 +89,7 @@ target_curl() { # deps-root
   (cd "$work/src" &&
     PKG_CONFIG_LIBDIR="$deps/usr/lib/$host/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$deps" \
       CPPFLAGS="-I$deps/usr/include -I$deps/usr/include/$host" LDFLAGS="-L$deps/usr/lib/$host" \
-      ./configure --host=$host --prefix="$work/prefix" --disable-shared --enable-static \
-      --with-openssl --with-nghttp2 --with-zlib --without-libpsl --without-brotli --without-zstd \
-      --without-libidn2 --without-librtmp --without-libssh2 --without-gssapi --disable-ldap \
-      --disable-ldaps --disable-rtsp --disable-dict --disable-telnet --disable-tftp \
-      --disable-pop3 --disable-imap --disable-smb --disable-smtp --disable-gopher --disable-mqtt \
-      --disable-ftp --disable-manual --disable-ntlm \
-      --with-ca-bundle=/etc/ssl/certs/ca-certificates.crt --with-ca-path=/etc/ssl/certs \
+      ./configure --host=$host --prefix="$work/prefix" "${KP_CURL_CONFIGURE[@]}" \
       >"$work/configure.log" 2>&1 || { tail -30 "$work/configure.log" >&2; exit 1; }
     make -j"$jobs" -C lib >/dev/null && make -C lib install >/dev/null &&
       make -C include install >/dev/null) || { rm -rf "$work"; die "libcurl build failed"; }
