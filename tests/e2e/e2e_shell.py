@@ -648,8 +648,11 @@ def release_arm64_binary_needs_only_glibc():
         code, out = sh([*run, str(root / "opt" / "kubectl_complete-certs"), "server", "-o", ""])
         expect(code == 0 and out.split() == ["text", "json", "yaml", "prometheus", ":4"],
                "arm64 kubectl_complete-certs answers completion", out)
+        # The lab's kubectl first on PATH, as a user of the lab has it: the skew check runs it
+        # (a native child of the emulated binary), and any other kubectl here may be years off.
         code, out = sh([*run, str(root / "opt" / "kubectl-apicheck"), "--kubeconfig",
-                        lab("kubeconfig", "admin"), "-o", "json"], timeout=180)
+                        lab("kubeconfig", "admin"), "-o", "json"], timeout=180,
+                       env={"PATH": f"{lab('bin')}:{os.environ['PATH']}"})
         try:
             report = json.loads(out)
         except ValueError:
