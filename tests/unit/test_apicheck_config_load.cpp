@@ -399,7 +399,9 @@ users:
     o.cluster = "nope";
     auto cluster = kp::apicheck::load_config(rules, o, fake.view());
     REQUIRE_FALSE(cluster);
-    CHECK(cluster.error().message == "cluster \"nope\" does not exist");
+    // kubectl without -n validates first and words it "no server found for cluster"
+    CHECK(cluster.error().message ==
+          "cluster \"nope\" does not exist (kubectl: \"no server found for cluster \"nope\"\")");
   }
 }
 

@@ -306,6 +306,18 @@ TEST_CASE("core::run_exec_plugin sets KUBERNETES_EXEC_INFO without cluster info"
                       R"("spec":{"interactive":false}})");
 }
 
+TEST_CASE("core::exec_info_json tells the plugin client-go's Host", "[exec]") {
+  ExecConfig exec;
+  exec.provideClusterInfo = true;
+  ClientConfig c = cluster();
+  c.host = "https://api.lab.test:6443?q=1#frag";  // no path: client-go keeps the query
+  const nlohmann::json info = nlohmann::json::parse(exec_info_json(exec, c, false));
+  CHECK(info["spec"]["cluster"]["server"] == "https://api.lab.test:6443?q=1#frag");
+  c.host.clear();  // in-cluster: the server
+  CHECK(nlohmann::json::parse(exec_info_json(exec, c, false))["spec"]["cluster"]["server"] ==
+        c.server);
+}
+
 TEST_CASE("core::run_exec_plugin sets KUBERNETES_EXEC_INFO with cluster info", "[exec]") {
   PluginDir dir;
   const fs::path out = dir.file("info.json");

@@ -225,7 +225,9 @@ users:
     const auto flag = parse_kubeconfig(
         "clusters:\n- name: c\n  cluster:\n    insecure-skip-tls-verify: maybe\n", "/k/config");
     CHECK(flag.error().message ==
-          "/k/config: clusters[0].cluster.insecure-skip-tls-verify: expected true or false");
+          "/k/config: clusters[0].cluster.insecure-skip-tls-verify: expected true or false, not "
+          "a string (kubectl: \"json: cannot unmarshal string into Go struct field ... of type "
+          "bool\")");
   }
   SECTION("duplicate name in one file") {
     const auto config = parse_kubeconfig(
@@ -384,6 +386,11 @@ TEST_CASE("core::resolve_client_config picks context, cluster and user", "[kubec
     CHECK(resolve_client_config(config, o).error().message == "context \"nope\" does not exist");
     o = {};
     o.cluster = "nope";
+    // kubectl asks for the namespace first, which validates an empty cluster (the lab's
+    // kubectl: `no server found for cluster "nope"`); with -n it reaches getCluster() first.
+    CHECK(resolve_client_config(config, o).error().message ==
+          "cluster \"nope\" does not exist (kubectl: \"no server found for cluster \"nope\"\")");
+    o.namespaceName = "ns";
     CHECK(resolve_client_config(config, o).error().message == "cluster \"nope\" does not exist");
     o = {};
     o.user = "nope";
@@ -499,6 +506,22 @@ contexts:
     CHECK(resolve_client_config(config, o).error().message == "auth info \"u1\" does not exist");
     o = {};
     o.cluster = "c1";
+    o.namespaceName = "ns";
+    CHECK(resolve_client_config(config, o).error().message == "cluster \"c1\" does not exist");
+  }
+  SECTION("in client-go's order") {
+    // --user before --context before --cluster (ClientConfig), then ConfirmUsable; without -n
+    // kubectl runs ConfirmUsable first (differential harness: kubectl names the missing
+    // context, not the --user).
+    o.user = "u1";
+    o.context = "c-nope";
+    o.cluster = "c1";
+    CHECK(resolve_client_config(config, o).error().message == "context \"c-nope\" does not exist");
+    o.namespaceName = "ns";
+    CHECK(resolve_client_config(config, o).error().message == "auth info \"u1\" does not exist");
+    o.user.clear();
+    CHECK(resolve_client_config(config, o).error().message == "context \"c-nope\" does not exist");
+    o.context.clear();
     CHECK(resolve_client_config(config, o).error().message == "cluster \"c1\" does not exist");
   }
 }
@@ -535,6 +558,23 @@ TEST_CASE("core::resolve_client_config normalizes the server", "[kubeconfig]") {
   // url="http://127.0.0.1:1/api", even with --certificate-authority)
   o.server = "h:6443";
   CHECK(resolve_client_config({}, o)->server == "http://h:6443");
+}
+
+TEST_CASE("core::resolve_client_config keeps client-go's Host for exec plugins", "[kubeconfig]") {
+  // client_config.go cuts query and fragment only when the URL has a path longer than "/"; the
+  // exec plugin's spec.cluster.server is that Host (seen by the differential harness).
+  ConfigOverrides o;
+  auto host = [&](const std::string& server) {
+    o.server = server;
+    const auto client = resolve_client_config({}, o);
+    REQUIRE(client);
+    return client->host;
+  };
+  CHECK(host("https://h:6443?q=1#frag") == "https://h:6443?q=1#frag");
+  CHECK(host("https://h:6443/?q=1") == "https://h:6443/?q=1");
+  CHECK(host("https://h:6443/prefix?q=1#frag") == "https://h:6443/prefix");
+  CHECK(host("https://h:6443/prefix#frag") == "https://h:6443/prefix%23frag");
+  CHECK(host("https://H:6443") == "https://H:6443");
 }
 
 TEST_CASE("core::resolve_client_config applies flag overrides", "[kubeconfig]") {
@@ -995,11 +1035,74 @@ users: [{name: u, user: {token: t}}]
   const Kubeconfig config = parse(
       "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
       "    extensions:\n    - name: other\n      extension: {x: y}\n");
-  CHECK(config.clusters.at("c").extensions.at("other") == nlohmann::json{{"x", "y"}});
+  // YAML 1.1, as kubectl reads it: an unquoted y is true
+  CHECK(config.clusters.at("c").extensions.at("other") == nlohmann::json{{"x", true}});
   CHECK(resolve_yaml(with_user("    token: t\n"))->execClusterConfig.is_null());
   CHECK(parse_kubeconfig("clusters:\n- name: c\n  cluster:\n    extensions: {a: b}\n", "/k/config")
             .error()
             .message == "/k/config: clusters[0].cluster.extensions: expected a list");
+}
+
+TEST_CASE("core::parse_kubeconfig types unquoted values as kubectl's YAML 1.1 does",
+          "[kubeconfig]") {
+  // kubectl reads kubeconfigs with go-yaml v2 (YAML 1.1) and decodes the JSON it makes of them:
+  // the lab's kubectl refuses `namespace: no` with "json: cannot unmarshal bool into Go struct
+  // field Context.contexts.context.namespace of type string".
+  auto error_of = [](const std::string& yaml) {
+    const auto config = parse_kubeconfig(yaml, "/k/config");
+    return config ? std::string() : config.error().message;
+  };
+  CHECK(error_of("contexts:\n- name: c\n  context: {cluster: k, namespace: no}\n") ==
+        "/k/config: contexts[0].context.namespace: expected a string: unquoted, YAML 1.1 reads "
+        "this value as a bool (kubectl: \"json: cannot unmarshal bool into Go struct field ... "
+        "of type string\"); put it in quotes");
+  CHECK(error_of("contexts:\n- name: c\n  context: {cluster: k, namespace: \"no\"}\n").empty());
+  CHECK(error_of("contexts:\n- name: c\n  context: {cluster: k, namespace: 2024-01-02}\n")
+            .empty());  // a timestamp stays a string
+  // a number where a string belongs, and the value (a secret here) is not repeated
+  const std::string token = error_of("users:\n- name: u\n  user: {token: 0x1F2E3D}\n");
+  CHECK(token.find("as a number") != std::string::npos);
+  CHECK(token.find("1F2E3D") == std::string::npos);
+  CHECK(error_of("users:\n- name: u\n  user: {exec: {command: x, args: [a, 1]}}\n") ==
+        "/k/config: users[0].user.exec.args[1]: expected a string: unquoted, YAML 1.1 reads this "
+        "value as a number (kubectl: \"json: cannot unmarshal number into Go struct field ... of "
+        "type string\"); put it in quotes");
+  // booleans: YAML 1.1's words unquoted; a quoted "true" is a string
+  const auto on = parse_kubeconfig(
+      "clusters:\n- name: k\n  cluster: {server: https://h, insecure-skip-tls-verify: on}\n",
+      "/k/config");
+  REQUIRE(on);
+  CHECK(on->clusters.at("k").insecureSkipTlsVerify);
+  CHECK(error_of("clusters:\n- name: k\n  cluster: {insecure-skip-tls-verify: \"true\"}\n") ==
+        "/k/config: clusters[0].cluster.insecure-skip-tls-verify: expected true or false, not a "
+        "string (kubectl: \"json: cannot unmarshal string into Go struct field ... of type "
+        "bool\"): write it without quotes");
+  // extensions: keys and values typed, keys spelled as sigs.k8s.io/yaml spells them
+  const auto ext = parse_kubeconfig(R"(
+clusters:
+- name: k
+  cluster:
+    extensions:
+    - name: x
+      extension: {n: 1, Y: off, 0x10: 010, 1.5: 1_000, 1234567.0: a, q: "yes", dec: 08,
+                  big: 18446744073709551615, neg: -0b11, ts: 2024-01-02, "~": quoted}
+)",
+                                    "/k/config");
+  REQUIRE(ext);
+  CHECK(ext->clusters.at("k").extensions.at("x") ==
+        nlohmann::json::parse(R"({"false": 1, "true": false, "16": 8, "1.5": 1000,
+                                  "1.234567e+06": "a", "q": "yes", "dec": 8.0,
+                                  "big": 18446744073709551615, "neg": -3, "ts": "2024-01-02",
+                                  "~": "quoted"})"));
+  CHECK(error_of("clusters:\n- name: k\n  cluster:\n    extensions:\n    - name: x\n"
+                 "      extension: {a: .nan}\n") ==
+        "/k/config: clusters[0].cluster.extensions[0].extension.a: unquoted, YAML reads this "
+        "value as an infinity or NaN, which JSON cannot hold (kubectl: \"json: unsupported "
+        "value\"); put it in quotes");
+  CHECK(error_of("clusters:\n- name: k\n  cluster:\n    extensions:\n    - name: x\n"
+                 "      extension: {~: 1}\n") ==
+        "/k/config: clusters[0].cluster.extensions[0].extension: a null key (kubectl: "
+        "\"unsupported map key of type: <nil>\")");
 }
 
 TEST_CASE("core::resolve_client_config impersonation needs a user", "[kubeconfig]") {

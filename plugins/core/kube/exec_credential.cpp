@@ -103,7 +103,7 @@ std::string exec_info_json(const ExecConfig& exec, const ClientConfig& cluster, 
   nlohmann::ordered_json spec = nlohmann::ordered_json::object();
   if (exec.provideClusterInfo) {
     nlohmann::ordered_json c = nlohmann::ordered_json::object();
-    c["server"] = cluster.server;
+    c["server"] = cluster.host.empty() ? cluster.server : cluster.host;
     if (!cluster.tlsServerName.empty()) {
       c["tls-server-name"] = cluster.tlsServerName;
     }

@@ -150,6 +150,7 @@ struct ClientConfig {
   std::string clusterName;
   std::string userName;
   std::string server;  // normalized: scheme added, query and fragment stripped
+  std::string host;    // client-go's rest.Config.Host (client_go_host): told to exec plugins
   std::string caPem;   // empty: use the system trust store
   bool insecure = false;
   std::string tlsServerName;

@@ -1,6 +1,5 @@
 // Parsing one kubeconfig file's contents (no I/O): typed fields, relative paths resolved against
 // the file, extensions as JSON, and errors that name the file and the field.
-#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -43,30 +42,65 @@ class FieldReader {
     }
   }
 
-  // Null and absent mean "not set"; a mapping or list where a string belongs is an error.
+  // Null and absent mean "not set"; a mapping or list where a string belongs is an error, and
+  // so is an unquoted value YAML 1.1 reads as a bool or number (kubectl refuses it).
   std::string string(const YAML::Node& map, const std::string& path, const char* key) {
-    const YAML::Node node = map[key];
+    return string_value(map[key], child(path, key));
+  }
+
+  std::string string_value(const YAML::Node& node, const std::string& path) {
     if (!ok() || !node || node.IsNull()) {
       return {};
     }
     if (!node.IsScalar()) {
-      fail(child(path, key), "expected a string");
+      fail(path, "expected a string");
       return {};
+    }
+    if (is_plain(node)) {
+      const Yaml11Scalar typed = resolve_yaml11(node.Scalar());
+      if (typed.kind == Yaml11Scalar::Kind::null) {
+        return {};
+      }
+      if (typed.kind != Yaml11Scalar::Kind::string) {
+        // The value itself is not quoted back: it may be a token or a password.
+        const std::string type(json_type_name(typed));
+        fail(path, "expected a string: unquoted, YAML 1.1 reads this value as a " + type +
+                       " (kubectl: \"json: cannot unmarshal " + type +
+                       " into Go struct field ... of type string\"); put it in quotes");
+        return {};
+      }
     }
     return node.Scalar();
   }
 
+  // YAML 1.1's booleans (true, yes, on, y, ...), unquoted: a quoted "true" is a string to
+  // kubectl, which refuses it.
   bool boolean(const YAML::Node& map, const std::string& path, const char* key) {
     const YAML::Node node = map[key];
-    bool value = false;
     if (!ok() || !node || node.IsNull()) {
       return false;
     }
-    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+    if (!node.IsScalar()) {
       fail(child(path, key), "expected true or false");
+      return false;
     }
-    return value;
+    const Yaml11Scalar typed = is_plain(node) ? resolve_yaml11(node.Scalar()) : Yaml11Scalar{};
+    if (typed.kind == Yaml11Scalar::Kind::null) {
+      return false;
+    }
+    if (typed.kind != Yaml11Scalar::Kind::boolean) {
+      const std::string type(json_type_name(typed));
+      fail(child(path, key), "expected true or false, not a " + type +
+                                 " (kubectl: \"json: cannot unmarshal " + type +
+                                 " into Go struct field ... of type bool\")" +
+                                 (is_plain(node) ? "" : ": write it without quotes"));
+      return false;
+    }
+    return typed.boolean;
   }
+
+  // yaml-cpp tags plain scalars "?"; quoted ones "!", and explicit tags spell themselves out.
+  static bool is_plain(const YAML::Node& node) { return node.Tag() == "?"; }
 
   std::string base64(const YAML::Node& map, const std::string& path, const char* key) {
     const std::string text = string(map, path, key);
@@ -105,12 +139,8 @@ class FieldReader {
       fail(child(path, key), "expected a list of strings");
       return out;
     }
-    for (std::size_t i = 0; i < node.size(); ++i) {
-      if (!node[i].IsScalar()) {
-        fail(child(path, key) + "[" + std::to_string(i) + "]", "expected a string");
-        return out;
-      }
-      out.push_back(node[i].Scalar());
+    for (std::size_t i = 0; i < node.size() && ok(); ++i) {
+      out.push_back(string_value(node[i], child(path, key) + "[" + std::to_string(i) + "]"));
     }
     return out;
   }
@@ -132,18 +162,34 @@ class FieldReader {
       return out;
     }
     for (const auto& item : node) {
-      const std::string name = item.first.Scalar();
-      if (item.second.IsNull()) {
-        out[name];
-        continue;
+      const std::string name = key_text(item.first, child(path, key));
+      if (!ok()) {
+        break;
       }
-      if (!item.second.IsScalar()) {
-        fail(child(child(path, key), name), "expected a string");
-        return out;
-      }
-      out[name] = item.second.Scalar();
+      out[name] = string_value(item.second, child(child(path, key), name));
     }
     return out;
+  }
+
+  // A mapping key as kubectl's YAML-to-JSON step spells it: unquoted YAML 1.1 booleans and
+  // numbers become "true", "16", "1.5"; a null key is refused, a mapping or list as a key too.
+  std::string key_text(const YAML::Node& key, const std::string& path) {
+    if (!ok()) {
+      return {};
+    }
+    if (!key.IsScalar() && !key.IsNull()) {
+      fail(path, "a mapping or list as a key (kubectl: \"unsupported map key\")");
+      return {};
+    }
+    if (!key.IsNull() && !is_plain(key)) {
+      return key.Scalar();
+    }
+    const std::string text = key.IsNull() ? std::string() : key.Scalar();
+    const std::string spelled = yaml11_key_text(resolve_yaml11(text), text);
+    if (spelled.empty()) {
+      fail(path, "a null key (kubectl: \"unsupported map key of type: <nil>\")");
+    }
+    return spelled;
   }
 
  private:
@@ -152,52 +198,57 @@ class FieldReader {
   std::optional<Error> error_;
 };
 
-// A plain YAML scalar typed by the YAML 1.2 core schema; quoted scalars stay strings.
-nlohmann::json plain_scalar_to_json(const std::string& text) {
-  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") {
+// Extensions are arbitrary objects; the exec plugin receives them as JSON
+// (../shared/K8S-CLIENT-SPEC.md 1.17), typed as kubectl's YAML types them (YAML 1.1: `n` is
+// false, `0x10` is 16; keys too, spelled "false", "16"). Quoted scalars stay strings.
+nlohmann::json yaml_to_json(FieldReader& r, const YAML::Node& node, const std::string& path) {
+  if (!r.ok()) {
     return nullptr;
   }
-  if (text == "true" || text == "True" || text == "TRUE") {
-    return true;
-  }
-  if (text == "false" || text == "False" || text == "FALSE") {
-    return false;
-  }
-  std::int64_t integer = 0;
-  const char* end = text.data() + text.size();
-  auto [intEnd, intError] = std::from_chars(text.data(), end, integer);
-  if (intError == std::errc() && intEnd == end) {
-    return integer;
-  }
-  double number = 0;
-  auto [floatEnd, floatError] = std::from_chars(text.data(), end, number);
-  if (floatError == std::errc() && floatEnd == end && std::isfinite(number)) {
-    return number;
-  }
-  return text;
-}
-
-// Extensions are arbitrary objects; the exec plugin receives them as JSON
-// (../shared/K8S-CLIENT-SPEC.md 1.17).
-nlohmann::json yaml_to_json(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Scalar:
-      // yaml-cpp tags plain scalars "?"; quoted ones "!" and explicit tags spell themselves out.
-      if (node.Tag() == "?") {
-        return plain_scalar_to_json(node.Scalar());
+    case YAML::NodeType::Scalar: {
+      if (!FieldReader::is_plain(node)) {
+        return node.Scalar();
+      }
+      const Yaml11Scalar typed = resolve_yaml11(node.Scalar());
+      switch (typed.kind) {
+        case Yaml11Scalar::Kind::null:
+          return nullptr;
+        case Yaml11Scalar::Kind::boolean:
+          return typed.boolean;
+        case Yaml11Scalar::Kind::integer:
+          return typed.integer;
+        case Yaml11Scalar::Kind::unsignedInteger:
+          return typed.unsignedInteger;
+        case Yaml11Scalar::Kind::floating:
+          if (!std::isfinite(typed.floating)) {
+            r.fail(path,
+                   "unquoted, YAML reads this value as an infinity or NaN, which JSON cannot hold "
+                   "(kubectl: \"json: unsupported value\"); put it in quotes");
+            return nullptr;
+          }
+          return typed.floating;
+        case Yaml11Scalar::Kind::string:
+          break;
       }
       return node.Scalar();
+    }
     case YAML::NodeType::Sequence: {
       nlohmann::json array = nlohmann::json::array();
+      std::size_t i = 0;
       for (const auto& item : node) {
-        array.push_back(yaml_to_json(item));
+        array.push_back(yaml_to_json(r, item, path + "[" + std::to_string(i++) + "]"));
       }
       return array;
     }
     case YAML::NodeType::Map: {
       nlohmann::json object = nlohmann::json::object();
       for (const auto& item : node) {
-        object[item.first.Scalar()] = yaml_to_json(item.second);
+        const std::string key = r.key_text(item.first, path);
+        if (!r.ok()) {
+          break;
+        }
+        object[key] = yaml_to_json(r, item.second, child(path, key));
       }
       return object;
     }
@@ -228,7 +279,7 @@ std::map<std::string, nlohmann::json> parse_extensions(FieldReader& r, const YAM
       break;
     }
     const std::string name = r.string(list[i], itemPath, "name");
-    out[name] = yaml_to_json(list[i]["extension"]);
+    out[name] = yaml_to_json(r, list[i]["extension"], itemPath + ".extension");
   }
   return out;
 }
@@ -291,8 +342,11 @@ std::map<std::string, std::vector<std::string>> parse_user_extra(FieldReader& r,
     return extra;
   }
   for (const auto& item : node) {
-    const std::string key = item.first.Scalar();
-    extra[key] = r.strings(node, path + ".as-user-extra", key.c_str());
+    const std::string key = r.key_text(item.first, path + ".as-user-extra");
+    if (!r.ok()) {
+      break;
+    }
+    extra[key] = r.strings(node, path + ".as-user-extra", item.first.Scalar().c_str());
   }
   return extra;
 }

@@ -110,16 +110,34 @@ Status validate_proxy_url(const Cluster& c) {
             "proxy-url: unsupported scheme " + quote(scheme) + ", must be http, https, or socks5");
 }
 
-Status validate_cluster(const Cluster& c) {
+std::string field_source(const std::string& flagValue, std::string_view flag,
+                         const std::string& origin, std::string_view field) {
+  if (!flagValue.empty()) {
+    return std::string(flag);
+  }
+  return origin.empty() ? std::string(field) : origin + "." + std::string(field);
+}
+
+// The file named by `path` opens (client-go's validation opens CA, certificate and key files
+// and closes them again; reading them, and so "is a directory", comes later, with TLS only).
+Status openable(const std::string& path, const std::string& source) {
+  if (path.empty()) {
+    return {};
+  }
+  Status opens = check_opens(path);
+  return opens ? opens : Status{opens.error().prefixed(source)};
+}
+
+// clientcmd's validateClusterInfo, run whatever the scheme: proxy-url, CA file and data both
+// set, a CA file that does not open.
+Status validate_cluster(const Cluster& c, const std::string& caSource) {
+  if (Status proxy = validate_proxy_url(c); !proxy) {
+    return proxy;
+  }
   if (!c.certificateAuthority.empty() && !c.certificateAuthorityData.empty()) {
     return at(c.origin, "certificate-authority-data and certificate-authority are both specified");
   }
-  const bool hasCa = !c.certificateAuthority.empty() || !c.certificateAuthorityData.empty();
-  if (c.insecureSkipTlsVerify && hasCa) {
-    return at(c.origin,
-              "specifying a root certificates file with the insecure flag is not allowed");
-  }
-  return validate_proxy_url(c);
+  return openable(c.certificateAuthority, caSource);
 }
 
 // client-go names the auth info in its messages ("... for admin ..."); flags-only has no name.
@@ -130,9 +148,7 @@ std::string for_name(const std::string& name) {
 constexpr std::string_view kExecV1 = "client.authentication.k8s.io/v1";
 constexpr std::string_view kExecV1beta1 = "client.authentication.k8s.io/v1beta1";
 
-// clientcmd's validateAuthInfo exec checks (../shared/K8S-CLIENT-SPEC.md 3.1-3.3, 3.9), then
-// exec.go's apiVersion check, which client-go only reaches when it builds the transport; here it
-// fails at load time.
+// clientcmd's validateAuthInfo exec checks (../shared/K8S-CLIENT-SPEC.md 3.1-3.3, 3.9).
 Status validate_exec(const AuthInfo& u, const std::string& name) {
   const ExecConfig& e = *u.exec;
   const std::string suffix = for_name(name) + " to use exec authentication plugin";
@@ -159,30 +175,47 @@ Status validate_exec(const AuthInfo& u, const std::string& name) {
     return at(u.origin,
               "invalid interactiveMode" + for_name(name) + ": " + quote(e.interactiveMode));
   }
-  if (e.apiVersion != kExecV1 && e.apiVersion != kExecV1beta1) {
-    return at(u.origin, "exec plugin: invalid apiVersion " + quote(e.apiVersion));
+  return {};
+}
+
+// exec.go's apiVersion check: client-go reaches it when it builds the transport of an https
+// server, after the validation above.
+Status check_exec_api_version(const AuthInfo& u) {
+  const std::string& version = u.exec->apiVersion;
+  if (version != kExecV1 && version != kExecV1beta1) {
+    return at(u.origin, "exec plugin: invalid apiVersion " + quote(version));
   }
   return {};
 }
 
-Status validate_auth_info(const AuthInfo& u, const std::string& name) {
-  if (!u.clientCertificate.empty() && !u.clientCertificateData.empty()) {
-    return at(u.origin, "client-certificate-data and client-certificate are both specified");
-  }
-  if (!u.clientKey.empty() && !u.clientKeyData.empty()) {
-    return at(u.origin, "client-key-data and client-key are both specified");
-  }
+// clientcmd's validateAuthInfo, run whatever the scheme (ConfirmUsable): the certificate and key
+// fields, the files they name opening, the exec plugin's fields, token beside basic auth, and
+// impersonation without a user. A key without a certificate is no error there: the transport
+// ignores it (kubectl then has no client certificate).
+Status validate_auth_info(const AuthInfo& u, const std::string& name, const ConfigOverrides& o) {
   const bool hasCert = !u.clientCertificate.empty() || !u.clientCertificateData.empty();
-  const bool hasKey = !u.clientKey.empty() || !u.clientKeyData.empty();
-  if (hasCert && !hasKey) {
-    return at(u.origin,
-              "client-key-data or client-key must be specified to use the clientCert "
-              "authentication method");
-  }
-  if (hasKey && !hasCert) {
-    return at(u.origin,
-              "client-certificate-data or client-certificate must be specified to use the "
-              "clientCert authentication method");
+  if (hasCert) {
+    if (!u.clientCertificate.empty() && !u.clientCertificateData.empty()) {
+      return at(u.origin, "client-certificate-data and client-certificate are both specified");
+    }
+    if (!u.clientKey.empty() && !u.clientKeyData.empty()) {
+      return at(u.origin, "client-key-data and client-key are both specified");
+    }
+    if (u.clientKey.empty() && u.clientKeyData.empty()) {
+      return at(u.origin,
+                "client-key-data or client-key must be specified to use the clientCert "
+                "authentication method");
+    }
+    Status opens = openable(
+        u.clientCertificate,
+        field_source(o.clientCertificate, "--client-certificate", u.origin, "client-certificate"));
+    if (opens) {
+      opens =
+          openable(u.clientKey, field_source(o.clientKey, "--client-key", u.origin, "client-key"));
+    }
+    if (!opens) {
+      return opens;
+    }
   }
   if (u.exec) {
     Status exec = validate_exec(u, name);
@@ -230,14 +263,6 @@ Result<std::string> data_or_file(const std::string& data, const std::string& fil
     return contents.error().prefixed(source);
   }
   return contents;
-}
-
-std::string field_source(const std::string& flagValue, std::string_view flag,
-                         const std::string& origin, std::string_view field) {
-  if (!flagValue.empty()) {
-    return std::string(flag);
-  }
-  return origin.empty() ? std::string(field) : origin + "." + std::string(field);
 }
 
 // Where PEM bytes came from: the -data field when it was set (it wins), else the file field.
@@ -387,9 +412,40 @@ Status check_auth_provider(const AuthProvider& p, const std::string& origin) {
   return {};
 }
 
-// Reads the user's credentials into `out` and picks authMethod
-// (../shared/K8S-CLIENT-SPEC.md 1.9, 1.12, 3.10).
-Status load_credentials(const AuthInfo& user, const ConfigOverrides& o, ClientConfig& out) {
+// The TLS side of an https server, in the order client-go's transport meets it: the CA with
+// the insecure flag, then the CA, client certificate and key files read and parsed. A key
+// without a certificate is left out, as client-go's transport does (HasCertAuth).
+Status load_tls(const Cluster& cluster, const AuthInfo& user, const ConfigOverrides& o,
+                ClientConfig& out) {
+  const bool hasCa =
+      !cluster.certificateAuthority.empty() || !cluster.certificateAuthorityData.empty();
+  if (cluster.insecureSkipTlsVerify && hasCa) {
+    return at(
+        !o.certificateAuthority.empty() ? std::string("--certificate-authority") : cluster.origin,
+        "specifying a root certificates file with the insecure flag is not allowed");
+  }
+  Result<std::string> ca =
+      data_or_file(cluster.certificateAuthorityData, cluster.certificateAuthority,
+                   field_source(o.certificateAuthority, "--certificate-authority", cluster.origin,
+                                "certificate-authority"));
+  if (!ca) {
+    return ca.error();
+  }
+  out.caPem = std::move(ca).value();
+  Status pem =
+      check_pem(out.caPem,
+                pem_source(cluster.certificateAuthorityData, o.certificateAuthority,
+                           "--certificate-authority", cluster.origin, "certificate-authority"),
+                false);
+  if (!pem) {
+    return pem;
+  }
+  if (cluster.certificateAuthorityData.empty()) {
+    out.caFile = cluster.certificateAuthority;
+  }
+  if (user.clientCertificate.empty() && user.clientCertificateData.empty()) {
+    return {};
+  }
   Result<std::string> cert = data_or_file(
       user.clientCertificateData, user.clientCertificate,
       field_source(o.clientCertificate, "--client-certificate", user.origin, "client-certificate"));
@@ -397,10 +453,10 @@ Status load_credentials(const AuthInfo& user, const ConfigOverrides& o, ClientCo
     return cert.error();
   }
   out.clientCertPem = std::move(cert).value();
-  Status pem = check_pem(out.clientCertPem,
-                         pem_source(user.clientCertificateData, o.clientCertificate,
-                                    "--client-certificate", user.origin, "client-certificate"),
-                         false);
+  pem = check_pem(out.clientCertPem,
+                  pem_source(user.clientCertificateData, o.clientCertificate,
+                             "--client-certificate", user.origin, "client-certificate"),
+                  false);
   if (!pem) {
     return pem;
   }
@@ -423,7 +479,15 @@ Status load_credentials(const AuthInfo& user, const ConfigOverrides& o, ClientCo
   if (user.clientKeyData.empty()) {
     out.clientKeyFile = user.clientKey;
   }
+  return {};
+}
 
+// Reads the credentials of an https server into `out` and picks authMethod, in client-go's
+// order: the token (file) when the config is built, the exec plugin's apiVersion and the
+// auth-provider when the transport config is, the TLS files, then token beside basic auth in
+// the transport's wrappers (../shared/K8S-CLIENT-SPEC.md 1.9, 1.12, 3.10).
+Status load_credentials(const Cluster& cluster, const AuthInfo& user, const ConfigOverrides& o,
+                        ClientConfig& out) {
   Result<TokenChoice> token = resolve_token(user);
   if (!token) {
     return token.error();
@@ -452,6 +516,23 @@ Status load_credentials(const AuthInfo& user, const ConfigOverrides& o, ClientCo
            {{"tokenFile", user.tokenFile}}});
     }
   }
+  if (user.exec) {
+    if (Status version = check_exec_api_version(user); !version) {
+      return version;
+    }
+    out.exec = user.exec;
+    out.exec->installHint = clean_ansi_escape_codes(out.exec->installHint);
+  }
+  if (user.authProvider) {
+    Status provider = check_auth_provider(*user.authProvider, user.origin);
+    if (!provider) {
+      return provider;
+    }
+    out.authProvider = user.authProvider;
+  }
+  if (Status tls = load_tls(cluster, user, o, out); !tls) {
+    return tls;
+  }
   // client-go's transport refuses a bearer token (a tokenFile counts) beside basic auth; its
   // validation before that only compares token with basic.
   if ((!out.token.empty() || !user.tokenFile.empty()) &&
@@ -463,17 +544,6 @@ Status load_credentials(const AuthInfo& user, const ConfigOverrides& o, ClientCo
   }
   out.username = user.username;
   out.password = user.password;
-  if (user.exec) {
-    out.exec = user.exec;
-    out.exec->installHint = clean_ansi_escape_codes(out.exec->installHint);
-  }
-  if (user.authProvider) {
-    Status provider = check_auth_provider(*user.authProvider, user.origin);
-    if (!provider) {
-      return provider;
-    }
-    out.authProvider = user.authProvider;
-  }
 
   // exec.go's UpdateTransportConfig steps aside when a token, basic auth or a client
   // certificate is configured; a bearer or basic header set first also makes the auth-provider
@@ -546,28 +616,70 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
   out.warnings = config.warnings;
   out.contextName = o.context.empty() ? config.currentContext : o.context;
 
-  // client-go's DirectClientConfig: a context, cluster or user named by a flag must exist; so
-  // must the current-context (ConfirmUsable); names the context gives need not.
   std::optional<Context> context = entry_named(config.contexts, out.contextName);
-  if (!context) {
-    if (!o.context.empty()) {
-      return not_defined("context", out.contextName);
-    }
-    return at(config.currentContextOrigin,
-              "context " + quote(out.contextName) +
-                  " does not exist (kubectl: \"context was not found for specified context: " +
-                  out.contextName + "\")");
-  }
-  out.clusterName = o.cluster.empty() ? context->cluster : o.cluster;
-  out.userName = o.user.empty() ? context->user : o.user;
+  const Context selected = context.value_or(Context{});
+  out.clusterName = o.cluster.empty() ? selected.cluster : o.cluster;
+  out.userName = o.user.empty() ? selected.user : o.user;
   std::optional<Cluster> foundCluster = entry_named(config.clusters, out.clusterName);
-  if (!foundCluster && !o.cluster.empty()) {
-    return not_defined("cluster", out.clusterName);
-  }
   std::optional<AuthInfo> foundUser = entry_named(config.users, out.userName);
-  if (!foundUser && !o.user.empty()) {
-    return not_defined("auth info", out.userName);
+  Cluster cluster = foundCluster.value_or(Cluster{});
+  AuthInfo user = foundUser.value_or(AuthInfo{});
+  apply_cluster_overrides(cluster, o);
+  apply_auth_overrides(user, o);
+
+  // client-go's DirectClientConfig. ClientConfig() wants a user, context or cluster named by a
+  // flag to exist (checked in that order), then ConfirmUsable(): the selected context exists,
+  // the user's validation, the cluster's. kubectl asks for the namespace first unless -n is
+  // given, and that runs ConfirmUsable() before the rest; names the context gives need not exist.
+  auto required_names = [&]() -> Status {
+    if (!o.user.empty() && !foundUser) {
+      return not_defined("auth info", o.user);
+    }
+    if (!o.context.empty() && !context) {
+      return not_defined("context", o.context);
+    }
+    if (!o.cluster.empty() && !foundCluster) {
+      return not_defined("cluster", o.cluster);
+    }
+    return {};
+  };
+  auto confirm_usable = [&]() -> Status {
+    if (!context) {
+      if (!o.context.empty()) {
+        return not_defined("context", o.context);
+      }
+      return at(config.currentContextOrigin,
+                "context " + quote(out.contextName) +
+                    " does not exist (kubectl: \"context was not found for specified context: " +
+                    out.contextName + "\")");
+    }
+    // A --user naming nothing validates as an empty user; a --cluster naming nothing has no
+    // server.
+    if (o.user.empty() || foundUser) {
+      if (Status valid = validate_auth_info(user, out.userName, o); !valid) {
+        return valid;
+      }
+    }
+    if (!o.cluster.empty() && !foundCluster) {
+      return Error{"cluster " + quote(o.cluster) +
+                   " does not exist (kubectl: \"no server found for cluster " + quote(o.cluster) +
+                   "\")"};
+    }
+    return validate_cluster(cluster, field_source(o.certificateAuthority, "--certificate-authority",
+                                                  cluster.origin, "certificate-authority"));
+  };
+  if (o.namespaceName.empty()) {
+    if (Status usable = confirm_usable(); !usable) {
+      return usable.error();
+    }
   }
+  if (Status names = required_names(); !names) {
+    return names.error();
+  }
+  if (Status usable = confirm_usable(); !usable) {
+    return usable.error();
+  }
+
   const std::string setContext =
       "kubectl config set-context " + (out.contextName.empty() ? "NAME" : out.contextName);
   if (!foundUser) {
@@ -583,10 +695,6 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
              " --user=NAME",
          {{"context", out.contextName}, {"user", out.userName}}});
   }
-  Cluster cluster = foundCluster.value_or(Cluster{});
-  AuthInfo user = foundUser.value_or(AuthInfo{});
-  apply_cluster_overrides(cluster, o);
-  apply_auth_overrides(user, o);
 
   // kubectl merges its cluster defaults under the cluster: with no server from the kubeconfig
   // or --server, it dials $KUBERNETES_MASTER or http://localhost:8080 ("The connection to the
@@ -616,7 +724,7 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
     } else if (out.clusterName.empty()) {
       why = "context " + quote(out.contextName) + " names no cluster";
       fix = "point the context at a cluster: " + setContext + " --cluster=NAME";
-      where = context->origin;
+      where = selected.origin;
     } else {
       why = "cluster " + quote(out.clusterName) + " has no server";
       fix = "set the cluster's server: kubectl config set-cluster " + out.clusterName +
@@ -635,17 +743,22 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
     cluster.server = fallback;
     out.serverIsDefault = true;
   }
-  Status valid = validate_cluster(cluster);
-  if (!valid) {
-    return valid.error();
-  }
-  valid = validate_auth_info(user, out.userName);
-  if (!valid) {
-    return valid.error();
+  const bool keyWithoutCert = (!user.clientKey.empty() || !user.clientKeyData.empty()) &&
+                              user.clientCertificate.empty() && user.clientCertificateData.empty();
+  if (keyWithoutCert) {
+    out.problems.push_back(
+        {"config.client-cert",
+         false,
+         field_source(o.clientKey, "--client-key", user.origin, "client-key") +
+             " is set without a client certificate: kubectl ignores the key and sends no "
+             "client certificate",
+         "add the certificate beside the key (client-certificate or client-certificate-data), "
+         "or remove the key",
+         {{"user", out.userName}}});
   }
 
   out.namespaceName = !o.namespaceName.empty()          ? o.namespaceName
-                      : !context->namespaceName.empty() ? context->namespaceName
+                      : !selected.namespaceName.empty() ? selected.namespaceName
                                                         : "default";
   // kubectl does not check the namespace's name; the API server refuses it in the URL.
   if (Status name = validate_namespace(out.namespaceName); !name) {
@@ -683,6 +796,7 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
          {{"server", server}}});
   }
   out.server = normalize_server_url(server);
+  out.host = client_go_host(server);
   out.insecure = cluster.insecureSkipTlsVerify;
   out.tlsServerName = cluster.tlsServerName;
   out.proxyUrl = cluster.proxyUrl;
@@ -691,25 +805,6 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
   if (extension != cluster.extensions.end()) {
     out.execClusterConfig = extension->second;
   }
-  Result<std::string> ca =
-      data_or_file(cluster.certificateAuthorityData, cluster.certificateAuthority,
-                   field_source(o.certificateAuthority, "--certificate-authority", cluster.origin,
-                                "certificate-authority"));
-  if (!ca) {
-    return ca.error();
-  }
-  out.caPem = std::move(ca).value();
-  Status pem =
-      check_pem(out.caPem,
-                pem_source(cluster.certificateAuthorityData, o.certificateAuthority,
-                           "--certificate-authority", cluster.origin, "certificate-authority"),
-                false);
-  if (!pem) {
-    return pem.error();
-  }
-  if (cluster.certificateAuthorityData.empty()) {
-    out.caFile = cluster.certificateAuthority;
-  }
   // Impersonation is set before client-go's TLS check, so it applies to http servers too.
   out.impersonate = user.impersonate;
   out.impersonateUid = user.impersonateUid;
@@ -717,8 +812,9 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
   out.impersonateUserExtra = user.impersonateUserExtra;
   out.tokenFile = user.tokenFile;
 
-  // client-go reads user credentials only when the transport is TLS
-  // (../shared/K8S-CLIENT-SPEC.md 1.11).
+  // client-go reads the TLS settings and user credentials only when the transport is TLS
+  // (../shared/K8S-CLIENT-SPEC.md 1.11): for http the CA, certificate and key files are only
+  // checked to open (above), and the transport's checks never run.
   if (split_url(out.server).scheme != "https") {
     if (has_credentials(user)) {
       out.warnings.push_back(
@@ -728,7 +824,7 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
     }
     return out;
   }
-  valid = load_credentials(user, o, out);
+  Status valid = load_credentials(cluster, user, o, out);
   if (!valid) {
     return valid.error();
   }

@@ -47,6 +47,19 @@ Result<std::string> read_file(const std::filesystem::path& path, std::size_t max
   return contents;
 }
 
+Status check_opens(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return {};
+  }
+  const std::string name = path.string();
+  FilePtr file(std::fopen(name.c_str(), "rb"));
+  if (!file) {
+    return Error{"open " + name + ": " + describe_errno(errno)};
+  }
+  return {};
+}
+
 bool path_exists(const std::filesystem::path& path) {
   std::error_code ec;
   return std::filesystem::exists(path, ec);

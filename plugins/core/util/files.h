@@ -17,6 +17,10 @@ inline constexpr std::size_t kMaxFileBytes = 16 * 1024 * 1024;
 Result<std::string> read_file(const std::filesystem::path& path,
                               std::size_t maxBytes = kMaxFileBytes);
 
+// Whether the file opens for reading, as Go's os.Open: a directory opens; a missing or
+// forbidden file gives "open <path>: <reason>". Nothing is read.
+Status check_opens(const std::filesystem::path& path);
+
 // True when `path` names an existing file system entry; false on any error.
 bool path_exists(const std::filesystem::path& path);
 

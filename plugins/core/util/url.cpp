@@ -59,6 +59,25 @@ std::string normalize_server_url(std::string_view server) {
   return "https://" + std::string(server);
 }
 
+std::string client_go_host(std::string_view server) {
+  const auto schemeEnd = server.find("://");
+  if (schemeEnd == std::string_view::npos) {
+    return std::string(server);
+  }
+  // ParseRequestURI splits off the query only; the path runs from the first '/' after the
+  // authority to the '?'.
+  const std::string_view beforeQuery = server.substr(0, server.find('?'));
+  const auto pathStart = beforeQuery.find('/', schemeEnd + 3);
+  if (pathStart == std::string_view::npos || beforeQuery.size() - pathStart <= 1) {
+    return std::string(server);
+  }
+  std::string host(beforeQuery.substr(0, pathStart));
+  for (char c : beforeQuery.substr(pathStart)) {
+    host += c == '#' ? std::string("%23") : std::string(1, c);
+  }
+  return host;
+}
+
 std::string bracket_host(std::string_view host) {
   return host.find(':') != std::string_view::npos ? "[" + std::string(host) + "]"
                                                   : std::string(host);

@@ -21,6 +21,12 @@ UrlParts split_url(std::string_view url);
 // (../shared/K8S-CLIENT-SPEC.md 1.14).
 std::string normalize_server_url(std::string_view server);
 
+// client-go's rest.Config.Host for a server URL with a scheme: the URL as written, except that
+// when it has a path longer than "/" the query and fragment are cut (client_config.go, as
+// url.ParseRequestURI sees it: a '#' before any '?' is part of that path, written %23). What an
+// exec plugin is told in spec.cluster.server (../shared/K8S-CLIENT-SPEC.md 1.14).
+std::string client_go_host(std::string_view server);
+
 // The host as it stands in a URL or before ":port": bracketed when it holds a ':' (IPv6).
 std::string bracket_host(std::string_view host);
 
