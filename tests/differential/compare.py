@@ -131,7 +131,13 @@ TOLERATED = ("config.user", "config.cluster", "config.server", "config.token",
 
 
 def last_error_line(stderr):
+    """The error that stopped the run. kubectl prints several configuration errors as a list
+    ("Error in configuration:" then "* ..." lines, in client-go's order): the first is the one
+    the plugins, which stop at the first, name."""
     lines = [ln for ln in stderr.splitlines() if ln.strip() and not LOG_RE.match(ln)]
+    bullets = [ln for ln in lines if ln.startswith("* ")]
+    if bullets:
+        return bullets[0]
     return lines[-1] if lines else stderr.strip()[-300:]
 
 
@@ -265,107 +271,11 @@ def _kubectl_prompted(d, case, v):
     # client-go's interactive basic-auth prompt: an https user with no credential reads a
     # username from stdin; ours is closed, so kubectl ends with "error: EOF".
     k, c = v["kubectl"], v["apicheck.config"]
+    # What client-go checks after the prompt (the transport: a CA beside the insecure flag, the
+    # TLS files read) it would then refuse as the plugins do.
     return "Please enter Username" in k.get("error", "") + k.get("raw", "") and \
         d.startswith("refusal:") and (c["outcome"] == "ok" or c["cls"] in (
-            "user-missing", "cluster-missing"))
-
-
-def _schemeless_server(d, case, v):
-    k, c = v["kubectl"], v["apicheck.config"]
-    if "host must be a URL or a host:port pair" in k.get("error", ""):
-        return True
-    server = (c.get("config") or {}).get("server", "")
-    return k.get("base", "").startswith("http://") and server.startswith("https://") and \
-        k["base"][7:] == server[8:]
-
-
-def _schemeless_effects(d, case, v):
-    # the consequences of the same root: kubectl speaks plain HTTP to a TLS port (400) while
-    # apicheck dials https; kubectl's traffic through an HTTP_PROXY instead of HTTPS_PROXY
-    return _schemeless_server(d, case, v) or (
-        v["kubectl"].get("base", "").startswith("http://") and
-        any("://" not in str(x) and ":" in str(x) and not str(x).startswith("-")
-            for x in case["flags"] + _servers(case)))
-
-
-def _servers(case):
-    out = []
-    for content in case["files"].values():
-        if isinstance(content, dict):
-            for cl in content.get("clusters", []) if isinstance(content.get("clusters"),
-                                                               list) else []:
-                out.append(cl["cluster"].get("server", ""))
-    return out
-
-
-def _token_file_beats_flag(d, case, v):
-    k, a = v["kubectl"], v["apicheck"]
-    return d.startswith("credential:") and "--token" in case["flags"] and \
-        (k.get("credential") or {}).get("auth", "").startswith("bearer:tok-file-") and \
-        (a.get("credential") or {}).get("auth", "").startswith("bearer:tok-flag-")
-
-
-MISSING = ("context-missing", "cluster-missing", "user-missing", "no-server", "file-read")
-
-
-def _missing_names_order(d, case, v):
-    # several problems at once (a missing --context, --user or --cluster, a missing
-    # current-context, an unreadable CA): both refuse, kubectl names another one first
-    return d.startswith("refusal: classes differ") and \
-        v["kubectl"].get("cls") in MISSING and v["apicheck.config"].get("cls") in MISSING and \
-        any(f in case["flags"] for f in ("--context", "--cluster", "--user"))
-
-
-def _token_file_and_basic(d, case, v):
-    return d.startswith("refusal:") and \
-        "username/password or bearer token may be set, but not both" in \
-        v["kubectl"].get("error", "")
-
-
-YAML11_BOOLS = {"y", "n", "yes", "no", "on", "off", "Y", "N", "Yes", "No", "On", "Off"}
-
-
-def _exec_infos(v):
-    ke, ae = v["kubectl"]["exec"], v["apicheck"]["exec"]
-    return (ke[0].get("execInfo"), ae[0].get("execInfo")) if ke and ae else (None, None)
-
-
-def _yaml11_keys(d, case, v):
-    # kubectl reads kubeconfig YAML as YAML 1.1: an unquoted extension key n/y/on/off becomes
-    # "false"/"true"; yaml-cpp keeps the word.
-    if not d.startswith("exec: execInfo"):
-        return False
-    k, a = _exec_infos(v)
-    kc = ((k or {}).get("spec", {}).get("cluster") or {}).get("config")
-    ac = ((a or {}).get("spec", {}).get("cluster") or {}).get("config")
-    if not isinstance(kc, dict) or not isinstance(ac, dict):
-        return False
-    renamed = {("true" if w.lower() in ("y", "yes", "on") else "false") if w in YAML11_BOOLS
-               else w: val for w, val in ac.items()}
-    if renamed != kc:
-        return False
-    k2 = json.loads(json.dumps(k))
-    k2["spec"]["cluster"]["config"] = ac
-    return _same_but_server_query(k2, a) or k2 == a
-
-
-def _same_but_server_query(k, a):
-    ks = (k or {}).get("spec", {}).get("cluster", {}).get("server", "")
-    as_ = (a or {}).get("spec", {}).get("cluster", {}).get("server", "")
-    if ks == as_ or re.sub(r"[?#].*$", "", ks) != as_:
-        return False
-    k2 = json.loads(json.dumps(k))
-    k2["spec"]["cluster"]["server"] = as_
-    return k2 == a
-
-
-def _exec_server_query(d, case, v):
-    # client-go strips ?query#fragment from the server only when it has a path; the exec
-    # plugin's spec.cluster.server then still carries them. ClientConfig keeps only the
-    # normalized URL.
-    if not d.startswith("exec: execInfo"):
-        return False
-    return _same_but_server_query(*_exec_infos(v))
+            "user-missing", "cluster-missing", "insecure-with-ca", "file-read"))
 
 
 KNOWN = {
@@ -378,19 +288,9 @@ KNOWN = {
                                                d.startswith("outcome:")) and
     "private key does not match public key" in v["kubectl"].get("error", "") and
     v["apicheck"].get("checks", {}).get("config.client-cert") == "fail",
-    "validation-errors-order": lambda d, case, v: d.startswith("refusal: classes differ") and
-    v["kubectl"].get("cls") == "multiple-auth" and v["apicheck.config"].get("cls") == "cert-key-pair",
     "blank-token-file": lambda d, case, v: d.startswith("outcome:") and
     'invalid header field value for "Authorization"' in v["kubectl"].get("error", "") and
     v["apicheck"].get("checks", {}).get("config.token") == "fail",
-    # found here, still open (listed in KNOWN-DIFFERENCES.md under "Pending", written up in
-    # /work/notes/diff-findings.md); F1-F7, F11 and F12 are fixed in core/kube
-    "pending-F8-yaml11-boolean-keys": _yaml11_keys,
-    "pending-F9-exec-server-query": _exec_server_query,
-    "pending-F13-insecure-and-ca-flags": lambda d, case, v: d.startswith("refusal:") and
-    v["apicheck.config"].get("cls") == "insecure-with-ca" and
-    "--insecure-skip-tls-verify" in case["flags"] and "--certificate-authority" in case["flags"],
-    "pending-F14-missing-names-order": _missing_names_order,
 }
 
 
@@ -455,6 +355,15 @@ def apply_fake(fake, case, views):
 
 def compare(case, obs, fake=None):
     k = kubectl_view(obs["kubectl"])
+    # kubectl asks for the namespace first (unless -n is given), which validates the merged
+    # config: a --cluster naming nothing there is an empty cluster, "no server found for
+    # cluster X". The plugins say `cluster "X" does not exist` (quoting kubectl's words): one
+    # cause, one class.
+    flags = case["flags"]
+    named = flags[flags.index("--cluster") + 1] if "--cluster" in flags[:-1] else None
+    if k.get("cls") == "no-server" and named is not None and \
+            f'no server found for cluster "{named}"' in k.get("error", ""):
+        k["cls"] = "cluster-missing"
     views = {"kubectl": k, "apicheck": apicheck_view(obs["apicheck"])}
     for tool in ("apicheck", "certs", "netdebug"):
         views[f"{tool}.config"] = config_view(obs[f"{tool}.config"], tool)
