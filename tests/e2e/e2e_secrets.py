@@ -1114,7 +1114,9 @@ def error_paths_leak_nothing():
             for name, text in bad_kubeconfigs(fx).items():
                 path = tmp / "kubeconfig" / ("bad-" + re.sub(r"\W+", "-", name))
                 path.write_text(text)
-                kind = {"client key of another certificate": "late"}.get(name, "input")
+                # accepted as kubectl accepts them, then refused by the server
+                kind = {"client key of another certificate": "late",
+                        "client-key-data without certificate": "late"}.get(name, "input")
                 runs += bad_input_runs(fx, name, str(path), kind)
             # Secrets given as flags that then fail.
             flags = ["--kubeconfig", str(fx.kubeconfigs["token"])]
@@ -1209,8 +1211,9 @@ def names_file(path):
 def bad_input_runs(fx, name, kc, kind):
     """Every plugin on one kubeconfig broken next to a secret. kind "input": refused up front,
     exit 2 naming the file (a quote left open and a DER key included, as kubectl refuses them);
-    "late": accepted, the TLS client authentication fails (exit 1; certs server needs no client
-    key: 0)."""
+    "late": accepted, then the server refuses: the TLS client authentication fails, or a key
+    without its certificate is left out as kubectl leaves it out and the anonymous requests are
+    forbidden (exit 1; certs server needs no client key: 0)."""
     runs = []
     codes, check = {"input": ((2,), names_file(kc)), "late": ((1,), None)}[kind]
     for v in (0, 10):
