@@ -41,14 +41,14 @@ struct CommonFlags {
   Positionals positionals = Positionals::none;  // what the words that are not flags are
 };
 
-// An API client from the kubectl flags `kube`; the error is printed (exit 2). From here on
-// Ctrl-C, SIGTERM and SIGHUP cancel its requests (StopSignals).
 // What the configuration gets wrong though kubectl goes on (ClientConfig::problems: a context
 // naming a user or cluster defined nowhere, a cluster without a server) and the resolution's
 // warnings, each a "warning:" line on stderr, as kubectl logs them, so the command's output stays
 // its own. Command::client_config() and connect_api() call it; apicheck shows the same as checks.
 void warn_about_config(const Invocation& invocation, const ClientConfig& config);
 
+// An API client from the kubectl flags `kube`; the error is printed (exit 2). From here on
+// Ctrl-C, SIGTERM and SIGHUP cancel its requests (StopSignals).
 Result<ApiClient, int> connect_api(const Invocation& invocation, const KubeFlags& kube,
                                    std::chrono::milliseconds timeout, int verbosity = 0);
 

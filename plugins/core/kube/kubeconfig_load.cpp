@@ -81,11 +81,12 @@ Result<Kubeconfig> load_kubeconfig(const LoadingRules& rules) {
   std::vector<Kubeconfig> configs;
   std::vector<std::string> missing;
   for (const fs::path& file : rules.precedence()) {
-    if (const int error = stat_error(file); error != 0 && error != ENOENT) {
+    const int error = stat_error(file);
+    if (error != 0 && error != ENOENT) {
       return Error{"error loading config file " + quote(file.string()) + ": open " + file.string() +
                    ": " + describe_errno(error)};
     }
-    if (stat_error(file) == ENOENT) {
+    if (error == ENOENT) {
       if (!rules.explicitPath.empty()) {
         return Error{"--kubeconfig: stat " + file.string() + ": no such file or directory"};
       }

@@ -668,16 +668,13 @@ Result<ClientConfig> resolve_client_config(const Kubeconfig& config, const Confi
     return validate_cluster(cluster, field_source(o.certificateAuthority, "--certificate-authority",
                                                   cluster.origin, "certificate-authority"));
   };
-  if (o.namespaceName.empty()) {
-    if (Status usable = confirm_usable(); !usable) {
-      return usable.error();
-    }
+  // ClientConfig() runs ConfirmUsable again after the names; once passed, it passes again.
+  const bool namespaceFirst = o.namespaceName.empty();
+  if (Status first = namespaceFirst ? confirm_usable() : required_names(); !first) {
+    return first.error();
   }
-  if (Status names = required_names(); !names) {
-    return names.error();
-  }
-  if (Status usable = confirm_usable(); !usable) {
-    return usable.error();
+  if (Status second = namespaceFirst ? required_names() : confirm_usable(); !second) {
+    return second.error();
   }
 
   const std::string setContext =
