@@ -18,6 +18,7 @@
 #include "core/util/json.h"
 #include "core/util/process.h"
 #include "core/util/signals.h"
+#include "core/util/time.h"
 #include "core/util/url.h"
 
 namespace kp::apicheck {
@@ -41,8 +42,7 @@ std::string find_kubectl(const core::EnvLookup& env) {
 std::string klog_time() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  struct tm tm {};
-  ::localtime_r(&t, &tm);
+  const std::tm tm = core::local_time(t);
   const auto micros =
       std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
       1000000;

@@ -8,6 +8,7 @@
 
 #include "apicheck/run.h"
 #include "core/net/x509.h"
+#include "core/util/time.h"
 
 namespace kp::apicheck::detail {
 
@@ -33,12 +34,7 @@ std::string direction(std::int64_t skew) {
 }  // namespace
 
 std::optional<std::int64_t> date_of(const core::HttpResponse& response) {
-  const std::string date = response.header("Date");
-  struct tm tm {};
-  if (date.empty() || ::strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) {
-    return std::nullopt;
-  }
-  return static_cast<std::int64_t>(::timegm(&tm));
+  return core::parse_http_date(response.header("Date"));
 }
 
 void note_server_clock(Run& run, const core::HttpResponse& response) {

@@ -1,13 +1,9 @@
 #include "apicheck/config_load.h"
 
-#include <cerrno>
 #include <cstdio>
-#include <grp.h>
-#include <pwd.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/net/proxy.h"
+#include "core/util/host.h"
 #include "core/util/process.h"
 #include "core/util/text.h"
 
@@ -320,16 +316,16 @@ std::optional<Check> sudo_kubeconfig(const core::LoadingRules& rules, const Host
 HostView HostView::system(core::EnvLookup env) {
   HostView host;
   host.stat = [](const std::string& path) -> std::optional<File> {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
-      if (errno != EACCES) {
-        return std::nullopt;  // ENOENT, ENOTDIR: not there
-      }
+    const std::optional<core::FileMode> st = core::file_mode(path);
+    if (!st) {
+      return std::nullopt;  // ENOENT, ENOTDIR: not there
+    }
+    if (st->denied) {
       // A directory on the way may not be searched: name the first one.
       File blocked;
       for (std::size_t at = path.find('/', 1); at != std::string::npos;
            at = path.find('/', at + 1)) {
-        if (const std::string dir = path.substr(0, at); ::access(dir.c_str(), X_OK) != 0) {
+        if (const std::string dir = path.substr(0, at); !core::may_search(dir)) {
           blocked.blockedBy = dir;
           break;
         }
@@ -339,25 +335,16 @@ HostView HostView::system(core::EnvLookup env) {
       }
       return blocked;
     }
-    return File{S_ISDIR(st.st_mode), st.st_uid, st.st_gid, st.st_mode & 07777u, {}};
+    return File{st->directory, st->uid, st->gid, st->mode, {}};
   };
-  host.readable = [](const std::string& path) { return ::access(path.c_str(), R_OK) == 0; };
-  host.user_name = [](unsigned uid) {
-    const passwd* entry = ::getpwuid(uid);
-    return entry != nullptr ? std::string(entry->pw_name) : "uid " + std::to_string(uid);
-  };
-  host.group_name = [](unsigned gid) {
-    const group* entry = ::getgrgid(gid);
-    return entry != nullptr ? std::string(entry->gr_name) : "gid " + std::to_string(gid);
-  };
+  host.readable = [](const std::string& path) { return core::may_read(path); };
+  host.user_name = [](unsigned uid) { return core::user_name(uid); };
+  host.group_name = [](unsigned gid) { return core::group_name(gid); };
   host.on_path = [env](const std::string& program) {
     return core::find_executable(program, core::env_value(env, "PATH").value_or("")).has_value();
   };
-  host.home_of = [](const std::string& user) {
-    const passwd* entry = ::getpwnam(user.c_str());
-    return entry != nullptr ? std::string(entry->pw_dir) : std::string();
-  };
-  host.uid = ::getuid();
+  host.home_of = [](const std::string& user) { return core::home_of_user(user); };
+  host.uid = core::current_uid();
   host.env = std::move(env);
   host.inCluster = core::InClusterEnvironment::system();
   return host;

@@ -1,11 +1,12 @@
 // The config layer: what the kubeconfig selected, settings that expose credentials, and the
 // client certificate (expiry, and whether the key is its pair).
+#include <optional>
 #include <string>
-#include <sys/stat.h>
 #include <vector>
 
 #include "apicheck/run.h"
 #include "core/net/x509.h"
+#include "core/util/host.h"
 #include "core/util/text.h"
 
 namespace kp::apicheck::detail {
@@ -15,8 +16,11 @@ using core::join;
 namespace {
 
 bool group_or_world_readable(const std::string& path) {
-  struct stat st {};
-  return !path.empty() && ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0;
+  if (path.empty()) {
+    return false;
+  }
+  const std::optional<core::FileMode> st = core::file_mode(path);
+  return st && !st->denied && (st->mode & 077) != 0;
 }
 
 }  // namespace

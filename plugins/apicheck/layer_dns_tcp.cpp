@@ -26,8 +26,7 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 // What the configured DNS servers (not the hosts file) say about `host`.
 std::string dns_opinion(Run& run, const std::string& host, std::vector<std::string>* addrs) {
   core::Network& net = *run.options.deps.net;
-  const std::vector<std::string> servers =
-      core::resolv_conf_nameservers(net.read_file("/etc/resolv.conf"));
+  const std::vector<std::string> servers = net.dns_servers();
   for (const std::string& server : servers) {
     auto answer = net.query(server, host, run.options.timeout);
     if (answer) {
@@ -38,7 +37,8 @@ std::string dns_opinion(Run& run, const std::string& host, std::vector<std::stri
       return "DNS (" + server + ") says the name does not exist";
     }
   }
-  return servers.empty() ? "no DNS server in /etc/resolv.conf" : "no DNS server answered";
+  return servers.empty() ? "no DNS server in " + core::dns_servers_origin()
+                         : "no DNS server answered";
 }
 
 }  // namespace
@@ -53,7 +53,7 @@ std::vector<std::string> dns_layer(Run& run) {
   core::Network& net = *run.options.deps.net;
   auto resolved = net.resolve(host, run.options.timeout);
   const std::vector<std::string> fromHosts =
-      core::hosts_file_lookup(net.read_file("/etc/hosts"), host);
+      core::hosts_file_lookup(net.read_file(core::hosts_file_path()), host);
   if (!resolved) {
     std::vector<std::string> ignored;
     Check check =
@@ -62,7 +62,7 @@ std::vector<std::string> dns_layer(Run& run) {
                        dns_opinion(run, host, &ignored),
                    "check the server name in the kubeconfig for typos, then the DNS record "
                    "(dig " +
-                       host + ") and the resolvers in /etc/resolv.conf");
+                       host + ") and the resolvers in " + core::dns_servers_origin());
     check.durationMs = 0;
     run.add(std::move(check));
     run.skip_after(Layer::dns, host + " did not resolve");
@@ -83,10 +83,11 @@ std::vector<std::string> dns_layer(Run& run) {
     std::vector<std::string> dnsAddrs;
     const std::string opinion = dns_opinion(run, host, &dnsAddrs);
     const bool same = sorted(fromHosts) == dnsAddrs;
-    Check hosts = make_check("dns.hosts", Layer::dns, same ? CheckStatus::ok : CheckStatus::warn,
-                             "/etc/hosts maps " + host + " to " + join(fromHosts) + "; " + opinion);
+    Check hosts = make_check(
+        "dns.hosts", Layer::dns, same ? CheckStatus::ok : CheckStatus::warn,
+        core::hosts_file_path() + " maps " + host + " to " + join(fromHosts) + "; " + opinion);
     if (!same) {
-      hosts.hint = "/etc/hosts overrides DNS for " + host +
+      hosts.hint = core::hosts_file_path() + " overrides DNS for " + host +
                    ": remove or fix that line unless the override is deliberate";
     }
     hosts.details = {{"hostsFile", fromHosts}, {"dns", dnsAddrs}};
@@ -104,11 +105,13 @@ std::vector<std::string> dns_layer(Run& run) {
                          "the named DNS server does not know " + host));
     } else {
       const bool same = sorted(answer->addresses) == sorted(resolved->addresses);
-      run.add(make_check("dns.compare", Layer::dns, same ? CheckStatus::ok : CheckStatus::warn,
-                         run.options.dnsServer + " answers " + join(answer->addresses) +
-                             (same ? ", the same as the system resolver"
-                                   : "; the system resolver gave " + join(resolved->addresses)),
-                         same ? "" : "resolvers disagree: check split-horizon DNS and /etc/hosts"));
+      run.add(make_check(
+          "dns.compare", Layer::dns, same ? CheckStatus::ok : CheckStatus::warn,
+          run.options.dnsServer + " answers " + join(answer->addresses) +
+              (same ? ", the same as the system resolver"
+                    : "; the system resolver gave " + join(resolved->addresses)),
+          same ? ""
+               : "resolvers disagree: check split-horizon DNS and " + core::hosts_file_path()));
     }
   }
   return resolved->addresses;
@@ -194,11 +197,11 @@ void blame_hosts_file(Run& run) {
     }
     Check& hosts = run.report.checks[*run.hostsCheck];
     hosts.status = CheckStatus::fail;
-    hosts.message += "; the /etc/hosts address fails while " + address +
+    hosts.message += "; the " + core::hosts_file_path() + " address fails while " + address +
                      " (from DNS) accepts "
                      "connections";
-    hosts.hint = "remove or correct the " + run.url.host + " line in /etc/hosts: it sends " +
-                 "clients to a dead address";
+    hosts.hint = "remove or correct the " + run.url.host + " line in " + core::hosts_file_path() +
+                 ": it sends " + "clients to a dead address";
     return;
   }
 }

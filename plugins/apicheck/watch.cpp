@@ -9,14 +9,14 @@
 #include <thread>
 
 #include "apicheck/apicheck.h"
+#include "core/util/time.h"
 
 namespace kp::apicheck {
 namespace {
 
 std::string clock_now() {
   const std::time_t t = std::time(nullptr);
-  struct tm tm {};
-  ::localtime_r(&t, &tm);
+  const std::tm tm = core::local_time(t);
   char text[16];
   std::strftime(text, sizeof text, "%H:%M:%S", &tm);
   return text;

@@ -13,6 +13,7 @@
 #include "core/report/stream.h"
 #include "core/util/files.h"
 #include "core/util/text.h"
+#include "core/util/time.h"
 
 namespace kp::certs {
 namespace {
@@ -168,8 +169,7 @@ std::string residual_time(std::int64_t secondsLeft) {
 
 std::string expires_text(std::int64_t unixSeconds) {
   const auto t = static_cast<std::time_t>(unixSeconds);
-  struct tm tm {};
-  ::gmtime_r(&t, &tm);
+  const std::tm tm = core::utc_time(t);
   char text[64];
   std::strftime(text, sizeof text, "%b %d, %Y %H:%M UTC", &tm);
   return text;

@@ -149,6 +149,15 @@ int local_command(const core::Invocation& invocation) {
     return *done;
   }
   const auto fail = [&command](const std::string& message) { return command.fail(message); };
+#ifdef _WIN32
+  // What `local` reads (/proc/net, iptables and nftables, the static pod manifest, the
+  // kube-apiserver process) exists only on the Linux node itself.
+  return core::print_error(
+      invocation.err, "netdebug",
+      "`netdebug local` cannot run on Windows: it reads the node's Linux /proc and netfilter "
+      "rules\nhint: run kubectl-netdebug local on the control-plane node itself (as root), or "
+      "`kubectl netdebug run` from here to check the nodes through debug pods");
+#endif
 #ifdef __APPLE__
   // Everything `local` reads is Linux's (/proc, netfilter, a kubelet's static pods): a
   // control-plane node's, never a Mac's.

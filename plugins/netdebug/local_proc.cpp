@@ -1,11 +1,10 @@
 // /proc/net/tcp and /proc/net/tcp6: their parser and node.listen.
 #include <algorithm>
-#include <arpa/inet.h>
 #include <cstring>
-#include <netinet/in.h>
 
 #include <nlohmann/json.hpp>
 
+#include "core/net/socket.h"  // inet_ntop, AF_INET6 (the parser also runs in the unit tests on Windows)
 #include "core/util/text.h"
 #include "core/util/url.h"
 #include "netdebug/local.h"

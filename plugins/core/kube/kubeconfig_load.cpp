@@ -17,13 +17,60 @@
 namespace kp::core {
 namespace fs = std::filesystem;
 
+namespace {
+
+#ifdef _WIN32
+// client-go's homedir.HomeDir() on Windows: the first of %HOME%, %HOMEDRIVE%%HOMEPATH% and
+// %USERPROFILE% that holds .kube\config; else the first of %HOME%, %USERPROFILE%,
+// %HOMEDRIVE%%HOMEPATH% that is a directory; else the first that is set.
+std::string home_directory() {
+  const auto env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return std::string(value != nullptr ? value : "");
+  };
+  const std::string home = env("HOME");
+  const std::string drive = env("HOMEDRIVE");
+  const std::string path = env("HOMEPATH");
+  const std::string drivePath = !drive.empty() && !path.empty() ? drive + path : "";
+  const std::string profile = env("USERPROFILE");
+  std::error_code error;
+  for (const std::string& dir : {home, drivePath, profile}) {
+    if (!dir.empty() && fs::exists(fs::path(dir) / ".kube" / "config", error)) {
+      return dir;
+    }
+  }
+  std::string firstSet;
+  for (const std::string& dir : {home, profile, drivePath}) {
+    if (dir.empty()) {
+      continue;
+    }
+    if (firstSet.empty()) {
+      firstSet = dir;
+    }
+    if (fs::is_directory(dir, error)) {
+      return dir;
+    }
+  }
+  return firstSet;
+}
+// KUBECONFIG is a path list: ';'-separated on Windows (Go's filepath.ListSeparator).
+constexpr char kPathListSeparator = ';';
+#else
+std::string home_directory() {
+  const char* home = std::getenv("HOME");
+  return home != nullptr ? home : "";
+}
+constexpr char kPathListSeparator = ':';
+#endif
+
+}  // namespace
+
 LoadingRules LoadingRules::from_environment(std::string explicitPath) {
   LoadingRules rules;
   rules.explicitPath = std::move(explicitPath);
   const char* env = std::getenv("KUBECONFIG");
   rules.kubeconfigEnv = env != nullptr ? env : "";
-  const char* home = std::getenv("HOME");
-  rules.home = home != nullptr ? home : "";
+  rules.home = home_directory();
   return rules;
 }
 
@@ -34,7 +81,7 @@ std::vector<fs::path> LoadingRules::precedence() const {
   if (!kubeconfigEnv.empty()) {
     std::vector<fs::path> files;
     std::set<std::string> seen;
-    for (const auto& entry : split(kubeconfigEnv, ':')) {
+    for (const auto& entry : split(kubeconfigEnv, kPathListSeparator)) {
       if (!entry.empty() && seen.insert(entry).second) {
         files.emplace_back(entry);
       }

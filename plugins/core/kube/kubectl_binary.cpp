@@ -37,7 +37,12 @@ std::string read_head(const std::string& path, std::size_t bytes) {
 
 bool executable_file(const std::string& path) {
   std::error_code error;
+#ifdef _WIN32
+  // Windows has no execute bit: a regular file found with PATHEXT's extensions runs.
+  return fs::is_regular_file(path, error);
+#else
   return fs::is_regular_file(path, error) && ::access(path.c_str(), X_OK) == 0;
+#endif
 }
 
 // "1.29.0" / "v1.29.0" -> "v1.29.0" when it reads as a version, else "".
@@ -355,6 +360,13 @@ std::string major_minor_text(std::string_view version) {
 }
 
 std::string user_cache_dir(const EnvLookup& env) {
+#ifdef _WIN32
+  // Go's os.UserCacheDir on Windows: %LocalAppData%.
+  if (auto local = env_value(env, "LocalAppData"); local && !local->empty()) {
+    return *local;
+  }
+  return {};
+#endif
   if (auto xdg = env_value(env, "XDG_CACHE_HOME"); xdg && xdg->starts_with('/')) {
     return *xdg;  // relative values are ignored, as the XDG spec asks
   }
@@ -365,6 +377,16 @@ std::string user_cache_dir(const EnvLookup& env) {
 }
 
 std::optional<FileIdentity> file_identity(const std::string& path) {
+#ifdef _WIN32
+  // No inode or nanosecond mtime from the C runtime: size and mtime (seconds) identify it.
+  struct _stat64 st {};
+  if (::_stat64(path.c_str(), &st) != 0) {
+    return std::nullopt;
+  }
+  return FileIdentity{static_cast<std::uint64_t>(st.st_size),
+                      static_cast<std::int64_t>(st.st_mtime) * 1000000000, 0,
+                      static_cast<std::uint64_t>(st.st_dev)};
+#else
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     return std::nullopt;
@@ -377,6 +399,7 @@ std::optional<FileIdentity> file_identity(const std::string& path) {
   return FileIdentity{static_cast<std::uint64_t>(st.st_size),
                       static_cast<std::int64_t>(mtime.tv_sec) * 1000000000 + mtime.tv_nsec,
                       static_cast<std::uint64_t>(st.st_ino), static_cast<std::uint64_t>(st.st_dev)};
+#endif
 }
 
 std::string cached_kubectl_version(const std::string& binary, const std::string& cacheFile,

@@ -6,7 +6,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <sys/socket.h>
 #include <thread>
 
 // Boost 1.74's Asio uses std::result_of, which libc++ (macOS) drops in C++20 (libstdc++ keeps
@@ -31,6 +30,8 @@
 #include "core/kube/podexec_detail.h"
 #include "core/net/net.h"
 #include "core/net/proxy.h"
+#include "core/net/socket.h"
+#include "core/net/x509.h"
 #include "core/util/url.h"
 #include "core/util/version.h"
 
@@ -230,7 +231,11 @@ Result<std::unique_ptr<ssl::context>, ApiError> make_tls_context(const Plan& pla
     context->set_verify_mode(ssl::verify_peer, ec);
     if (!ec) {
       if (config.caPem.empty()) {
+#ifdef _WIN32
+        add_system_roots(SSL_CTX_get_cert_store(context->native_handle()));
+#else
         context->set_default_verify_paths(ec);
+#endif
       } else {
         context->add_certificate_authority(asio::buffer(config.caPem), ec);
         if (ec) {
@@ -347,7 +352,7 @@ class Session {
     tcp::socket& socket = beast::get_lowest_layer(ws_);
     if (plan_.tunnel) {
       sockaddr_storage local{};
-      socklen_t size = sizeof local;
+      sock::Length size = sizeof local;
       const bool v6 =
           ::getsockname(plan_.tunnel.get(), reinterpret_cast<sockaddr*>(&local), &size) == 0 &&
           local.ss_family == AF_INET6;

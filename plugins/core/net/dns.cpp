@@ -1,23 +1,25 @@
 // The DNS client (query_dns_server: UDP with resend, TCP retry of a truncated answer, answers
 // matched to questions), and what /etc/hosts and /etc/resolv.conf say.
 #include <algorithm>
-#include <arpa/inet.h>
 #include <array>
 #include <cerrno>
 #include <cstdint>
-#include <netinet/in.h>
+#include <cstdlib>
 #include <optional>
-#include <poll.h>
 #include <random>
 #include <string>
-#include <sys/socket.h>
 #include <utility>
 #include <vector>
 
 #include "core/net/dns_wire.h"
 #include "core/net/net.h"
 #include "core/net/net_detail.h"
+#include "core/net/socket.h"
 #include "core/util/text.h"
+
+#ifdef _WIN32
+#include <iphlpapi.h>
+#endif
 
 namespace kp::core {
 
@@ -318,6 +320,68 @@ std::vector<std::string> resolv_conf_nameservers(std::string_view resolvConf) {
   return out;
 }
 
+std::string hosts_file_path() {
+#ifdef _WIN32
+  const char* root = std::getenv("SystemRoot");
+  return std::string(root != nullptr && *root != '\0' ? root : "C:\\Windows") +
+         "\\System32\\drivers\\etc\\hosts";
+#else
+  return "/etc/hosts";
+#endif
+}
+
+std::string dns_servers_origin() {
+#ifdef _WIN32
+  return "the network adapters' DNS servers (ipconfig /all)";
+#else
+  return "/etc/resolv.conf";
+#endif
+}
+
+std::vector<std::string> Network::dns_servers() {
+#ifdef _WIN32
+  // The DNS servers of the adapters that are up, in adapter order (the order Windows asks
+  // them), without the fec0:0:0:ffff::1-3 placeholders Windows lists when none is set (Go's
+  // dnsConfig on Windows skips them too).
+  std::vector<std::string> out;
+  ULONG size = 16 * 1024;
+  std::vector<unsigned char> buffer;
+  ULONG rc = ERROR_BUFFER_OVERFLOW;
+  for (int tries = 0; tries < 3 && rc == ERROR_BUFFER_OVERFLOW; ++tries) {
+    buffer.resize(size);
+    rc = ::GetAdaptersAddresses(
+        AF_UNSPEC, GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_MULTICAST | GAA_FLAG_SKIP_FRIENDLY_NAME,
+        nullptr, reinterpret_cast<IP_ADAPTER_ADDRESSES*>(buffer.data()), &size);
+  }
+  if (rc != NO_ERROR) {
+    return out;
+  }
+  for (auto* adapter = reinterpret_cast<IP_ADAPTER_ADDRESSES*>(buffer.data()); adapter != nullptr;
+       adapter = adapter->Next) {
+    if (adapter->OperStatus != IfOperStatusUp) {
+      continue;
+    }
+    for (auto* dns = adapter->FirstDnsServerAddress; dns != nullptr; dns = dns->Next) {
+      const sockaddr* sa = dns->Address.lpSockaddr;
+      char text[INET6_ADDRSTRLEN] = {};
+      if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, text, sizeof text);
+      } else if (sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, text,
+                  sizeof text);
+      }
+      const std::string address = text;
+      if (!address.empty() && !address.starts_with("fec0:0:0:ffff::")) {
+        append_unique(out, address);
+      }
+    }
+  }
+  return out;
+#else
+  return resolv_conf_nameservers(read_file("/etc/resolv.conf"));
+#endif
+}
+
 std::string_view to_string(DnsFailure kind) {
   constexpr NameTable<DnsFailure> kNames[] = {
       {"NXDOMAIN", DnsFailure::nxdomain},  {"no data", DnsFailure::noData},
@@ -370,7 +434,7 @@ Result<DnsAnswer, DnsError> query_dns_server(std::string_view serverText, std::s
   }
   // A connected UDP socket only receives from the server, and an ICMP port unreachable comes
   // back as ECONNREFUSED instead of a silent timeout.
-  if (::connect(udp.get(), addr->get(), addr->length) != 0) {
+  if (sock::connect(udp.get(), addr->get(), addr->length) != 0) {
     return DnsError{DnsFailure::network, "connect to " + display + ": " + describe_errno(errno)};
   }
 
@@ -389,16 +453,17 @@ Result<DnsAnswer, DnsError> query_dns_server(std::string_view serverText, std::s
     }
     if (Clock::now() >= nextSend) {
       for (const auto& q : questions) {
-        if (!q.done && ::send(udp.get(), q.packet.data(), q.packet.size(), kNoSigPipe) < 0 &&
+        if (!q.done &&
+            sock::send(udp.get(), q.packet.data(), q.packet.size(), kNoSigPipe) < 0 &&
             errno != EAGAIN && errno != EWOULDBLOCK) {
           return network_error(errno);
         }
       }
       nextSend = Clock::now() + kResendEvery;
     }
-    pollfd pfd{udp.get(), POLLIN, 0};
+    pollfd pfd = sock::poll_entry(udp.get(), POLLIN);
     const int wait = std::min(remaining_ms(deadline), remaining_ms(nextSend));
-    const int ready = ::poll(&pfd, 1, wait);
+    const int ready = sock::poll(&pfd, 1, wait);
     if (ready < 0 && errno != EINTR) {
       return network_error(errno);
     }
@@ -406,11 +471,17 @@ Result<DnsAnswer, DnsError> query_dns_server(std::string_view serverText, std::s
       continue;
     }
     for (;;) {
-      const ssize_t n = ::recv(udp.get(), buffer.data(), buffer.size(), 0);
+      const long n = sock::recv(udp.get(), buffer.data(), buffer.size(), 0);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
           break;
         }
+#ifdef _WIN32
+        // Winsock reports the ICMP port unreachable of a connected UDP socket as a reset.
+        if (errno == ECONNRESET) {
+          return network_error(ECONNREFUSED);
+        }
+#endif
         return network_error(errno);
       }
       const Bytes msg(buffer.begin(), buffer.begin() + n);

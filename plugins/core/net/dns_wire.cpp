@@ -1,10 +1,9 @@
 #include "core/net/dns_wire.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <utility>
 
 #include "core/net/net_detail.h"
+#include "core/net/socket.h"
 #include "core/util/text.h"
 
 namespace kp::core::detail {

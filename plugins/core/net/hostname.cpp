@@ -2,7 +2,6 @@
 // left-most wildcard label, IP SANs for IP literals, never the subject CN; and Go's message when
 // it does not.
 #include <algorithm>
-#include <arpa/inet.h>
 #include <array>
 #include <cstring>
 #include <string>
@@ -15,6 +14,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "core/net/socket.h"
 #include "core/net/x509.h"
 #include "core/net/x509_detail.h"
 #include "core/util/text.h"

@@ -1,7 +1,6 @@
 #include "core/net/http.h"
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <cctype>
 #include <cstdio>
 #include <memory>
@@ -12,6 +11,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "core/net/socket.h"
 #include "core/util/owned.h"
 #include "core/util/text.h"
 #include "core/util/url.h"
@@ -255,6 +255,12 @@ CURLcode configure(CURL* handle, const HttpRequest& request, const Routing& rout
   } else {
     if (!request.caPem.empty()) {
       step(set_blob(handle, CURLOPT_CAINFO_BLOB, request.caPem));
+    } else {
+#ifdef _WIN32
+      // No CA in the kubeconfig: the Windows ROOT store, as kubectl there (libcurl imports it
+      // into OpenSSL's store; this build has no CA bundle file).
+      step(curl_easy_setopt(handle, CURLOPT_SSL_OPTIONS, static_cast<long>(CURLSSLOPT_NATIVE_CA)));
+#endif
     }
     step(curl_easy_setopt(handle, CURLOPT_SSL_CTX_FUNCTION, verify_name_in_handshake));
     step(curl_easy_setopt(handle, CURLOPT_SSL_CTX_DATA,

@@ -1,26 +1,24 @@
 #include "core/net/net.h"
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
-#include <fcntl.h>
 #include <memory>
 #include <mutex>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <optional>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <system_error>
 #include <thread>
-#include <unistd.h>
 #include <utility>
+
+#include "core/net/socket.h"
+#ifndef _WIN32
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <sys/un.h>
+#endif
 
 #include "core/net/net_detail.h"
 #include "core/util/files.h"
@@ -64,7 +62,9 @@ std::optional<SockAddr> make_sockaddr(std::string_view ip, int port) {
 }
 
 int open_socket(int family, int type) {
-#ifdef __APPLE__
+#if defined(_WIN32)
+  return sock::open(family, type);
+#elif defined(__APPLE__)
   UniqueFd fd(::socket(family, type, 0));
   if (!fd) {
     return -1;
@@ -146,6 +146,7 @@ Result<ResolveResult, DnsError> resolve_system(std::string_view hostText,
     std::vector<std::string> addresses;
   };
   auto lookup = std::make_shared<Lookup>();
+  sock::start();
   try {
     std::thread([lookup, host] {
       addrinfo hints{};
@@ -196,9 +197,11 @@ Result<ResolveResult, DnsError> resolve_system(std::string_view hostText,
   if (rc == EAI_AGAIN || rc == EAI_FAIL) {
     kind = DnsFailure::servfail;
   }
+#ifdef EAI_SYSTEM
   if (rc == EAI_SYSTEM) {
     reason = describe_errno(lookup->err);
   }
+#endif
   return DnsError{kind, "lookup " + host + ": " + reason};
 }
 
@@ -240,18 +243,18 @@ Result<Connection, ConnectError> connect_tcp(std::string_view ip, int port,
     return fail(ConnectFailure::other, err, "socket: " + describe_errno(err));
   }
   if (maxSegment > 0 &&
-      ::setsockopt(fd.get(), IPPROTO_TCP, TCP_MAXSEG, &maxSegment, sizeof maxSegment) != 0) {
+      sock::setsockopt(fd.get(), IPPROTO_TCP, TCP_MAXSEG, &maxSegment, sizeof maxSegment) != 0) {
     const int err = errno;
     return fail(ConnectFailure::other, err, "setsockopt TCP_MAXSEG: " + describe_errno(err));
   }
-  if (::connect(fd.get(), addr->get(), addr->length) != 0) {
+  if (sock::connect(fd.get(), addr->get(), addr->length) != 0) {
     if (errno != EINPROGRESS && errno != EINTR) {
       const int err = errno;
       return fail(classify_connect_errno(err), err, "connect: " + describe_errno(err));
     }
     for (;;) {
-      pollfd pfd{fd.get(), POLLOUT, 0};
-      const int ready = ::poll(&pfd, 1, remaining_ms(deadline));
+      pollfd pfd = sock::poll_entry(fd.get(), POLLOUT);
+      const int ready = sock::poll(&pfd, 1, remaining_ms(deadline));
       if (ready > 0) {
         break;
       }
@@ -264,17 +267,22 @@ Result<Connection, ConnectError> connect_tcp(std::string_view ip, int port,
       }
     }
     int err = 0;
-    socklen_t length = sizeof err;
-    if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &length) != 0) {
+    sock::Length length = sizeof err;
+    if (sock::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &length) != 0) {
       err = errno;
     }
+#ifdef _WIN32
+    // SO_ERROR holds a Winsock error (WSAECONNREFUSED): the errno it stands for.
+    if (err != 0) {
+      err = sock::errno_of(err);
+    }
+#endif
     if (err != 0) {
       return fail(classify_connect_errno(err), err, "connect: " + describe_errno(err));
     }
   }
   // Callers (TLS, a proxy handshake) expect an ordinary blocking socket.
-  const int flags = ::fcntl(fd.get(), F_GETFL);
-  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
+  if (!sock::set_nonblocking(fd.get(), false)) {
     const int err = errno;
     return fail(ConnectFailure::other, err, "fcntl: " + describe_errno(err));
   }
@@ -287,6 +295,13 @@ Result<std::string> unix_socket_exchange(const std::string& path, std::string_vi
   const auto fail = [&path](const std::string& what) {
     return Error{"dial unix " + path + ": " + what};
   };
+#ifdef _WIN32
+  // HAProxy runs on Linux: its stats socket is read there, or through the stats page (a URL).
+  (void)deadline;
+  (void)request;
+  (void)maxBytes;
+  return fail("Unix sockets are not read on Windows; give the stats page's URL instead");
+#else
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof addr.sun_path) {
@@ -323,13 +338,14 @@ Result<std::string> unix_socket_exchange(const std::string& path, std::string_vi
     }
     answer.append(buffer, got.bytes);
   }
+#endif
 }
 
 IoResult send_all(int fd, std::string_view data, Deadline deadline) {
   IoResult out;
   while (out.bytes < data.size()) {
-    pollfd pfd{fd, POLLOUT, 0};
-    const int ready = ::poll(&pfd, 1, remaining_ms(deadline));
+    pollfd pfd = sock::poll_entry(fd, POLLOUT);
+    const int ready = sock::poll(&pfd, 1, remaining_ms(deadline));
     if (ready == 0) {
       out.status = IoStatus::timeout;
       return out;
@@ -340,8 +356,8 @@ IoResult send_all(int fd, std::string_view data, Deadline deadline) {
       }
       return IoResult{IoStatus::error, errno, out.bytes};
     }
-    const ssize_t n =
-        ::send(fd, data.data() + out.bytes, data.size() - out.bytes, kNoSigPipe | MSG_DONTWAIT);
+    const long n = sock::send(fd, data.data() + out.bytes, data.size() - out.bytes,
+                              kNoSigPipe | sock::kDontWait);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
         continue;
@@ -355,8 +371,8 @@ IoResult send_all(int fd, std::string_view data, Deadline deadline) {
 
 IoResult recv_some(int fd, char* buffer, std::size_t size, Deadline deadline, int flags) {
   for (;;) {
-    pollfd pfd{fd, POLLIN, 0};
-    const int ready = ::poll(&pfd, 1, remaining_ms(deadline));
+    pollfd pfd = sock::poll_entry(fd, POLLIN);
+    const int ready = sock::poll(&pfd, 1, remaining_ms(deadline));
     if (ready == 0) {
       return IoResult{IoStatus::timeout, 0, 0};
     }
@@ -366,7 +382,7 @@ IoResult recv_some(int fd, char* buffer, std::size_t size, Deadline deadline, in
       }
       return IoResult{IoStatus::error, errno, 0};
     }
-    const ssize_t n = ::recv(fd, buffer, size, flags | MSG_DONTWAIT);
+    const long n = sock::recv(fd, buffer, size, flags | sock::kDontWait);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
         continue;

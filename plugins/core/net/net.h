@@ -27,6 +27,12 @@ std::vector<std::string> hosts_file_lookup(std::string_view hostsContents, std::
 // returned, although glibc only ever asks the first three (MAXNS).
 std::vector<std::string> resolv_conf_nameservers(std::string_view resolvConf);
 
+// This OS's hosts file: /etc/hosts; on Windows %SystemRoot%\System32\drivers\etc\hosts.
+std::string hosts_file_path();
+// Where this OS's DNS servers are configured, as a message names it: "/etc/resolv.conf"; on
+// Windows "the network adapters' DNS servers (ipconfig /all)".
+std::string dns_servers_origin();
+
 enum class DnsFailure { nxdomain, noData, servfail, refused, timeout, network, malformed };
 // "NXDOMAIN", "no data", "SERVFAIL", "REFUSED", "timeout", "network", "malformed".
 std::string_view to_string(DnsFailure kind);
@@ -131,6 +137,9 @@ class Network {
                                                    std::chrono::milliseconds timeout) = 0;
   // "" when unreadable (/etc/hosts, /etc/resolv.conf): a missing file is evidence, not an error.
   virtual std::string read_file(const std::string& path) = 0;
+  // The configured DNS servers: resolv.conf's nameservers, read through read_file(); on Windows
+  // the network adapters' (GetAdaptersAddresses), the servers Windows asks.
+  virtual std::vector<std::string> dns_servers();
   // connect() asking the server for segments of at most `maxSegment` bytes (connect_tcp's),
   // to tell a path-MTU blackhole. A fake may keep this default, which ignores the size.
   virtual Result<Connection, ConnectError> connect_clamped(std::string_view ip, int port,

@@ -7,10 +7,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <sys/socket.h>
 #include <vector>
 
 #include "core/net/net.h"
+#include "core/net/socket.h"
 #include "core/util/text.h"
 #include "core/util/url.h"
 
@@ -38,15 +38,16 @@ std::optional<SockAddr> make_sockaddr(std::string_view ip, int port);
 // SIGPIPE when sent kNoSigPipe; -1 with errno set. Linux says it all with flags (SOCK_NONBLOCK,
 // SOCK_CLOEXEC, MSG_NOSIGNAL on each send); macOS has none of them: there the socket gets
 // O_NONBLOCK and FD_CLOEXEC right after socket() (run_process spawns with
-// POSIX_SPAWN_CLOEXEC_DEFAULT, so no child inherits it in between) and SO_NOSIGPIPE.
+// POSIX_SPAWN_CLOEXEC_DEFAULT, so no child inherits it in between) and SO_NOSIGPIPE. Windows
+// has no SIGPIPE: sock::open (socket_win.cpp), a non-inheritable socket in non-blocking mode.
 int open_socket(int family, int type);
-#ifdef __APPLE__
+#if defined(__APPLE__) || defined(_WIN32)
 inline constexpr int kNoSigPipe = 0;
 #else
 inline constexpr int kNoSigPipe = MSG_NOSIGNAL;
 #endif
 // Makes sends on `fd` (a socket from elsewhere) never raise SIGPIPE: SO_NOSIGPIPE on macOS; a
-// no-op on Linux, where every send says MSG_NOSIGNAL.
+// no-op on Linux, where every send says MSG_NOSIGNAL, and on Windows.
 void no_sigpipe(int fd);
 
 // Appends `value` unless `out` already holds it.

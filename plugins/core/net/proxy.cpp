@@ -1,18 +1,17 @@
 #include "core/net/proxy.h"
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <array>
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <sys/socket.h>
 #include <utility>
 #include <vector>
 
 #include "core/net/proxy_detail.h"
+#include "core/net/socket.h"
 #include "core/util/base64.h"
 #include "core/util/text.h"
 #include "core/util/url.h"

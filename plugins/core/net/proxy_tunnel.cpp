@@ -2,19 +2,18 @@
 // head, bounded) and SOCKS5 (RFC 1928/1929), timed for the report; probe_proxy() dials the proxy
 // and opens one. Which proxy to use is proxy.cpp's.
 #include <algorithm>
-#include <arpa/inet.h>
 #include <array>
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <sys/socket.h>
 #include <utility>
 #include <vector>
 
 #include "core/net/proxy.h"
 #include "core/net/proxy_detail.h"
+#include "core/net/socket.h"
 #include "core/util/base64.h"
 #include "core/util/text.h"
 #include "core/util/url.h"

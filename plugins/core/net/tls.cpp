@@ -1,14 +1,10 @@
 #include "core/net/tls.h"
 
-#include <arpa/inet.h>
 #include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
 #include <memory>
-#include <poll.h>
-#include <sys/socket.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -16,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "core/net/net_detail.h"
+#include "core/net/socket.h"
 #include "core/util/owned.h"
 #include "core/util/text.h"
 
@@ -32,6 +29,20 @@ using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 using Clock = std::chrono::steady_clock;
 
 // Puts the caller's socket in non-blocking mode for the probe and restores its mode after.
+#ifdef _WIN32
+// Winsock cannot tell a socket's mode: every socket the core hands out is blocking
+// (connect_tcp, the proxy tunnels), so that is the mode restored.
+class NonBlockingScope {
+ public:
+  explicit NonBlockingScope(int fd) : fd_(fd) { sock::set_nonblocking(fd_, true); }
+  ~NonBlockingScope() { sock::set_nonblocking(fd_, false); }
+  NonBlockingScope(const NonBlockingScope&) = delete;
+  NonBlockingScope& operator=(const NonBlockingScope&) = delete;
+
+ private:
+  int fd_;
+};
+#else
 class NonBlockingScope {
  public:
   explicit NonBlockingScope(int fd) : fd_(fd), flags_(fcntl(fd, F_GETFL)) {
@@ -51,6 +62,7 @@ class NonBlockingScope {
   int fd_;
   int flags_;
 };
+#endif
 
 // What the client-certificate callback saw; reached through SSL_get_app_data.
 struct ClientCertRequest {
@@ -111,8 +123,8 @@ Wait wait_for(int fd, short events, Clock::time_point deadline) {
     if (left <= 0) {
       return Wait::timeout;
     }
-    pollfd entry{fd, events, 0};
-    const int ready = poll(&entry, 1, static_cast<int>(left));
+    pollfd entry = sock::poll_entry(fd, events);
+    const int ready = sock::poll(&entry, 1, static_cast<int>(left));
     if (ready > 0) {
       return Wait::ready;  // including POLLERR/POLLHUP: the next recv/send says what happened
     }
@@ -157,8 +169,8 @@ class Transport {
       std::size_t sent = 0;
       while (sent < static_cast<std::size_t>(size)) {
         // kNoSigPipe: a peer that already closed must not kill the process with SIGPIPE.
-        const ssize_t n = ::send(fd_, buffer.data() + sent, static_cast<std::size_t>(size) - sent,
-                                 detail::kNoSigPipe);
+        const long n = sock::send(fd_, buffer.data() + sent, static_cast<std::size_t>(size) - sent,
+                                  detail::kNoSigPipe);
         if (n > 0) {
           sent += static_cast<std::size_t>(n);
           continue;
@@ -179,7 +191,7 @@ class Transport {
   bool fill() {
     std::array<char, 16384> buffer{};
     while (true) {
-      const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+      const long n = sock::recv(fd_, buffer.data(), buffer.size(), 0);
       if (n > 0) {
         BIO_write(rbio_, buffer.data(), static_cast<int>(n));
         if (firstBytes.size() < 64) {

@@ -57,7 +57,7 @@ X509_STORE* system_store() {
   static const StorePtr store = [] {
     StorePtr s(X509_STORE_new());
     if (s) {
-      X509_STORE_set_default_paths(s.get());
+      add_system_roots(s.get());
     }
     ERR_clear_error();  // a missing default path is not an error: the store is just empty
     return s;
@@ -72,6 +72,8 @@ std::string system_roots_note() {
   const char* file = std::getenv(X509_get_default_cert_file_env());
   return std::string(" (") +
          (file != nullptr && *file != '\0' ? file : X509_get_default_cert_file()) + ")";
+#elif defined(_WIN32)
+  return " (the Windows ROOT certificate store)";  // add_system_roots(), roots_win.cpp
 #else
   return "";
 #endif

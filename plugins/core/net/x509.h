@@ -16,8 +16,14 @@
 // have to include <openssl/x509.h>.
 struct x509_st;
 struct evp_pkey_st;
+struct x509_store_st;
 
 namespace kp::core {
+
+// Adds the roots this OS trusts by default to an OpenSSL store (used when a kubeconfig names no
+// CA): OpenSSL's default paths (the distribution's bundle); on Windows the ROOT system store
+// (CertOpenSystemStore), as Go's crypto/x509, and so kubectl, uses there.
+void add_system_roots(x509_store_st* store);
 
 // Shared ownership of an OpenSSL object that counts its references (X509, EVP_PKEY): copies
 // are cheap and point at the same object. A default-constructed handle is empty (operator bool
@@ -205,7 +211,8 @@ VerifyOutcome verify_chain(const Certificate& leaf, const std::vector<Certificat
 // What a message adds after "the system roots"/"the system trust store": "" on Linux (the
 // distribution's bundle, as every tool there uses); on macOS, whose roots live in the keychain,
 // " (/etc/ssl/cert.pem)": the PEM copy of the system roots OpenSSL reads there, or
-// $SSL_CERT_FILE's file when set (keychain roots an administrator added are not in it).
+// $SSL_CERT_FILE's file when set (keychain roots an administrator added are not in it); on
+// Windows " (the Windows ROOT certificate store)".
 std::string system_roots_note();
 
 // Why a served chain reached no CA of a bundle (a verification that failed with

@@ -6,7 +6,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#ifdef _WIN32
+#include <io.h>
+#include <windows.h>
+#else
 #include <unistd.h>
+#endif
 
 #include <yaml-cpp/yaml.h>
 
@@ -406,7 +411,20 @@ bool colour_enabled(int fd) {
   if (noColour != nullptr && noColour[0] != '\0') {
     return false;
   }
+#ifdef _WIN32
+  // A console shows the colour escapes once asked to (virtual terminal processing, Windows 10);
+  // a console that refuses gets plain text.
+  if (_isatty(fd) == 0) {
+    return false;
+  }
+  HANDLE console = reinterpret_cast<HANDLE>(_get_osfhandle(fd));
+  DWORD mode = 0;
+  return console != INVALID_HANDLE_VALUE && ::GetConsoleMode(console, &mode) &&
+         ((mode & ENABLE_VIRTUAL_TERMINAL_PROCESSING) != 0 ||
+          ::SetConsoleMode(console, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING));
+#else
   return isatty(fd) == 1;
+#endif
 }
 
 }  // namespace kp::core

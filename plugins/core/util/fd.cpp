@@ -1,6 +1,10 @@
 #include "core/util/fd.h"
 
+#ifdef _WIN32
+#include <winsock2.h>
+#else
 #include <unistd.h>
+#endif
 
 namespace kp::core {
 
@@ -17,8 +21,13 @@ UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
 
 void UniqueFd::reset(int fd) {
   if (fd_ >= 0 && fd_ != fd) {
+#ifdef _WIN32
+    // On Windows a UniqueFd owns a socket (processes use handles of their own: process_win.cpp).
+    ::closesocket(static_cast<SOCKET>(fd_));
+#else
     // Not retried on EINTR: on Linux the descriptor is gone either way.
     ::close(fd_);
+#endif
   }
   fd_ = fd;
 }

@@ -1,4 +1,5 @@
-// An owned file descriptor (POSIX).
+// An owned file descriptor (POSIX); on Windows an owned socket (a SOCKET kept in an int: Winsock's
+// handles are small values, as every port of BSD-socket code relies on), closed with closesocket.
 #pragma once
 
 namespace kp::core {

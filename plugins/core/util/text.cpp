@@ -1,8 +1,10 @@
 #include "core/util/text.h"
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 namespace kp::core {
 
@@ -100,6 +102,35 @@ std::string ascii_lower(std::string_view text) {
 }
 
 std::string describe_errno(int errorNumber) {
+#ifdef _WIN32
+  // The C runtime of Windows names only the classic errno values; the socket ones (which the
+  // core's Winsock layer sets, core/net/socket.h) get glibc's words, so messages match Linux.
+  static constexpr std::pair<int, const char*> kSocketErrors[] = {
+      {ECONNREFUSED, "connection refused"},
+      {ETIMEDOUT, "connection timed out"},
+      {ECONNRESET, "connection reset by peer"},
+      {ECONNABORTED, "software caused connection abort"},
+      {EHOSTUNREACH, "no route to host"},
+      {ENETUNREACH, "network is unreachable"},
+      {ENETDOWN, "network is down"},
+      {EADDRNOTAVAIL, "cannot assign requested address"},
+      {EADDRINUSE, "address already in use"},
+      {EAFNOSUPPORT, "address family not supported by protocol"},
+      {ENOTCONN, "transport endpoint is not connected"},
+      {EWOULDBLOCK, "resource temporarily unavailable"},
+      {EINPROGRESS, "operation now in progress"},
+      {ENOTSOCK, "socket operation on non-socket"},
+      {ENOPROTOOPT, "protocol not available"},
+      {EOPNOTSUPP, "operation not supported"},
+      {ENOBUFS, "no buffer space available"},
+      {EMSGSIZE, "message too long"},
+      {EPIPE, "broken pipe"}};
+  for (const auto& [number, text] : kSocketErrors) {
+    if (number == errorNumber) {
+      return text;
+    }
+  }
+#endif
   std::string text = std::strerror(errorNumber);
   if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') {
     text[0] = static_cast<char>(text[0] - 'A' + 'a');

@@ -1,6 +1,13 @@
 #include "core/util/time.h"
 
 #include <cstddef>
+#include <string>
+
+#ifdef _WIN32
+#include <iomanip>
+#include <locale>
+#include <sstream>
+#endif
 
 namespace kp::core {
 namespace {
@@ -84,6 +91,46 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
   const std::int64_t days =
       days_from_civil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day));
   return days * 86400 + *hour * 3600 + *minute * 60 + *second - offset;
+}
+
+std::optional<std::int64_t> parse_http_date(std::string_view text) {
+  const std::string date(text);
+  std::tm tm{};
+#ifdef _WIN32
+  // No strptime in the Windows C runtime: the same format through the C++ "C" locale.
+  std::istringstream in(date);
+  in.imbue(std::locale::classic());
+  in >> std::get_time(&tm, "%a, %d %b %Y %H:%M:%S GMT");
+  if (date.empty() || in.fail()) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(::_mkgmtime(&tm));
+#else
+  if (date.empty() || ::strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(::timegm(&tm));
+#endif
+}
+
+std::tm local_time(std::time_t t) {
+  std::tm tm{};
+#ifdef _WIN32
+  ::localtime_s(&tm, &t);
+#else
+  ::localtime_r(&t, &tm);
+#endif
+  return tm;
+}
+
+std::tm utc_time(std::time_t t) {
+  std::tm tm{};
+#ifdef _WIN32
+  ::gmtime_s(&tm, &t);
+#else
+  ::gmtime_r(&t, &tm);
+#endif
+  return tm;
 }
 
 }  // namespace kp::core

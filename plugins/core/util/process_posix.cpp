@@ -1,5 +1,3 @@
-#include "core/util/process.h"
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -16,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/util/fd.h"
+#include "core/util/process.h"
 
 extern char** environ;
 
