@@ -18,6 +18,8 @@ packages=(
   crossbuild-essential-arm64 qemu-user-static
   # darwin (scripts/platform/darwin.sh): a venv for PyPI's ziglang (zig's clang), make/perl for OpenSSL
   python3-venv make perl
+  # windows/amd64 (scripts/platform/windows_amd64.sh): the mingw-w64 cross compiler, wine for its tests
+  g++-mingw-w64-x86-64-posix wine64 wine
 )
 # linux/arm64: apt must know the architecture to download Debian's arm64 -dev packages (which
 # scripts/platform/linux_arm64.sh unpacks into its cache, installing nothing of arm64).
