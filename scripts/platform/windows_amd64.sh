@@ -125,8 +125,13 @@ cmake_lib() {
 
 build_nghttp2() {
   # Debian's source has no generated configure (and this machine no autotools): its CMake build.
+  # nghttp2 1.52's nghttp2_time.c calls its time() fallback, which it leaves out when
+  # GetTickCount64 exists, from the clock_gettime() branch it prefers (mingw's winpthreads has
+  # clock_gettime): GetTickCount64 alone (found with _WIN32_WINNT in the check's flags).
   cmake_lib "$1" "$2" -DENABLE_LIB_ONLY=ON -DENABLE_STATIC_LIB=ON -DENABLE_SHARED_LIB=OFF \
-    -DENABLE_DOC=OFF -DWITH_LIBXML2=OFF -DWITH_JEMALLOC=OFF &&
+    -DENABLE_DOC=OFF -DWITH_LIBXML2=OFF -DWITH_JEMALLOC=OFF -DHAVE_CLOCK_GETTIME=OFF \
+    -DCMAKE_C_FLAGS=-D_WIN32_WINNT=0x0A00 &&
+    grep -q '^#define HAVE_GETTICKCOUNT64 1' "$1/_build/config.h" &&
     [ -e "$2/lib/libnghttp2.a" ]
 }
 
