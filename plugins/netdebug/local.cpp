@@ -186,7 +186,7 @@ int local_command(const core::Invocation& invocation) {
   std::optional<int> port;
   if (parsed.count("port") > 0) {
     const std::string text = parsed["port"].as<std::string>();
-    const std::optional<long> number = parse_number(text, 65535);
+    const std::optional<std::int64_t> number = parse_number(text, 65535);
     if (!number || *number == 0) {
       return fail("--port: " + core::quote(text) + " is not a port number (1-65535)");
     }

@@ -1,7 +1,10 @@
 #include "netdebug/local_detail.h"
 
 #include <cctype>
+#include <charconv>
 #include <cstddef>
+#include <cstdint>
+#include <system_error>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -39,15 +42,16 @@ std::vector<std::string> words(std::string_view text) {
   return result;
 }
 
-// A decimal number within [0, max], or nullopt.
-std::optional<long> parse_number(std::string_view text, long max) {
-  if (text.empty() || text.size() > 10 ||
-      text.find_first_not_of("0123456789") != std::string_view::npos) {
+// A decimal number within [0, max], or nullopt. 64 bits everywhere: `long` is 32 bits on
+// Windows, and socket inodes go past 2^31.
+std::optional<std::int64_t> parse_number(std::string_view text, std::int64_t max) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos) {
     return std::nullopt;
   }
-  const long value = std::stol(std::string(text));
-  if (value > max) {
-    return std::nullopt;
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value > max) {
+    return std::nullopt;  // past 2^63 - 1 (std::errc::result_out_of_range) or past max
   }
   return value;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -32,8 +33,8 @@ using core::split;
 // The blank-separated words of `text`.
 std::vector<std::string> words(std::string_view text);
 
-// A decimal number within [0, max], or nullopt.
-std::optional<long> parse_number(std::string_view text, long max);
+// A decimal number within [0, max] (at most 2^63 - 1), or nullopt.
+std::optional<std::int64_t> parse_number(std::string_view text, std::int64_t max);
 
 std::string first_line(std::string_view text);
 

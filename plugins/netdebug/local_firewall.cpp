@@ -43,8 +43,9 @@ std::optional<bool> port_in_range(std::string_view spec, int port) {
     const auto value = parse_number(spec, 65535);
     return value ? std::optional<bool>(*value == port) : std::nullopt;
   }
-  const auto low = sep == 0 ? std::optional<long>(0) : parse_number(spec.substr(0, sep), 65535);
-  const auto high = sep + 1 == spec.size() ? std::optional<long>(65535)
+  const auto low =
+      sep == 0 ? std::optional<std::int64_t>(0) : parse_number(spec.substr(0, sep), 65535);
+  const auto high = sep + 1 == spec.size() ? std::optional<std::int64_t>(65535)
                                            : parse_number(spec.substr(sep + 1), 65535);
   if (!low || !high) {
     return std::nullopt;

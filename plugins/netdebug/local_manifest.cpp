@@ -56,7 +56,7 @@ ManifestState check_manifest(const LocalSystem& sys, const std::string& path, bo
     message += ", --advertise-address=" + flags->advertiseAddress;
   }
   const std::string securePort = flags->securePort.empty() ? "6443" : flags->securePort;
-  const std::optional<long> number = parse_number(securePort, 65535);
+  const std::optional<std::int64_t> number = parse_number(securePort, 65535);
   if (!number || *number == 0) {
     set(check, core::CheckStatus::fail, message + ": --secure-port is not a port number",
         "fix --secure-port in the manifest");

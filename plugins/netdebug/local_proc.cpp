@@ -91,7 +91,7 @@ std::vector<TcpSocket> parse_proc_net_tcp(std::string_view contents) {
       continue;
     }
     socket.state = static_cast<int>(std::stoul(fields[3], nullptr, 16));
-    const std::optional<long> inode = parse_number(fields[9], 0x7fffffff'ffffffff);
+    const std::optional<std::int64_t> inode = parse_number(fields[9], 0x7fffffff'ffffffff);
     socket.inode = inode ? static_cast<std::uint64_t>(*inode) : 0;
     socket.ipv6 = fields[1].find(':') > 8;
     sockets.push_back(socket);

@@ -10,6 +10,7 @@
 
 #include "core/net/net.h"
 #include "netdebug/local.h"
+#include "netdebug/local_detail.h"
 #include "support_invoke.h"
 #include "support_posix.h"
 
@@ -187,6 +188,32 @@ TEST_CASE("netdebug::parse_proc_net_tcp finds listeners, ports and inodes, IPv4 
   CHECK(six[1].localAddress == "2001:db8::1");
   CHECK(six[1].localPort == 6667);
   CHECK(netdebug::parse_proc_net_tcp("").empty());
+}
+
+TEST_CASE("netdebug::detail::parse_number reads 64-bit decimals on every platform",
+          "[netdebug][local]") {
+  using netdebug::detail::parse_number;
+  CHECK(parse_number("6443", 65535) == 6443);
+  CHECK(parse_number("0", 65535) == 0);
+  CHECK_FALSE(parse_number("65536", 65535));
+  CHECK_FALSE(parse_number("", 65535));
+  CHECK_FALSE(parse_number("-1", 65535));
+  CHECK_FALSE(parse_number("64 43", 65535));
+  CHECK_FALSE(parse_number("0x10", 65535));
+  // Past 32 bits (a Windows `long`): socket inodes are 64-bit.
+  constexpr std::int64_t kMax = 0x7fffffff'ffffffff;
+  CHECK(parse_number("4294967296", kMax) == 4294967296);
+  CHECK(parse_number("12345678901", kMax) == 12345678901);
+  CHECK(parse_number("9223372036854775807", kMax) == kMax);
+  CHECK_FALSE(parse_number("9223372036854775808", kMax));
+  CHECK_FALSE(parse_number("99999999999999999999999", kMax));
+}
+
+TEST_CASE("netdebug::parse_proc_net_tcp reads inodes past 32 bits", "[netdebug][local]") {
+  const auto sockets = netdebug::parse_proc_net_tcp(
+      kTcpHeader + tcp_line(0, kLabAddr + ":192B", "00000000:0000", "0A", 12345678901));
+  REQUIRE(sockets.size() == 1);
+  CHECK(sockets[0].inode == 12345678901);
 }
 
 TEST_CASE("netdebug::check_listen fails when nothing listens, names the owner otherwise",
