@@ -119,7 +119,7 @@ namespace {
 // "error loading config file", here too.
 int stat_error(const fs::path& file) {
   struct stat st {};
-  return ::stat(file.c_str(), &st) == 0 ? 0 : errno;
+  return ::stat(file.string().c_str(), &st) == 0 ? 0 : errno;  // a wide path on Windows
 }
 
 }  // namespace

@@ -453,8 +453,7 @@ Result<DnsAnswer, DnsError> query_dns_server(std::string_view serverText, std::s
     }
     if (Clock::now() >= nextSend) {
       for (const auto& q : questions) {
-        if (!q.done &&
-            sock::send(udp.get(), q.packet.data(), q.packet.size(), kNoSigPipe) < 0 &&
+        if (!q.done && sock::send(udp.get(), q.packet.data(), q.packet.size(), kNoSigPipe) < 0 &&
             errno != EAGAIN && errno != EWOULDBLOCK) {
           return network_error(errno);
         }
