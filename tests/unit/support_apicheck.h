@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "apicheck/apicheck.h"
+#include "core/net/socket.h"
 #include "support_http.h"
+#include "support_posix.h"
 #include "test_support_certs.h"
 
 namespace kp::testsupport {
@@ -51,7 +53,12 @@ struct FakeNetwork : kp::core::Network {
       return kp::core::ConnectError{it->second, 111, "", 0.2};
     }
     kp::core::Connection c;
+#ifdef _WIN32
+    // UniqueFd holds a socket on Windows: an unconnected one stands for the connection.
+    c.fd = kp::core::UniqueFd(kp::core::sock::open(AF_INET, SOCK_STREAM));
+#else
     c.fd = kp::core::UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+#endif
     c.address = std::string(ip);
     c.port = port;
     c.ms = 0.2;
@@ -60,6 +67,10 @@ struct FakeNetwork : kp::core::Network {
   std::string read_file(const std::string& path) override {
     const auto it = files.find(path);
     return it == files.end() ? "" : it->second;
+  }
+  // The fake machine's resolv.conf on every platform (Windows would ask its adapters).
+  std::vector<std::string> dns_servers() override {
+    return kp::core::resolv_conf_nameservers(read_file("/etc/resolv.conf"));
   }
 };
 

@@ -322,7 +322,9 @@ TEST_CASE("apicheck::check names the layer a health request's own connection bro
   }
 }
 
-TEST_CASE("apicheck::check blames /etc/hosts when DNS's address works", "[apicheck]") {
+// [posix]: the fake machine's hosts file is /etc/hosts; Windows reads
+// %SystemRoot%\\System32\\drivers\\etc\\hosts
+TEST_CASE("apicheck::check blames /etc/hosts when DNS's address works", "[apicheck][posix]") {
   World w;
   w.net->files["/etc/hosts"] = "127.0.0.1 localhost\n203.0.113.9 api.test\n";
   w.net->names["api.test"] = {"203.0.113.9"};  // what getaddrinfo gives: the hosts file

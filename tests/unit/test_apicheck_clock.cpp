@@ -13,6 +13,7 @@
 #include "core/util/base64.h"
 #include "support_apicheck.h"
 #include "support_http.h"
+#include "support_posix.h"
 #include "test_support_certs.h"
 
 namespace {

@@ -11,6 +11,7 @@
 #include "apicheck/apicheck.h"
 #include "apicheck/config_load.h"
 #include "core/kube/kubeconfig.h"
+#include "support_posix.h"
 
 using kp::apicheck::HostView;
 using kp::apicheck::LoadedConfig;
@@ -100,8 +101,10 @@ const Check& only_failure(const LoadedConfig& loaded) {
 
 }  // namespace
 
+// [posix]: the expected paths are Unix ones (/nonexistent/kp-test/...); Windows spells them with
+// backslashes
 TEST_CASE("apicheck::load_config with no kubeconfig goes on to localhost:8080 as kubectl does",
-          "[apicheck][config]") {
+          "[apicheck][config][posix]") {
   FakeHost fake;
   SECTION("nothing on the machine: the generic way to get one") {
     auto loaded = kp::apicheck::load_config(nothing_there(), {}, fake.view());
@@ -175,8 +178,9 @@ TEST_CASE("apicheck::load_config with no kubeconfig goes on to localhost:8080 as
   }
 }
 
+// [posix]: Unix paths, owners and modes (k3s.yaml, sudo); Windows has ACLs and backslash paths
 TEST_CASE("apicheck::load_config stops at a kubeconfig kubectl cannot read, and says why",
-          "[apicheck][config]") {
+          "[apicheck][config][posix]") {
   FakeHost fake;
   LoadingRules rules;
   SECTION("permission denied: owner, mode, who runs, and a fix that is not chmod") {
@@ -405,8 +409,9 @@ users:
   }
 }
 
+// [posix]: sudo and root's /root/.kube/config exist on Unix only
 TEST_CASE("apicheck::load_config warns when sudo reads root's kubeconfig beside the user's",
-          "[apicheck][config]") {
+          "[apicheck][config][posix]") {
   const KubeconfigFile root(R"(apiVersion: v1
 kind: Config
 current-context: old

@@ -142,7 +142,9 @@ TEST_CASE("core::parse_kubeconfig treats an empty file as an empty config", "[ku
   CHECK(parse("apiVersion: v1\nkind: Config\n").empty());
 }
 
-TEST_CASE("core::parse_kubeconfig resolves relative paths against the file", "[kubeconfig]") {
+// [posix]: relative paths joined with '/' as on Unix; Windows joins with backslashes
+TEST_CASE("core::parse_kubeconfig resolves relative paths against the file",
+          "[kubeconfig][posix]") {
   const Kubeconfig config = parse(R"(
 clusters:
 - name: c
@@ -577,7 +579,8 @@ TEST_CASE("core::resolve_client_config keeps client-go's Host for exec plugins",
   CHECK(host("https://H:6443") == "https://H:6443");
 }
 
-TEST_CASE("core::resolve_client_config applies flag overrides", "[kubeconfig]") {
+// [posix]: file flags compared as Unix paths; Windows joins with backslashes
+TEST_CASE("core::resolve_client_config applies flag overrides", "[kubeconfig][posix]") {
   const Kubeconfig config = parse(R"(
 current-context: c
 clusters:
@@ -636,7 +639,8 @@ contexts:
   }
 }
 
-TEST_CASE("core::resolve_client_config validates the selected entries", "[kubeconfig]") {
+// [posix]: the error quotes Unix paths; Windows spells them with backslashes
+TEST_CASE("core::resolve_client_config validates the selected entries", "[kubeconfig][posix]") {
   auto resolve = [](std::string_view yaml) {
     return resolve_client_config(parse(yaml), {}).error().message;
   };
@@ -707,7 +711,8 @@ contexts: [{name: c, context: {cluster: c}}]
   }
 }
 
-TEST_CASE("core::LoadingRules::precedence", "[kubeconfig]") {
+// [posix]: KUBECONFIG split on ':' (Windows: ';', the [windows] case below)
+TEST_CASE("core::LoadingRules::precedence", "[kubeconfig][posix]") {
   SECTION("--kubeconfig alone") {
     const LoadingRules rules{"/x/config", "/a:/b", "/home/u"};
     CHECK(rules.precedence() == std::vector<fs::path>{"/x/config"});
@@ -722,7 +727,25 @@ TEST_CASE("core::LoadingRules::precedence", "[kubeconfig]") {
   }
 }
 
-TEST_CASE("core::load_kubeconfig", "[kubeconfig]") {
+#ifdef _WIN32
+// client-go splits KUBECONFIG with filepath.SplitList: ';' on Windows, where ':' is in every
+// drive letter.
+TEST_CASE("core::LoadingRules::precedence splits KUBECONFIG on ';' on Windows",
+          "[kubeconfig][windows]") {
+  const LoadingRules rules{"", "C:\\a;;D:\\b;C:\\a;", "C:\\Users\\u"};
+  CHECK(rules.precedence() == std::vector<fs::path>{"C:\\a", "D:\\b"});
+  TempDir dir;
+  const fs::path real = dir.write("config", kLab);
+  const LoadingRules missing{"", "C:\\nonexistent\\a;" + real.string(), ""};
+  const auto config = load_kubeconfig(missing);
+  REQUIRE(config);
+  CHECK(config->currentContext == "lab");
+  CHECK(config->sourceFiles == std::vector<std::string>{real.string()});
+}
+#endif
+
+// [posix]: KUBECONFIG split on ':' and Unix paths (Windows: ';', the [windows] case)
+TEST_CASE("core::load_kubeconfig", "[kubeconfig][posix]") {
   TempDir dir;
   const fs::path real = dir.write("config", kLab);
   SECTION("--kubeconfig naming a missing file is an error") {
@@ -830,8 +853,9 @@ TEST_CASE(
             "request (net/http: invalid header field value for \"Authorization\")");
 }
 
+// [posix]: the error quotes the Unix path; Windows spells it with backslashes
 TEST_CASE("core::resolve_client_config tokenFile alone that is missing is an error naming the file",
-          "[kubeconfig]") {
+          "[kubeconfig][posix]") {
   CHECK(resolve_yaml(with_user("    tokenFile: /nonexistent/token\n")).error().message ==
         "/k/config: users[0].user.tokenFile: open /nonexistent/token: no such file or directory");
 }
@@ -1397,8 +1421,9 @@ TEST_CASE("core::in_cluster_config builds host, CA and token from the service ac
   }
 }
 
+// [posix]: file paths compared as Unix paths; Windows joins with backslashes
 TEST_CASE("core::in_cluster_config applies only --server, --token and --certificate-authority",
-          "[kubeconfig]") {
+          "[kubeconfig][posix]") {
   FakePod pod;
   const fs::path ca = pod.dir.write("flag-ca.crt", "FLAG-CA");
   ConfigOverrides o;
@@ -1494,8 +1519,10 @@ TEST_CASE("core::resolve_client_config refuses DER, which kubectl cannot read", 
                 "/k/config: clusters[0].cluster.certificate-authority-data: a DER certificate"));
 }
 
+// [posix]: stat("file/") is ENOTDIR on Unix; Windows reports no such file, and KUBECONFIG splits on
+// ';'
 TEST_CASE("core::load_kubeconfig skips only missing files: a path through a file is an error",
-          "[kubeconfig]") {
+          "[kubeconfig][posix]") {
   // client-go's loader skips os.IsNotExist (ENOENT) only; a KUBECONFIG entry with a slash after
   // a file name fails with "not a directory" in kubectl, and here.
   TempDir dir;
