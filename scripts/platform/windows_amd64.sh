@@ -214,6 +214,7 @@ cmake --build "$build/cmake" -j $jobs --target "${targets[@]}" >&2
 # Only Windows system DLLs may be imported: everything else is in the .exe.
 for t in "${targets[@]}"; do
   exe=$build/cmake/$t.exe
+  [ "$t" = kp_unit_tests ] && exe=$build/cmake/tests/unit/$t.exe # CMake builds it there
   dlls=$($host-objdump -p "$exe" | sed -n 's/^\s*DLL Name: //p' | sort -u | tr '\n' ' ')
   for dll in $dlls; do
     case ${dll,,} in
