@@ -664,6 +664,68 @@ def release_arm64_binary_needs_only_glibc():
                "arm64: the credentialed request over HTTP/2", whoami)
 
 
+# What a windows/amd64 binary may import: DLLs every Windows ships (no libstdc++, libgcc,
+# winpthread, OpenSSL, libcurl, nghttp2, zlib or yaml-cpp DLL); the same list as release.sh's.
+WINDOWS_SYSTEM_DLLS = {
+    "advapi32.dll", "bcrypt.dll", "crypt32.dll", "dnsapi.dll", "gdi32.dll", "iphlpapi.dll",
+    "kernel32.dll", "msvcrt.dll", "ncrypt.dll", "normaliz.dll", "ntdll.dll", "ole32.dll",
+    "oleaut32.dll", "rpcrt4.dll", "secur32.dll", "shell32.dll", "shlwapi.dll", "ucrtbase.dll",
+    "user32.dll", "userenv.dll", "version.dll", "winmm.dll", "wldap32.dll", "ws2_32.dll"}
+
+
+@case
+def release_windows_binary_imports_only_system_dlls():
+    """The windows/amd64 archive binaries: PE32+ x86-64 importing only Windows system DLLs
+    (objdump -p); unpacked alone in a directory, they run under wine (WINEPREFIX: the tests'
+    prefix): --version, the completion helper kubectl_complete-<name>.exe, `netdebug local`'s
+    exit 2 with its hint, and apicheck checking the lab's API server over HTTP/2."""
+    expect("windows/amd64" in platforms(), "the release built windows/amd64", platforms())
+    version = os.environ["KP_VERSION"]
+    wine = shutil.which("wine")
+    expect(wine and os.environ.get("WINEPREFIX"), "wine is installed (scripts/setup.sh) and "
+           "WINEPREFIX set (the wine fixture, tests/platform/wine_prefix.sh)")
+    objdump = shutil.which("x86_64-w64-mingw32-objdump") or "objdump"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name in PLUGINS:
+            with zipfile.ZipFile(archive_of(name, "windows/amd64")) as z:
+                z.extractall(root)
+            exe = root / f"kubectl-{name}.exe"
+            code, out = sh([objdump, "-p", str(exe)])
+            expect(code == 0 and "file format pei-x86-64" in out,
+                   f"kubectl-{name}.exe is PE32+ x86-64", out[:500])
+            dlls = sorted({d.lower() for d in re.findall(r"DLL Name: (\S+)", out)})
+            expect(dlls and set(dlls) <= WINDOWS_SYSTEM_DLLS and "kernel32.dll" in dlls and
+                   "ws2_32.dll" in dlls, f"kubectl-{name}.exe imports system DLLs only: {dlls}",
+                   sorted(set(dlls) - WINDOWS_SYSTEM_DLLS))
+        files = sorted(p.name for p in root.iterdir())
+        expect(not any(f.lower().endswith(".dll") for f in files),
+               "the directory holds the archives' files only, no DLL", files)
+        for name in PLUGINS:
+            code, out = sh([wine, str(root / f"kubectl-{name}.exe"), "--version"], timeout=120)
+            expect(code == 0 and out.strip() == f"kubectl-{name} version {version}",
+                   f"windows kubectl-{name}.exe --version runs under wine", out)
+        code, out = sh([wine, str(root / "kubectl_complete-certs.exe"), "server", "-o", ""],
+                       timeout=120)
+        expect(code == 0 and out.split() == ["text", "json", "yaml", "prometheus", ":4"],
+               "windows kubectl_complete-certs.exe answers completion", out)
+        code, out = sh([wine, str(root / "kubectl-netdebug.exe"), "local"], timeout=120)
+        expect(code == 2 and "cannot run on Windows" in out and "hint: " in out,
+               "windows `netdebug local`: exit 2, why and a hint", out)
+        code, out = sh([wine, str(root / "kubectl-apicheck.exe"), "--kubeconfig",
+                        lab("kubeconfig", "admin"), "-o", "json"], timeout=180,
+                       env={"PATH": f"{lab('bin')}:{os.environ['PATH']}"})
+        try:
+            report = json.loads(out[out.find("{"):])
+        except ValueError:
+            report = None
+        expect(code == 0 and report and report["verdict"] == "ok",
+               "windows kubectl-apicheck.exe checks the lab's API server, verdict ok", out)
+        whoami = [c for c in report["checks"] if c["id"] == "auth.whoami"]
+        expect(whoami and whoami[0]["details"].get("httpVersion") == "HTTP/2",
+               "windows: the credentialed request over HTTP/2", whoami)
+
+
 def minbase():
     """A Debian minbase root (debootstrap from the configured mirror), cached as a tarball."""
     suite = "bookworm"
