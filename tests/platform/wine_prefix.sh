@@ -21,7 +21,8 @@ start)
   if [ ! -e "$WINEPREFIX/.kp-complete" ]; then
     rm -rf "$WINEPREFIX"
     mkdir -p "$WINEPREFIX"
-    wineboot -i </dev/null >/dev/null 2>&1 || { echo "wine_prefix: wineboot -i failed" >&2; exit 1; }
+    wineboot -i </dev/null >/dev/null 2>&1 ||
+      { echo "wine_prefix: wineboot -i failed" >&2; exit 1; }
     wineserver -w
     touch "$WINEPREFIX/.kp-complete"
   fi
@@ -29,7 +30,8 @@ start)
   # CTest's output pipe: CTest would wait for them (ten minutes).
   # (It fails when the prefix's server runs already: that one is kept.)
   wineserver -p600 </dev/null >/dev/null 2>&1 || true
-  wine cmd /c exit 0 </dev/null >/dev/null 2>&1 || { echo "wine_prefix: wine cannot run cmd" >&2; exit 1; }
+  wine cmd /c exit 0 </dev/null >/dev/null 2>&1 ||
+    { echo "wine_prefix: wine cannot run cmd" >&2; exit 1; }
   echo "wine prefix $WINEPREFIX ready in $(($(date +%s%N) / 1000000 - start)) ms"
   ;;
 stop)
