@@ -20,40 +20,24 @@ arch=${1:-}
 case $arch in
 amd64) triple=x86_64-macos openssl_target=darwin64-x86_64-cc ;;
 arm64) triple=aarch64-macos openssl_target=darwin64-arm64-cc ;;
--h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
 *) echo "darwin: error: the first argument is the arch, amd64 or arm64; see $0 --help" >&2; exit 2 ;;
 esac
 shift
 name=darwin_$arch
-build=""
-tests=OFF
-while [ $# -gt 0 ]; do
-  case $1 in
-  --build) build=$2; shift 2 ;;
-  --tests) tests=ON; shift ;;
-  *) echo "$name: error: unknown argument \"$1\"; see $0 --help" >&2; exit 2 ;;
-  esac
-done
-[ -n "$build" ] || { echo "$name: error: --build DIR is required" >&2; exit 2; }
-mkdir -p "$build"
-build=$(cd "$build" && pwd)
+# shellcheck source=../lib/platform.sh
+. "$root/scripts/lib/platform.sh"
+platform_args "$0" "$@"
 # The oldest macOS the binaries run on (LC_BUILD_VERSION minos; check_macho.py checks it).
 macos_min=11.0
 zig_version=0.15.2
-kp_cache=${KP_CACHE_DIR:-$HOME/.cache/kplugins-lab}
-cache=$kp_cache/platform/$name
 zig_dir=$kp_cache/platform/zig-$zig_version
-jobs=2
-export CCACHE_DIR=${CCACHE_DIR:-$kp_cache/ccache}
-export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-4G}
 # The compiler is a wrapper script: hash its content (it names zig's version and the target),
 # not its mtime.
 export CCACHE_COMPILERCHECK=content
 export ZIG_GLOBAL_CACHE_DIR=$kp_cache/platform/zig-cache ZIG_LOCAL_CACHE_DIR=$kp_cache/platform/zig-cache
 # shellcheck source=../lib/debsrc.sh
 . "$root/scripts/lib/debsrc.sh"
-log() { echo "$name: $*" >&2; }
-die() { echo "$name: error: $*" >&2; exit 1; }
 
 for tool in python3 dpkg-source dpkg-query apt-get apt-cache cmake ninja make perl; do
   command -v "$tool" >/dev/null || die "$tool is missing: run scripts/setup.sh"

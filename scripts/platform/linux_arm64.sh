@@ -13,30 +13,15 @@
 # Output on stderr; exit non-zero on failure.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=""
-tests=OFF
-while [ $# -gt 0 ]; do
-  case $1 in
-  --build) build=$2; shift 2 ;;
-  --tests) tests=ON; shift ;;
-  -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "linux_arm64: error: unknown argument \"$1\"; see $0 --help" >&2; exit 2 ;;
-  esac
-done
-[ -n "$build" ] || { echo "linux_arm64: error: --build DIR is required" >&2; exit 2; }
-mkdir -p "$build"
-build=$(cd "$build" && pwd -P)
-cache=${KP_CACHE_DIR:-$HOME/.cache/kplugins-lab}/platform/linux_arm64
+name=linux_arm64
+# shellcheck source=../lib/platform.sh
+. "$root/scripts/lib/platform.sh"
+platform_args "$0" "$@"
 host=aarch64-linux-gnu
-jobs=2
-export CCACHE_DIR=${CCACHE_DIR:-${KP_CACHE_DIR:-$HOME/.cache/kplugins-lab}/ccache}
-export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-4G}
 # shellcheck source=../lib/debsrc.sh
 . "$root/scripts/lib/debsrc.sh"
 # shellcheck source=lib/curl.sh
 . "$root/scripts/lib/curl.sh"
-log() { echo "linux_arm64: $*" >&2; }
-die() { echo "linux_arm64: error: $*" >&2; exit 1; }
 
 for tool in $host-gcc $host-g++ $host-readelf dpkg-source dpkg-deb apt-get apt-cache cmake ninja make; do
   command -v "$tool" >/dev/null || die "$tool is missing: run scripts/setup.sh"

@@ -13,28 +13,13 @@
 # Output on stderr; exit non-zero on failure.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=""
-tests=OFF
-while [ $# -gt 0 ]; do
-  case $1 in
-  --build) build=$2; shift 2 ;;
-  --tests) tests=ON; shift ;;
-  -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "windows_amd64: error: unknown argument \"$1\"; see $0 --help" >&2; exit 2 ;;
-  esac
-done
-[ -n "$build" ] || { echo "windows_amd64: error: --build DIR is required" >&2; exit 2; }
-mkdir -p "$build"
-build=$(cd "$build" && pwd)
-cache=${KP_CACHE_DIR:-$HOME/.cache/kplugins-lab}/platform/windows_amd64
+name=windows_amd64
+# shellcheck source=../lib/platform.sh
+. "$root/scripts/lib/platform.sh"
+platform_args "$0" "$@"
 host=x86_64-w64-mingw32
-jobs=2
-export CCACHE_DIR=${CCACHE_DIR:-${KP_CACHE_DIR:-$HOME/.cache/kplugins-lab}/ccache}
-export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-4G}
 # shellcheck source=../lib/debsrc.sh
 . "$root/scripts/lib/debsrc.sh"
-log() { echo "windows_amd64: $*" >&2; }
-die() { echo "windows_amd64: error: $*" >&2; exit 1; }
 
 for tool in $host-gcc-posix $host-g++-posix $host-objdump $host-ar $host-ranlib $host-strip \
   dpkg-source dpkg-parsechangelog apt-get cmake ninja make; do
