@@ -1127,6 +1127,21 @@ clusters:
                  "      extension: {~: 1}\n") ==
         "/k/config: clusters[0].cluster.extensions[0].extension: a null key (kubectl: "
         "\"unsupported map key of type: <nil>\")");
+  // go-yaml gives an integer above int64 as uint64, a key type sigs.k8s.io/yaml refuses; one
+  // below stays an int, and one past uint64 is a float.
+  CHECK(error_of("clusters:\n- name: k\n  cluster:\n    extensions:\n    - name: x\n"
+                 "      extension: {9223372036854775808: 1}\n") ==
+        "/k/config: clusters[0].cluster.extensions[0].extension: an integer key above "
+        "9223372036854775807 (kubectl: \"unsupported map key of type: uint64\"); put it in "
+        "quotes");
+  const auto wide = parse_kubeconfig(
+      "clusters:\n- name: k\n  cluster:\n    extensions:\n"
+      "    - name: x\n      extension: {9223372036854775807: 1, "
+      "18446744073709551616: 2}\n",
+      "/k/config");
+  REQUIRE(wide);
+  CHECK(wide->clusters.at("k").extensions.at("x") ==
+        nlohmann::json::parse(R"({"9223372036854775807": 1, "1.8446744e+19": 2})"));
 }
 
 TEST_CASE("core::resolve_client_config impersonation needs a user", "[kubeconfig]") {

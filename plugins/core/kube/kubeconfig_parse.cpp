@@ -172,7 +172,8 @@ class FieldReader {
   }
 
   // A mapping key as kubectl's YAML-to-JSON step spells it: unquoted YAML 1.1 booleans and
-  // numbers become "true", "16", "1.5"; a null key is refused, a mapping or list as a key too.
+  // numbers become "true", "16", "1.5"; a null key is refused, an integer key above 2^63-1, a
+  // mapping or list as a key too.
   std::string key_text(const YAML::Node& key, const std::string& path) {
     if (!ok()) {
       return {};
@@ -185,9 +186,13 @@ class FieldReader {
       return key.Scalar();
     }
     const std::string text = key.IsNull() ? std::string() : key.Scalar();
-    const std::string spelled = yaml11_key_text(resolve_yaml11(text), text);
+    const Yaml11Scalar typed = resolve_yaml11(text);
+    const std::string spelled = yaml11_key_text(typed, text);
     if (spelled.empty()) {
-      fail(path, "a null key (kubectl: \"unsupported map key of type: <nil>\")");
+      fail(path, typed.kind == Yaml11Scalar::Kind::unsignedInteger
+                     ? "an integer key above 9223372036854775807 (kubectl: \"unsupported map "
+                       "key of type: uint64\"); put it in quotes"
+                     : "a null key (kubectl: \"unsupported map key of type: <nil>\")");
     }
     return spelled;
   }

@@ -273,13 +273,12 @@ std::string_view json_type_name(const Yaml11Scalar& scalar) {
 std::string yaml11_key_text(const Yaml11Scalar& key, std::string_view plain) {
   switch (key.kind) {
     case Yaml11Scalar::Kind::null:
+    case Yaml11Scalar::Kind::unsignedInteger:
       return {};
     case Yaml11Scalar::Kind::boolean:
       return key.boolean ? "true" : "false";
     case Yaml11Scalar::Kind::integer:
       return std::to_string(key.integer);
-    case Yaml11Scalar::Kind::unsignedInteger:
-      return std::to_string(key.unsignedInteger);
     case Yaml11Scalar::Kind::string:
       return std::string(plain);
     case Yaml11Scalar::Kind::floating:

@@ -35,7 +35,8 @@ Yaml11Scalar resolve_yaml11(std::string_view plain);
 std::string_view json_type_name(const Yaml11Scalar& scalar);
 
 // How sigs.k8s.io/yaml turns a non-string map key into a JSON key: "true", "16", "1.5"
-// (float keys as strconv.FormatFloat(f, 'g', -1, 32)); empty for a null key, which it refuses.
+// (float keys as strconv.FormatFloat(f, 'g', -1, 32)); empty for the keys it refuses: null, and
+// integers above 2^63-1 (go-yaml gives those as uint64, which it has no case for).
 std::string yaml11_key_text(const Yaml11Scalar& key, std::string_view plain);
 
 }  // namespace kp::core
