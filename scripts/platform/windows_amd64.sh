@@ -33,18 +33,20 @@ if command -v ccache >/dev/null; then
 fi
 
 # dep NAME BUILD-FUNCTION: the prefix of NAME's cached build, made by BUILD-FUNCTION SRC PREFIX
-# (in a temp dir) when absent. The key is the version built: the mirror's newest, or, when the
+# (in a temp dir) when absent. The key is the version built (the mirror's newest, or, when the
 # mirror lists a version it does not serve (debsrc.sh then takes the next), the version fetched,
-# read from the source's debian/changelog.
+# read from the source's debian/changelog) and a hash of BUILD-FUNCTION's text: a changed
+# recipe is a new build.
 dep() {
-  local name=$1 fn=$2 version prefix work
+  local name=$1 fn=$2 version prefix work recipe
+  recipe=$(declare -f "$fn" | sha256sum | cut -c1-8)
   version=$(debian_source_version "$name") || die "no version of $name on the mirror"
   [ -n "$version" ] || die "no version of $name on the mirror"
-  prefix=$cache/$name-${version#*:} # no epoch: a ":" in a path confuses search paths
+  prefix=$cache/$name-${version#*:}-$recipe # no epoch: a ":" in a path confuses search paths
   # A version the mirror lists but does not serve: the one built instead, noted at the last build
   # (so a warm run does not fetch the source again to learn it).
   local newest=$prefix
-  [ -e "$newest.served-as" ] && prefix=$cache/$name-$(cat "$newest.served-as")
+  [ -e "$newest.served-as" ] && prefix=$cache/$name-$(cat "$newest.served-as")-$recipe
   if [ -e "$prefix/.done" ]; then
     echo "$prefix"
     return
@@ -52,7 +54,7 @@ dep() {
   work=$(mktemp -d)
   debian_source "$name=$version" "$work/src" || { rm -rf "$work"; die "cannot fetch $name"; }
   version=$(dpkg-parsechangelog -l "$work/src/debian/changelog" -S Version)
-  prefix=$cache/$name-${version#*:}
+  prefix=$cache/$name-${version#*:}-$recipe
   mkdir -p "$cache"
   [ "$prefix" = "$newest" ] || echo "${version#*:}" >"$newest.served-as"
   if [ -e "$prefix/.done" ]; then
@@ -92,9 +94,11 @@ build_zlib() {
 
 build_openssl() {
   # Only the libraries: no tests or docs; no engines or loadable modules (a static .exe loads
-  # nothing).
+  # nothing). OPENSSLDIR is where OpenSSL reads openssl.cnf at start-up: OpenSSL's own default
+  # for mingw64, which only administrators can write (left to --prefix, it would be a
+  # drive-relative \tmp\... any local user could create: the class of CVE-2019-1552).
   ./Configure mingw64 --cross-compile-prefix=$host- --prefix="$2" --libdir=lib no-shared \
-    no-tests no-module no-engine no-dso -O2 &&
+    --openssldir="C:/Program Files/Common Files/SSL" no-tests no-module no-engine no-dso -O2 &&
     make -j$jobs build_libs && make install_dev && [ -e "$2/lib/libssl.a" ]
 }
 

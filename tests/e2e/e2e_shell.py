@@ -698,6 +698,12 @@ def release_windows_binary_imports_only_system_dlls():
             expect(dlls and set(dlls) <= WINDOWS_SYSTEM_DLLS and "kernel32.dll" in dlls and
                    "ws2_32.dll" in dlls, f"kubectl-{name}.exe imports system DLLs only: {dlls}",
                    sorted(set(dlls) - WINDOWS_SYSTEM_DLLS))
+            # OpenSSL reads OPENSSLDIR/openssl.cnf at start-up: a directory only administrators
+            # can write, never the build's temporary prefix (a drive-relative \tmp\... there).
+            dirs = set(re.findall(rb'OPENSSLDIR: "([^"]*)"', exe.read_bytes()))
+            expect(dirs == {b"C:/Program Files/Common Files/SSL"},
+                   f"kubectl-{name}.exe's OpenSSL reads its configuration from an admin-only "
+                   "directory", dirs)
         files = sorted(p.name for p in root.iterdir())
         expect(not any(f.lower().endswith(".dll") for f in files),
                "the directory holds the archives' files only, no DLL", files)
