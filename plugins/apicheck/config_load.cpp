@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/net/proxy.h"
+#include "core/util/files.h"
 #include "core/util/host.h"
 #include "core/util/process.h"
 #include "core/util/text.h"
@@ -372,10 +373,11 @@ std::vector<Check> kubeconfig_env_checks(const core::LoadingRules& rules, const 
   }
   // The whole list with ~ and ~/ spelled $HOME, for the fix (the other entries kept).
   std::vector<std::string> expanded;
-  for (const std::string& entry : core::split(rules.kubeconfigEnv, ':')) {
+  const std::vector<std::string> entries = core::split_path_list(rules.kubeconfigEnv);
+  for (const std::string& entry : entries) {
     expanded.push_back(entry == "~" || entry.starts_with("~/") ? "$HOME" + entry.substr(1) : entry);
   }
-  for (const std::string& entry : core::split(rules.kubeconfigEnv, ':')) {
+  for (const std::string& entry : entries) {
     if (entry.starts_with("~") && !host.stat(entry)) {
       const bool otherUser = entry != "~" && !entry.starts_with("~/");
       Check check = core::make_check(
@@ -384,11 +386,13 @@ std::vector<Check> kubeconfig_env_checks(const core::LoadingRules& rules, const 
               " starts with a literal ~: the shell did not expand it (it was quoted) and client-go "
               "does not, so kubectl skips it as a missing file",
           otherUser ? "write that user's home directory in full instead of ~USER"
-                    : "write $HOME instead of ~: export KUBECONFIG=" + core::join(expanded, ":"));
+                    : "write $HOME instead of ~: export KUBECONFIG=" +
+                          core::join(expanded, std::string(1, core::kPathListSeparator)));
       check.details = {{"entry", entry}};
       checks.push_back(std::move(check));
     }
-    if (entry.find(';') != std::string::npos) {
+    // On Windows ';' is the separator itself.
+    if (core::kPathListSeparator == ':' && entry.find(';') != std::string::npos) {
       Check check = core::make_check(
           "config.kubeconfig-env", Layer::config, CheckStatus::warn,
           "KUBECONFIG holds ';', the Windows separator: on Linux and macOS client-go splits on "

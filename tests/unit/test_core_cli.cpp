@@ -25,21 +25,30 @@ kp::testsupport::Invoked run_certs(std::vector<std::string> args) {
 
 }  // namespace
 
-TEST_CASE("core::program_name", "[cli]") {
-  SECTION("kubectl dispatch shows the kubectl form") {
-    CHECK(program_name("/usr/local/bin/kubectl-apicheck", "/usr/bin/kubectl") ==
-          "kubectl apicheck");
-  }
-  SECTION("underscores in the file name are dashes in the command") {
-    CHECK(program_name("kubectl-foo_bar", "/usr/bin/kubectl") == "kubectl foo-bar");
-  }
-  SECTION("run directly, the basename is kept") {
-    CHECK(program_name("/usr/local/bin/kubectl-apicheck", nullptr) == "kubectl-apicheck");
-    CHECK(program_name("./build/kubectl-certs", nullptr) == "kubectl-certs");
-  }
-  SECTION("a binary not named kubectl-* keeps its name even under kubectl") {
-    CHECK(program_name("/tmp/apicheck", "/usr/bin/kubectl") == "apicheck");
-  }
+TEST_CASE("core::program_name", "[cli]"){SECTION("kubectl dispatch shows the kubectl form"){CHECK(
+    program_name("/usr/local/bin/kubectl-apicheck", "/usr/bin/kubectl") == "kubectl apicheck");
+}
+SECTION("underscores in the file name are dashes in the command") {
+  CHECK(program_name("kubectl-foo_bar", "/usr/bin/kubectl") == "kubectl foo-bar");
+}
+SECTION("run directly, the basename is kept") {
+  CHECK(program_name("/usr/local/bin/kubectl-apicheck", nullptr) == "kubectl-apicheck");
+  CHECK(program_name("./build/kubectl-certs", nullptr) == "kubectl-certs");
+}
+SECTION("a binary not named kubectl-* keeps its name even under kubectl") {
+  CHECK(program_name("/tmp/apicheck", "/usr/bin/kubectl") == "apicheck");
+}
+#ifdef _WIN32
+SECTION("on Windows kubectl runs a plugin by its full path, .exe and all") {
+  CHECK(program_name("C:\\Users\\me\\.krew\\bin\\kubectl-netdebug.exe", "C:\\bin\\kubectl.exe") ==
+        "kubectl netdebug");
+  CHECK(program_name("C:\\tools\\KUBECTL-CERTS.EXE", nullptr) == "KUBECTL-CERTS");
+}
+#else
+SECTION("a backslash is no separator outside Windows") {
+  CHECK(program_name("dir\\kubectl-certs", "/usr/bin/kubectl") == "dir\\kubectl-certs");
+}
+#endif
 }
 
 TEST_CASE("core::is_completion_helper", "[cli]") {
@@ -47,6 +56,9 @@ TEST_CASE("core::is_completion_helper", "[cli]") {
     CHECK(is_completion_helper("kubectl_complete-certs", "certs"));
     CHECK(is_completion_helper("/root/.krew/store/certs/v0.1.0/kubectl_complete-certs", "certs"));
     CHECK(is_completion_helper("kubectl_complete-certs.exe", "certs"));
+#ifdef _WIN32
+    CHECK(is_completion_helper("C:\\krew\\bin\\kubectl_complete-certs.EXE", "certs"));
+#endif
   }
   SECTION("any other name is the plugin itself") {
     CHECK_FALSE(is_completion_helper("kubectl-certs", "certs"));

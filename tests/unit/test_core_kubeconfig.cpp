@@ -9,6 +9,7 @@
 
 #include "core/kube/kubeconfig.h"
 #include "core/util/base64.h"
+#include "core/util/files.h"
 #include "core/util/yaml.h"
 #include "test_support_certs.h"
 
@@ -189,6 +190,33 @@ users:
   CHECK(lookup.exec->args == std::vector<std::string>{"eks", "get-token"});
   CHECK(lookup.exec->env ==
         std::vector<std::pair<std::string, std::string>>{{"AWS_PROFILE", "lab"}});
+}
+
+// client-go resolves an exec command against the kubeconfig's directory when it holds Go's
+// filepath.Separator: '/' here, '\\' on Windows (where "./bin/x" is left to the current
+// directory, and "bin\\x" is the file's).
+TEST_CASE("core::parse_kubeconfig resolves an exec command holding the path separator",
+          "[kubeconfig]") {
+  const auto command_of = [](const std::string& command, const std::string& file) {
+    const auto config = parse_kubeconfig(
+        "users:\n- name: u\n  user:\n    exec:\n"
+        "      apiVersion: client.authentication.k8s.io/v1\n"
+        "      command: '" +
+            command + "'\n",
+        file);
+    REQUIRE(config);
+    REQUIRE(config->users.at("u").exec);
+    return config->users.at("u").exec->command;
+  };
+#ifdef _WIN32
+  CHECK(command_of("bin\\kubelogin.exe", "C:\\Users\\me\\.kube\\config") ==
+        "C:\\Users\\me\\.kube\\bin\\kubelogin.exe");
+  CHECK(command_of("./bin/kubelogin", "C:\\Users\\me\\.kube\\config") == "./bin/kubelogin");
+#else
+  CHECK(command_of("./bin/kubelogin", "/home/me/.kube/config") == "/home/me/.kube/bin/kubelogin");
+  CHECK(command_of("bin\\kubelogin", "/home/me/.kube/config") == "bin\\kubelogin");
+#endif
+  CHECK(command_of("kubelogin", "/home/me/.kube/config") == "kubelogin");
 }
 
 TEST_CASE("core::parse_kubeconfig errors name the file and field", "[kubeconfig]") {
@@ -727,6 +755,70 @@ TEST_CASE("core::LoadingRules::precedence", "[kubeconfig][posix]") {
   }
 }
 
+// Go's filepath.SplitList, by either platform's rules (path/filepath/path_unix.go and
+// path_windows.go): KUBECONFIG and PATH.
+TEST_CASE("core::split_path_list as Go's filepath.SplitList", "[kubeconfig]") {
+  using V = std::vector<std::string>;
+  CHECK(split_path_list("", ':', false).empty());
+  CHECK(split_path_list("/a::/b:", ':', false) == V{"/a", "", "/b", ""});
+  // Outside Windows a quote is a character like any other.
+  CHECK(split_path_list("\"/a:b\":/c", ':', false) == V{"\"/a", "b\"", "/c"});
+  CHECK(split_path_list("", ';', true).empty());
+  CHECK(split_path_list("C:\\a;;D:\\b;", ';', true) == V{"C:\\a", "", "D:\\b", ""});
+  // On Windows a quoted part may hold ';', and every quote goes.
+  CHECK(split_path_list("\"C:\\a;b\\config\";C:\\x", ';', true) == V{"C:\\a;b\\config", "C:\\x"});
+  CHECK(split_path_list("C:\\\"my dir\"\\config", ';', true) == V{"C:\\my dir\\config"});
+  // An unclosed quote runs to the end.
+  CHECK(split_path_list("\"C:\\a;b", ';', true) == V{"C:\\a;b"});
+  // The one-argument form is the platform's.
+  CHECK(split_path_list(std::string("x") + kPathListSeparator + "y") == V{"x", "y"});
+}
+
+// client-go's homedir.HomeDir() on Windows (util/homedir/homedir.go), run on this platform's
+// files: %HOME%, %HOMEDRIVE%%HOMEPATH%, %USERPROFILE%.
+TEST_CASE("core::windows_home_directory picks the home as client-go on Windows", "[kubeconfig]") {
+  TempDir dir;
+  const auto make = [&](const std::string& name) {
+    fs::create_directories(dir.path() / name);
+    return (dir.path() / name).string();
+  };
+  const std::string home = make("home"), drive = make("drive"), profile = make("profile");
+  const std::string missing = (dir.path() / "missing").string();
+  const auto kubeconfig_in = [&](const std::string& d) {
+    fs::create_directories(fs::path(d) / ".kube");
+    std::ofstream(fs::path(d) / ".kube" / "config") << "{}";
+  };
+  SECTION("1. the first of HOME, HOMEDRIVE+HOMEPATH, USERPROFILE that holds .kube/config") {
+    kubeconfig_in(profile);
+    CHECK(windows_home_directory(home, drive, profile) == profile);
+    kubeconfig_in(drive);
+    CHECK(windows_home_directory(home, drive, profile) == drive);
+    CHECK(windows_home_directory("", drive, profile) == drive);
+  }
+  SECTION("2. else the first of HOME, USERPROFILE, HOMEDRIVE+HOMEPATH that is a writable dir") {
+    CHECK(windows_home_directory(home, drive, profile) == home);
+    CHECK(windows_home_directory(missing, drive, profile) == profile);
+    CHECK(windows_home_directory("", drive, "") == drive);
+#ifndef _WIN32
+    // Go reads the mode's owner write bit (on Windows: no read-only attribute), not access():
+    // even root skips such a directory.
+    fs::permissions(profile, fs::perms::owner_write, fs::perm_options::remove);
+    CHECK(windows_home_directory(missing, drive, profile) == drive);
+    SECTION("3. else the first that exists, a file too") {
+      const std::string file = (dir.path() / "file").string();
+      std::ofstream(file) << "x";
+      CHECK(windows_home_directory(missing, file, profile) == profile);
+      CHECK(windows_home_directory(file, "", profile) == file);
+    }
+    fs::permissions(profile, fs::perms::owner_write, fs::perm_options::add);
+#endif
+  }
+  SECTION("4. else the first that is set, even if it does not exist") {
+    CHECK(windows_home_directory("", missing, missing + "2") == missing + "2");
+    CHECK(windows_home_directory("", "", "").empty());
+  }
+}
+
 #ifdef _WIN32
 // client-go splits KUBECONFIG with filepath.SplitList: ';' on Windows, where ':' is in every
 // drive letter.
@@ -734,6 +826,8 @@ TEST_CASE("core::LoadingRules::precedence splits KUBECONFIG on ';' on Windows",
           "[kubeconfig][windows]") {
   const LoadingRules rules{"", "C:\\a;;D:\\b;C:\\a;", "C:\\Users\\u"};
   CHECK(rules.precedence() == std::vector<fs::path>{"C:\\a", "D:\\b"});
+  const LoadingRules quoted{"", "\"C:\\my;dir\\config\";C:\\a", ""};
+  CHECK(quoted.precedence() == std::vector<fs::path>{"C:\\my;dir\\config", "C:\\a"});
   TempDir dir;
   const fs::path real = dir.write("config", kLab);
   const LoadingRules missing{"", "C:\\nonexistent\\a;" + real.string(), ""};

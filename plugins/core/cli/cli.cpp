@@ -8,6 +8,7 @@
 
 #include "core/cli/complete.h"
 #include "core/cli/config_dump.h"
+#include "core/util/files.h"
 #include "core/util/version.h"
 
 namespace kp::core {
@@ -24,11 +25,6 @@ std::vector<std::string> string_list(const cxxopts::ParseResult& parsed, const c
 
 bool flag(const cxxopts::ParseResult& parsed, const char* name) {
   return parsed.count(name) > 0 && parsed[name].as<bool>();
-}
-
-std::string_view basename(std::string_view path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
 // cxxopts quotes names with typographic quotes; terminals and logs prefer plain ones.
@@ -152,7 +148,8 @@ LoadingRules KubeFlags::loading_rules() const {
 }
 
 std::string program_name(std::string_view argv0, const char* kubectlPath) {
-  const std::string_view base = basename(argv0);
+  // On Windows kubectl runs a plugin by its full path, "C:\\...\\kubectl-certs.exe".
+  const std::string_view base = program_file_name(argv0);
   constexpr std::string_view kPrefix = "kubectl-";
   if (kubectlPath == nullptr || !base.starts_with(kPrefix)) {
     return std::string(base);

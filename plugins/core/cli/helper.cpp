@@ -3,21 +3,12 @@
 #include <string>
 #include <vector>
 
-#include "core/util/text.h"
+#include "core/util/files.h"
 
 namespace kp::core {
 
 bool is_completion_helper(std::string_view argv0, std::string_view tool) {
-#ifdef _WIN32
-  constexpr std::string_view kSeparators = "/\\";
-#else
-  constexpr std::string_view kSeparators = "/";
-#endif
-  const auto separator = argv0.find_last_of(kSeparators);
-  std::string_view base = separator == std::string_view::npos ? argv0 : argv0.substr(separator + 1);
-  if (base.size() > 4 && ascii_lower(base.substr(base.size() - 4)) == ".exe") {
-    base.remove_suffix(4);
-  }
+  const std::string_view base = program_file_name(argv0);
   constexpr std::string_view kPrefix = "kubectl_complete-";
   return base.size() == kPrefix.size() + tool.size() && base.starts_with(kPrefix) &&
          base.substr(kPrefix.size()) == tool;

@@ -11,7 +11,8 @@
 
 namespace kp::core {
 
-// True when argv[0]'s basename, less a trailing ".exe", is kubectl_complete-<tool>.
+// True when argv[0]'s file name (program_file_name: less ".exe" on Windows) is
+// kubectl_complete-<tool>.
 bool is_completion_helper(std::string_view argv0, std::string_view tool);
 
 // Runs `main` (the plugin's) with argv as given, or, called as the completion helper of `tool`,

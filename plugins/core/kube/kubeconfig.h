@@ -196,7 +196,7 @@ struct ClientConfig {
 // Where kubeconfig files come from (../shared/K8S-CLIENT-SPEC.md 1.1-1.3).
 struct LoadingRules {
   std::string explicitPath;   // --kubeconfig: only this file, and it must exist
-  std::string kubeconfigEnv;  // $KUBECONFIG, split on ':'
+  std::string kubeconfigEnv;  // $KUBECONFIG, a path list (split_path_list: ':', ';' on Windows)
   std::string home;           // $HOME, for the default ~/.kube/config
 
   // Reads KUBECONFIG and HOME from the environment.
@@ -205,6 +205,15 @@ struct LoadingRules {
   // The files to read, in precedence order, without empty entries or duplicates.
   std::vector<std::filesystem::path> precedence() const;
 };
+
+// client-go's homedir.HomeDir() on Windows (util/homedir/homedir.go), given %HOME%,
+// %HOMEDRIVE%%HOMEPATH% and %USERPROFILE%: the first of them holding .kube\config; else the
+// first of %HOME%, %USERPROFILE%, %HOMEDRIVE%%HOMEPATH% that is a writable directory (on Windows:
+// without the read-only attribute); else the first that exists; else the first that is set.
+// LoadingRules::from_environment uses it on Windows (elsewhere the home is $HOME); it is
+// portable, and tested everywhere.
+std::string windows_home_directory(const std::string& home, const std::string& homeDrivePath,
+                                   const std::string& userProfile);
 
 // Parses one file's contents. `path` names the file in errors and anchors relative paths.
 Result<Kubeconfig> parse_kubeconfig(std::string_view contents, const std::filesystem::path& path);

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 
 #include "core/kube/kubeconfig.h"
 #include "core/util/files.h"
+#include "core/util/host.h"
 #include "core/util/text.h"
 
 namespace kp::core {
@@ -20,50 +22,61 @@ namespace fs = std::filesystem;
 namespace {
 
 #ifdef _WIN32
-// client-go's homedir.HomeDir() on Windows: the first of %HOME%, %HOMEDRIVE%%HOMEPATH% and
-// %USERPROFILE% that holds .kube\config; else the first of %HOME%, %USERPROFILE%,
-// %HOMEDRIVE%%HOMEPATH% that is a directory; else the first that is set.
 std::string home_directory() {
   const auto env = [](const char* name) {
     const char* value = std::getenv(name);
     return std::string(value != nullptr ? value : "");
   };
-  const std::string home = env("HOME");
   const std::string drive = env("HOMEDRIVE");
   const std::string path = env("HOMEPATH");
-  const std::string drivePath = !drive.empty() && !path.empty() ? drive + path : "";
-  const std::string profile = env("USERPROFILE");
-  std::error_code error;
-  for (const std::string& dir : {home, drivePath, profile}) {
-    if (!dir.empty() && fs::exists(fs::path(dir) / ".kube" / "config", error)) {
+  return windows_home_directory(env("HOME"), !drive.empty() && !path.empty() ? drive + path : "",
+                                env("USERPROFILE"));
+}
+#else
+std::string home_directory() {
+  const char* home = std::getenv("HOME");
+  return home != nullptr ? home : "";
+}
+#endif
+
+}  // namespace
+
+std::string windows_home_directory(const std::string& home, const std::string& homeDrivePath,
+                                   const std::string& userProfile) {
+  // Go's os.Stat: a path stat() refuses is one that is not there.
+  const auto look = [](const std::string& path) {
+    std::optional<FileMode> mode = file_mode(path);
+    return mode && !mode->denied ? mode : std::nullopt;
+  };
+  for (const std::string& dir : {home, homeDrivePath, userProfile}) {
+    if (!dir.empty() &&
+        look(dir + kPathSeparator + ".kube" + kPathSeparator + "config").has_value()) {
       return dir;
     }
   }
   std::string firstSet;
-  for (const std::string& dir : {home, profile, drivePath}) {
+  std::string firstExisting;
+  for (const std::string& dir : {home, userProfile, homeDrivePath}) {
     if (dir.empty()) {
       continue;
     }
     if (firstSet.empty()) {
       firstSet = dir;
     }
-    if (fs::is_directory(dir, error)) {
+    const std::optional<FileMode> mode = look(dir);
+    if (!mode) {
+      continue;
+    }
+    if (firstExisting.empty()) {
+      firstExisting = dir;
+    }
+    // Go: info.Mode().Perm()&0200, on Windows a directory without the read-only attribute.
+    if (mode->directory && (mode->mode & 0200u) != 0) {
       return dir;
     }
   }
-  return firstSet;
+  return !firstExisting.empty() ? firstExisting : firstSet;
 }
-// KUBECONFIG is a path list: ';'-separated on Windows (Go's filepath.ListSeparator).
-constexpr char kPathListSeparator = ';';
-#else
-std::string home_directory() {
-  const char* home = std::getenv("HOME");
-  return home != nullptr ? home : "";
-}
-constexpr char kPathListSeparator = ':';
-#endif
-
-}  // namespace
 
 LoadingRules LoadingRules::from_environment(std::string explicitPath) {
   LoadingRules rules;
@@ -81,7 +94,7 @@ std::vector<fs::path> LoadingRules::precedence() const {
   if (!kubeconfigEnv.empty()) {
     std::vector<fs::path> files;
     std::set<std::string> seen;
-    for (const auto& entry : split(kubeconfigEnv, kPathListSeparator)) {
+    for (const auto& entry : split_path_list(kubeconfigEnv)) {
       if (!entry.empty() && seen.insert(entry).second) {
         files.emplace_back(entry);
       }

@@ -14,6 +14,7 @@
 #include "core/kube/kubeconfig.h"
 #include "core/kube/kubeconfig_detail.h"
 #include "core/util/base64.h"
+#include "core/util/files.h"
 #include "core/util/yaml.h"
 
 namespace kp::core {
@@ -305,8 +306,9 @@ Cluster parse_cluster(FieldReader& r, const YAML::Node& n, const std::string& pa
 ExecConfig parse_exec(FieldReader& r, const YAML::Node& n, const std::string& path) {
   ExecConfig e;
   e.command = r.string(n, path, "command");
-  // Only a command with a path separator is a file reference; "aws" is looked up on PATH.
-  if (e.command.find('/') != std::string::npos) {
+  // Only a command holding the platform's separator (Go's filepath.Separator: '\\' on Windows)
+  // is a file reference; "aws" is looked up on PATH.
+  if (e.command.find(kPathSeparator) != std::string::npos) {
     e.command = r.resolve(e.command);
   }
   e.args = r.strings(n, path, "args");

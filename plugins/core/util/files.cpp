@@ -47,6 +47,44 @@ Result<std::string> read_file(const std::filesystem::path& path, std::size_t max
   return contents;
 }
 
+std::vector<std::string> split_path_list(std::string_view list, char separator, bool quotes) {
+  std::vector<std::string> out;
+  if (list.empty()) {
+    return out;
+  }
+  std::string current;
+  bool quoted = false;
+  for (char c : list) {
+    if (quotes && c == '"') {
+      quoted = !quoted;
+    } else if (c == separator && !quoted) {
+      out.push_back(std::move(current));
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  out.push_back(std::move(current));
+  return out;
+}
+
+std::vector<std::string> split_path_list(std::string_view list) {
+#ifdef _WIN32
+  return split_path_list(list, kPathListSeparator, true);
+#else
+  return split_path_list(list, kPathListSeparator, false);
+#endif
+}
+
+std::string_view program_file_name(std::string_view argv0) {
+  const auto separator = argv0.find_last_of(kPathSeparators);
+  std::string_view base = separator == std::string_view::npos ? argv0 : argv0.substr(separator + 1);
+  if (base.size() > 4 && ascii_lower(base.substr(base.size() - 4)) == ".exe") {
+    base.remove_suffix(4);
+  }
+  return base;
+}
+
 Status check_opens(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {

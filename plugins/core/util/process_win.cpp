@@ -11,6 +11,7 @@
 #include <vector>
 #include <windows.h>
 
+#include "core/util/files.h"
 #include "core/util/process.h"
 #include "core/util/text.h"
 
@@ -138,29 +139,6 @@ std::optional<std::string> find_with_extensions(const std::string& file,
     }
   }
   return std::nullopt;
-}
-
-// PATH's entries as Go's filepath.SplitList reads them on Windows: ';'-separated, quotes removed
-// (a quoted entry may hold a ';').
-std::vector<std::string> split_path_list(std::string_view list) {
-  std::vector<std::string> out;
-  if (list.empty()) {
-    return out;
-  }
-  std::string current;
-  bool quoted = false;
-  for (char c : list) {
-    if (c == '"') {
-      quoted = !quoted;
-    } else if (c == ';' && !quoted) {
-      out.push_back(std::move(current));
-      current.clear();
-    } else {
-      current += c;
-    }
-  }
-  out.push_back(std::move(current));
-  return out;
 }
 
 // Go's syscall.EscapeArg: one argument as CommandLineToArgvW reads it back.
