@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <ctime>
 #include <functional>
@@ -666,7 +667,7 @@ int run_command(const core::Invocation& invocation) {
   timeouts.start = pod->startTimeout;
   // The suite runs a dozen checks plus a few per endpoint, each bounded by its timeout.
   timeouts.exec = std::chrono::milliseconds(
-      (15 + 4 * static_cast<long>(endpoints.size())) * checkSeconds * 1000 + 10000);
+      (15 + 4 * static_cast<std::int64_t>(endpoints.size())) * checkSeconds * 1000 + 10000);
   base.activeDeadlineSeconds =
       static_cast<std::int64_t>((timeouts.start + timeouts.exec).count() / 1000) + 60;
   const std::vector<std::string> suite = suite_command(

@@ -1,3 +1,5 @@
+#include <cstdint>
+#include <ctime>
 #include <string>
 #include <utility>
 #include <vector>
@@ -6,6 +8,7 @@
 
 #include "core/report/report.h"
 #include "core/util/text.h"
+#include "core/util/time.h"
 
 using namespace kp::core;
 
@@ -63,4 +66,28 @@ TEST_CASE("core::make_check fills the fields it is given and skips by default", 
   CHECK(full.message == "expired");
   CHECK(full.hint == "renew");
   CHECK(full.endpoint == "a:6443");
+}
+
+TEST_CASE("core::utc_time covers every year a certificate can name", "[util][time]") {
+  const auto fields = [](const std::tm& tm) {
+    return std::vector<int>{tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour,
+                            tm.tm_min,  tm.tm_sec, tm.tm_wday, tm.tm_yday};
+  };
+  // 9999-12-31T23:59:59Z, RFC 5280's "no expiry": a Friday, day 364 of a common year.
+  CHECK(fields(kp::core::utc_time(253402300799)) ==
+        std::vector<int>{8099, 11, 31, 23, 59, 59, 5, 364});
+  // 1950-01-01, X.509's earliest UTCTime: a Sunday.
+  CHECK(fields(kp::core::utc_time(-631152000)) == std::vector<int>{50, 0, 1, 0, 0, 0, 0, 0});
+  // 2000-02-29T12:00:00Z: a leap day, a Tuesday.
+  CHECK(fields(kp::core::utc_time(951825600)) == std::vector<int>{100, 1, 29, 12, 0, 0, 2, 59});
+#ifndef _WIN32
+  // The C library's answer wherever it has one, across four centuries and both signs.
+  for (std::int64_t t = -2208988800; t < 32503680000; t += 86400 * 37 + 3601) {
+    std::tm expected{};
+    const auto value = static_cast<std::time_t>(t);
+    ::gmtime_r(&value, &expected);
+    INFO(t);
+    REQUIRE(fields(kp::core::utc_time(value)) == fields(expected));
+  }
+#endif
 }

@@ -3,7 +3,6 @@
 #include <cctype>
 #include <iostream>
 #include <set>
-#include <unistd.h>
 
 #include "core/kube/kube.h"
 #include "core/net/proxy.h"
@@ -15,11 +14,7 @@ namespace kp::core {
 ExecRunner system_exec_runner() {
   return
       [](const ExecConfig& exec, const ClientConfig& cluster, std::chrono::milliseconds timeout) {
-        ExecEnvironment env;
-        env.stdinIsTerminal = ::isatty(STDIN_FILENO) != 0;
-        env.getenv = process_env();
-        env.pluginStderr = &std::cerr;
-        return run_exec_plugin(exec, cluster, env, timeout);
+        return run_exec_plugin(exec, cluster, ExecEnvironment::system(), timeout);
       };
 }
 

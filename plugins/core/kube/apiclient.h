@@ -5,6 +5,7 @@
 // credential is sent, and tests swap the transport for a fake.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -110,6 +111,8 @@ class ApiClient {
   // The cancel function set with set_cancel(), or an empty one.
   const std::function<bool()>& cancel() const { return *cancel_; }
   std::chrono::milliseconds timeout() const { return timeout_; }
+  // Lowers this client's request timeout to `most` (a cleanup with a deadline of its own).
+  void limit_timeout(std::chrono::milliseconds most) { timeout_ = std::min(timeout_, most); }
 
   // Cancels the requests of this client and its clones from now on (a signal arrived).
   void set_cancel(std::function<bool()> cancelled) { *cancel_ = std::move(cancelled); }

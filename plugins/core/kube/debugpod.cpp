@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/kube/kube.h"
+#include "core/util/signals.h"
 #include "core/util/text.h"
 #include "core/util/time.h"
 
@@ -244,7 +245,10 @@ std::size_t PodRegistry::peak() const {
 }
 
 Status delete_pod(const ApiClient& client, const std::string& ns, const std::string& name) {
-  const ApiClient deleter = client.clone(false);  // a signal must not stop the cleanup it triggered
+  ApiClient deleter = client.clone(false);  // a signal must not stop the cleanup it triggered
+  if (const auto budget = StopSignals::cleanup_budget()) {
+    deleter.limit_timeout(*budget);  // the console was closed: Windows ends us in ~5 s
+  }
   const nlohmann::json options = {{"apiVersion", "v1"},
                                   {"kind", "DeleteOptions"},
                                   {"gracePeriodSeconds", 0},

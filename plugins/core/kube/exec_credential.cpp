@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <unistd.h>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +12,7 @@
 #include "core/kube/kube.h"
 #include "core/util/base64.h"
 #include "core/util/env.h"
+#include "core/util/host.h"
 #include "core/util/process.h"
 #include "core/util/text.h"
 
@@ -86,14 +86,8 @@ std::string describe(const ExecError& error) {
 
 ExecEnvironment ExecEnvironment::system() {
   ExecEnvironment env;
-  env.stdinIsTerminal = ::isatty(STDIN_FILENO) == 1;
-  env.getenv = [](const std::string& name) -> std::optional<std::string> {
-    const char* value = std::getenv(name.c_str());
-    if (value == nullptr) {
-      return std::nullopt;
-    }
-    return std::string(value);
-  };
+  env.stdinIsTerminal = is_terminal(0);
+  env.getenv = process_env();
   env.pluginStderr = &std::cerr;
   return env;
 }

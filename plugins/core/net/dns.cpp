@@ -340,25 +340,27 @@ std::string dns_servers_origin() {
 
 std::vector<std::string> Network::dns_servers() {
 #ifdef _WIN32
-  // The DNS servers of the adapters that are up, in adapter order (the order Windows asks
-  // them), without the fec0:0:0:ffff::1-3 placeholders Windows lists when none is set (Go's
-  // dnsConfig on Windows skips them too).
+  // Go's dnsReadConfig on Windows (net/dnsconfig_windows.go): the DNS servers of the adapters
+  // that are up and have a gateway, in adapter order (the order Windows asks them), without
+  // fec0::/16 (the site-local placeholders Windows lists when none is set).
   std::vector<std::string> out;
   ULONG size = 16 * 1024;
   std::vector<unsigned char> buffer;
   ULONG rc = ERROR_BUFFER_OVERFLOW;
   for (int tries = 0; tries < 3 && rc == ERROR_BUFFER_OVERFLOW; ++tries) {
     buffer.resize(size);
-    rc = ::GetAdaptersAddresses(
-        AF_UNSPEC, GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_MULTICAST | GAA_FLAG_SKIP_FRIENDLY_NAME,
-        nullptr, reinterpret_cast<IP_ADAPTER_ADDRESSES*>(buffer.data()), &size);
+    rc = ::GetAdaptersAddresses(AF_UNSPEC,
+                                GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_MULTICAST |
+                                    GAA_FLAG_SKIP_FRIENDLY_NAME | GAA_FLAG_INCLUDE_GATEWAYS,
+                                nullptr, reinterpret_cast<IP_ADAPTER_ADDRESSES*>(buffer.data()),
+                                &size);
   }
   if (rc != NO_ERROR) {
     return out;
   }
   for (auto* adapter = reinterpret_cast<IP_ADAPTER_ADDRESSES*>(buffer.data()); adapter != nullptr;
        adapter = adapter->Next) {
-    if (adapter->OperStatus != IfOperStatusUp) {
+    if (adapter->OperStatus != IfOperStatusUp || adapter->FirstGatewayAddress == nullptr) {
       continue;
     }
     for (auto* dns = adapter->FirstDnsServerAddress; dns != nullptr; dns = dns->Next) {
@@ -367,11 +369,15 @@ std::vector<std::string> Network::dns_servers() {
       if (sa->sa_family == AF_INET) {
         inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, text, sizeof text);
       } else if (sa->sa_family == AF_INET6) {
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, text,
-                  sizeof text);
+        const auto* in6 = &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+        const auto* bytes = reinterpret_cast<const unsigned char*>(in6);
+        if (bytes[0] == 0xfe && bytes[1] == 0xc0) {
+          continue;
+        }
+        inet_ntop(AF_INET6, in6, text, sizeof text);
       }
       const std::string address = text;
-      if (!address.empty() && !address.starts_with("fec0:0:0:ffff::")) {
+      if (!address.empty()) {
         append_unique(out, address);
       }
     }

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -201,7 +203,10 @@ CURLcode verify_name_in_handshake(CURL* /*handle*/, void* sslCtx, void* name) {
 CURLcode configure(CURL* handle, const HttpRequest& request, const Routing& routing,
                    Transfer& transfer, curl_slist* headers, char* errorBuffer) {
   const std::string userAgent = "kplugins/" + std::string(kVersion);
-  const long timeoutMs = static_cast<long>(request.timeout.count());
+  // libcurl takes a long: 32 bits on Windows, where 597 hours and more would wrap negative (and
+  // every request fail). Clamped, 24.8 days stands for "longer than any request".
+  const long timeoutMs = static_cast<long>(
+      std::min<std::int64_t>(request.timeout.count(), std::numeric_limits<long>::max()));
   CURLcode rc = CURLE_OK;
   auto step = [&rc](CURLcode result) {
     if (rc == CURLE_OK) {

@@ -9,13 +9,12 @@
 #ifdef _WIN32
 #include <io.h>
 #include <windows.h>
-#else
-#include <unistd.h>
 #endif
 
 #include <yaml-cpp/yaml.h>
 
 #include "core/report/report_detail.h"
+#include "core/util/host.h"
 #include "core/util/text.h"
 
 namespace kp::core {
@@ -414,7 +413,7 @@ bool colour_enabled(int fd) {
 #ifdef _WIN32
   // A console shows the colour escapes once asked to (virtual terminal processing, Windows 10);
   // a console that refuses gets plain text.
-  if (_isatty(fd) == 0) {
+  if (!is_terminal(fd)) {
     return false;
   }
   HANDLE console = reinterpret_cast<HANDLE>(_get_osfhandle(fd));
@@ -423,7 +422,7 @@ bool colour_enabled(int fd) {
          ((mode & ENABLE_VIRTUAL_TERMINAL_PROCESSING) != 0 ||
           ::SetConsoleMode(console, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING));
 #else
-  return isatty(fd) == 1;
+  return is_terminal(fd);
 #endif
 }
 

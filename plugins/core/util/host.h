@@ -28,5 +28,8 @@ std::string group_name(unsigned gid);
 std::string home_of_user(const std::string& user);
 // getuid().
 unsigned current_uid();
+// Whether the file descriptor is a terminal: isatty(); on Windows a console (GetConsoleMode, as
+// Go's term.IsTerminal: NUL and other character devices are none).
+bool is_terminal(int fd);
 
 }  // namespace kp::core

@@ -44,6 +44,10 @@ std::string home_of_user(const std::string& user) {
   return entry != nullptr ? std::string(entry->pw_dir) : std::string();
 }
 
+bool is_terminal(int fd) {
+  return ::isatty(fd) == 1;
+}
+
 unsigned current_uid() {
   return ::getuid();
 }

@@ -1,6 +1,7 @@
 #include <cerrno>
 #include <io.h>
 #include <sys/stat.h>
+#include <windows.h>
 
 #include "core/util/host.h"
 
@@ -43,6 +44,12 @@ std::string home_of_user(const std::string&) {
 
 unsigned current_uid() {
   return 0;
+}
+
+bool is_terminal(int fd) {
+  const auto handle = reinterpret_cast<HANDLE>(::_get_osfhandle(fd));
+  DWORD mode = 0;
+  return handle != INVALID_HANDLE_VALUE && ::GetConsoleMode(handle, &mode) != 0;
 }
 
 }  // namespace kp::core

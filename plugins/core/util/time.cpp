@@ -124,12 +124,33 @@ std::tm local_time(std::time_t t) {
 }
 
 std::tm utc_time(std::time_t t) {
+  // Computed, not gmtime: Windows' gmtime_s stops at the year 3000, and certificates run to
+  // 9999-12-31 (RFC 5280's "no expiry"). Howard Hinnant's civil_from_days.
+  const auto seconds = static_cast<std::int64_t>(t);
+  std::int64_t days = seconds / 86400;
+  std::int64_t rest = seconds % 86400;
+  if (rest < 0) {
+    rest += 86400;
+    --days;
+  }
+  const std::int64_t z = days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const std::int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
   std::tm tm{};
-#ifdef _WIN32
-  ::gmtime_s(&tm, &t);
-#else
-  ::gmtime_r(&t, &tm);
-#endif
+  tm.tm_year = static_cast<int>(year - 1900);
+  tm.tm_mon = static_cast<int>(month - 1);
+  tm.tm_mday = static_cast<int>(day);
+  tm.tm_hour = static_cast<int>(rest / 3600);
+  tm.tm_min = static_cast<int>(rest % 3600 / 60);
+  tm.tm_sec = static_cast<int>(rest % 60);
+  tm.tm_wday = static_cast<int>(((days + 4) % 7 + 7) % 7);  // 1970-01-01 was a Thursday
+  tm.tm_yday = static_cast<int>(days - days_from_civil(year, 1, 1));
   return tm;
 }
 

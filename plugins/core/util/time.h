@@ -16,8 +16,8 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view text);
 // seconds; nullopt when it is not one.
 std::optional<std::int64_t> parse_http_date(std::string_view text);
 
-// The broken-down local and UTC time of `t` (localtime_r/gmtime_r; localtime_s/gmtime_s on
-// Windows).
+// The broken-down local time of `t` (localtime_r; localtime_s on Windows), and its UTC time,
+// computed for every year (Windows' gmtime_s stops at 3000).
 std::tm local_time(std::time_t t);
 std::tm utc_time(std::time_t t);
 
