@@ -371,11 +371,16 @@ std::vector<Check> kubeconfig_env_checks(const core::LoadingRules& rules, const 
   if (!rules.explicitPath.empty() || rules.kubeconfigEnv.empty()) {
     return checks;  // --kubeconfig wins: KUBECONFIG is not read
   }
-  // The whole list with ~ and ~/ spelled $HOME, for the fix (the other entries kept).
+  // The whole list with ~ and ~/ spelled $HOME, for the fix (the other entries kept; on
+  // Windows one holding ';' in quotes again, as it was written).
   std::vector<std::string> expanded;
   const std::vector<std::string> entries = core::split_path_list(rules.kubeconfigEnv);
   for (const std::string& entry : entries) {
-    expanded.push_back(entry == "~" || entry.starts_with("~/") ? "$HOME" + entry.substr(1) : entry);
+    std::string fixed = entry == "~" || entry.starts_with("~/") ? "$HOME" + entry.substr(1) : entry;
+    if (fixed.find(core::kPathListSeparator) != std::string::npos) {
+      fixed = "\"" + fixed + "\"";
+    }
+    expanded.push_back(std::move(fixed));
   }
   for (const std::string& entry : entries) {
     if (entry.starts_with("~") && !host.stat(entry)) {

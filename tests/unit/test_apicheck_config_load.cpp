@@ -248,7 +248,9 @@ TEST_CASE("apicheck::load_config stops at a kubeconfig kubectl cannot read, and 
   }
 }
 
-TEST_CASE("apicheck::kubeconfig_env_checks warns on a literal ~ and on ';'", "[apicheck][config]") {
+// [posix]: KUBECONFIG split on ':', where ';' is a mistake (Windows: the [windows] case below)
+TEST_CASE("apicheck::kubeconfig_env_checks warns on a literal ~ and on ';'",
+          "[apicheck][config][posix]") {
   FakeHost fake;
   LoadingRules rules;
   rules.kubeconfigEnv = "~/.kube/config:/a;/b";
@@ -261,6 +263,22 @@ TEST_CASE("apicheck::kubeconfig_env_checks warns on a literal ~ and on ';'", "[a
   rules.explicitPath = "/x";  // --kubeconfig: KUBECONFIG is not read, so not judged
   CHECK(kp::apicheck::kubeconfig_env_checks(rules, fake.view()).empty());
 }
+
+#ifdef _WIN32
+// On Windows ';' is KUBECONFIG's separator (and every drive letter has a ':').
+TEST_CASE("apicheck::kubeconfig_env_checks on Windows: ';' separates, ~ is still literal",
+          "[apicheck][config][windows]") {
+  FakeHost fake;
+  LoadingRules rules;
+  rules.kubeconfigEnv = "~/.kube/config;C:\\a;\"C:\\my;dir\\config\"";
+  const std::vector<Check> checks = kp::apicheck::kubeconfig_env_checks(rules, fake.view());
+  REQUIRE(checks.size() == 1);
+  CHECK(checks[0].details["entry"] == "~/.kube/config");
+  CHECK(checks[0].hint ==
+        "write $HOME instead of ~: export "
+        "KUBECONFIG=$HOME/.kube/config;C:\\a;\"C:\\my;dir\\config\"");
+}
+#endif
 
 TEST_CASE("apicheck::load_config refuses a v1alpha1 exec plugin as kubectl does, and goes on",
           "[apicheck][config]") {
