@@ -15,13 +15,12 @@
 
 #include "core/util/fd.h"
 #include "core/util/process.h"
+#include "core/util/process_detail.h"
 
 extern char** environ;
 
 namespace kp::core {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 bool is_executable_file(const std::string& path) {
   struct stat info {};
@@ -120,17 +119,38 @@ void drain(UniqueFd& fd, std::string& into) {
   }
 }
 
-// A started child; the destructor kills and reaps one still running, so no path leaves a
-// zombie or an orphan behind.
-class Child {
+// A started child and its output pipes; the destructor kills and reaps one still running, so no
+// path leaves a zombie or an orphan behind.
+class Child final : public detail::RunningChild {
  public:
-  Child(pid_t pid, bool ownGroup) : pid_(pid), ownGroup_(ownGroup) {}
-  ~Child() { kill(); }
+  Child(pid_t pid, bool ownGroup, UniqueFd out, UniqueFd err)
+      : pid_(pid), ownGroup_(ownGroup), out_(std::move(out)), err_(std::move(err)) {}
+  ~Child() override { kill(); }
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
 
+  bool out_open() const override { return static_cast<bool>(out_); }
+  bool err_open() const override { return static_cast<bool>(err_); }
+  void read_out(std::string& into) override { drain(out_, into); }
+  void read_err(std::string& into) override { drain(err_, into); }
+
+  bool wait(int ms) override {
+    pollfd fds[2];
+    nfds_t count = 0;
+    for (const UniqueFd* fd : {&out_, &err_}) {
+      if (*fd) {
+        fds[count++] = pollfd{fd->get(), POLLIN, 0};
+      }
+    }
+    if (count == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      return true;
+    }
+    return ::poll(fds, count, ms) >= 0 || errno == EINTR;
+  }
+
   // True once it has exited (reaped here).
-  bool exited() {
+  bool exited() override {
     if (!reaped_) {
       const pid_t done = ::waitpid(pid_, &status_, WNOHANG);
       known_ = done == pid_;
@@ -141,7 +161,7 @@ class Child {
 
   // Kills one still running (its group too) and reaps it. One that exited is left alone with
   // whatever it started: a credential helper may leave a caching agent behind on purpose.
-  void kill() {
+  void kill() override {
     if (exited()) {
       return;
     }
@@ -160,26 +180,19 @@ class Child {
   }
 
   // -1 when a signal ended it, or its status was lost (SIGCHLD ignored: the kernel reaped it).
-  int exit_code() const { return known_ && WIFEXITED(status_) ? WEXITSTATUS(status_) : -1; }
+  int exit_code() const override {
+    return known_ && WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
+  }
 
  private:
   pid_t pid_;
   bool ownGroup_;
+  UniqueFd out_;
+  UniqueFd err_;
   bool reaped_ = false;
   bool known_ = false;
   int status_ = 0;
 };
-
-void keep(std::string& sink, std::string_view chunk, std::size_t limit, bool tail) {
-  if (tail) {
-    sink.append(chunk);
-    if (sink.size() > limit) {
-      sink.erase(0, sink.size() - limit);
-    }
-  } else if (sink.size() < limit) {
-    sink.append(chunk.substr(0, limit - sink.size()));
-  }
-}
 
 }  // namespace
 
@@ -297,82 +310,8 @@ Result<ProcessResult, SpawnFailure> run_process(const ProcessSpec& spec) {
     failure.message = executable + ": " + describe_errno(spawned);
     return failure;
   }
-  Child child(pid, spec.ownProcessGroup);
-
-  ProcessResult result;
-  const bool hasDeadline = spec.timeout.count() > 0;
-  const Clock::time_point deadline = Clock::now() + spec.timeout;
-  std::optional<Clock::time_point> exitedAt;
-  std::string chunk;
-  for (;;) {
-    if (!exitedAt && child.exited()) {
-      exitedAt = Clock::now();
-    }
-    if (!outRead && !errRead) {
-      if (exitedAt) {
-        break;
-      }
-    } else if (exitedAt && Clock::now() - *exitedAt > spec.graceAfterExit) {
-      break;
-    }
-    if (hasDeadline && Clock::now() >= deadline) {
-      result.timedOut = true;
-      break;
-    }
-    if (spec.cancelled && spec.cancelled()) {
-      result.cancelled = true;
-      break;
-    }
-    // Short slices: the loop also watches for the child's exit, the deadline and cancellation.
-    int sliceMs = 20;
-    if (hasDeadline) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      sliceMs = static_cast<int>(std::clamp<long long>(left, 1, sliceMs));
-    }
-    pollfd fds[2];
-    nfds_t count = 0;
-    if (outRead) {
-      fds[count++] = pollfd{outRead.get(), POLLIN, 0};
-    }
-    if (errRead) {
-      fds[count++] = pollfd{errRead.get(), POLLIN, 0};
-    }
-    if (count == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(sliceMs));
-    } else if (::poll(fds, count, sliceMs) < 0 && errno != EINTR) {
-      break;
-    }
-    if (errRead) {
-      chunk.clear();
-      drain(errRead, chunk);
-      if (!chunk.empty()) {
-        if (spec.onStderr) {
-          spec.onStderr(chunk);
-        }
-        keep(result.err, chunk, spec.stderrLimit, spec.stderrKeepsTail);
-      }
-    }
-    if (outRead) {
-      chunk.clear();
-      drain(outRead, chunk);
-      if (result.out.size() + chunk.size() > spec.stdoutLimit) {
-        result.stdoutOverLimit = true;
-        keep(result.out, chunk, spec.stdoutLimit, false);
-        if (spec.killOverStdoutLimit) {
-          break;
-        }
-      } else {
-        result.out += chunk;
-      }
-    }
-  }
-  child.kill();  // a no-op for one that exited
-  result.exitCode =
-      result.timedOut || result.cancelled || (result.stdoutOverLimit && spec.killOverStdoutLimit)
-          ? -1
-          : child.exit_code();
-  return result;
+  Child child(pid, spec.ownProcessGroup, std::move(outRead), std::move(errRead));
+  return detail::supervise(spec, child);
 }
 
 }  // namespace kp::core

@@ -13,12 +13,11 @@
 
 #include "core/util/files.h"
 #include "core/util/process.h"
+#include "core/util/process_detail.h"
 #include "core/util/text.h"
 
 namespace kp::core {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // An owned HANDLE.
 class Handle {
@@ -272,22 +271,40 @@ void drain(Handle& pipe, std::string& into) {
   }
 }
 
-// A started child; the destructor kills one still running (with its job: everything it
-// started), so no path leaves an orphan behind.
-class Child {
+// A started child and its output pipes; the destructor kills one still running (with its job:
+// everything it started), so no path leaves an orphan behind.
+class Child final : public detail::RunningChild {
  public:
-  Child(Handle process, Handle job) : process_(std::move(process)), job_(std::move(job)) {}
-  ~Child() { kill(); }
+  Child(Handle process, Handle job, Handle out, Handle err)
+      : process_(std::move(process)),
+        job_(std::move(job)),
+        out_(std::move(out)),
+        err_(std::move(err)) {}
+  ~Child() override { kill(); }
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
 
-  bool exited() { return ::WaitForSingleObject(process_.get(), 0) == WAIT_OBJECT_0; }
-  // Waits up to `ms` for it to exit.
-  void wait_for(int ms) { ::WaitForSingleObject(process_.get(), static_cast<DWORD>(ms)); }
+  bool exited() override { return ::WaitForSingleObject(process_.get(), 0) == WAIT_OBJECT_0; }
+  bool out_open() const override { return static_cast<bool>(out_); }
+  bool err_open() const override { return static_cast<bool>(err_); }
+  void read_out(std::string& into) override { drain(out_, into); }
+  void read_err(std::string& into) override { drain(err_, into); }
+
+  // Anonymous pipes cannot be waited on: with a pipe open, slices of 5 ms; waking at once when
+  // the child exits.
+  bool wait(int ms) override {
+    const DWORD slice = static_cast<DWORD>(out_ || err_ ? std::min(ms, 5) : ms);
+    if (exited()) {
+      ::Sleep(slice);
+    } else {
+      ::WaitForSingleObject(process_.get(), slice);
+    }
+    return true;
+  }
 
   // Kills one still running (its job too) and waits for it. One that exited is left alone
   // with whatever it started: a credential helper may leave a caching agent behind on purpose.
-  void kill() {
+  void kill() override {
     if (exited()) {
       return;
     }
@@ -298,7 +315,7 @@ class Child {
     ::WaitForSingleObject(process_.get(), INFINITE);
   }
 
-  int exit_code() const {
+  int exit_code() const override {
     DWORD code = 0;
     if (killed_ || !::GetExitCodeProcess(process_.get(), &code) || code == STILL_ACTIVE) {
       return -1;
@@ -309,19 +326,10 @@ class Child {
  private:
   Handle process_;
   Handle job_;
+  Handle out_;
+  Handle err_;
   bool killed_ = false;
 };
-
-void keep(std::string& sink, std::string_view chunk, std::size_t limit, bool tail) {
-  if (tail) {
-    sink.append(chunk);
-    if (sink.size() > limit) {
-      sink.erase(0, sink.size() - limit);
-    }
-  } else if (sink.size() < limit) {
-    sink.append(chunk.substr(0, limit - sink.size()));
-  }
-}
 
 }  // namespace
 
@@ -472,80 +480,8 @@ Result<ProcessResult, SpawnFailure> run_process(const ProcessSpec& spec) {
     }
   }
   ::ResumeThread(thread.get());
-  Child child(std::move(process), std::move(job));
-
-  ProcessResult result;
-  const bool hasDeadline = spec.timeout.count() > 0;
-  const Clock::time_point deadline = Clock::now() + spec.timeout;
-  std::optional<Clock::time_point> exitedAt;
-  std::string chunk;
-  for (;;) {
-    if (!exitedAt && child.exited()) {
-      exitedAt = Clock::now();
-    }
-    if (!outRead && !errRead) {
-      if (exitedAt) {
-        break;
-      }
-    } else if (exitedAt && Clock::now() - *exitedAt > spec.graceAfterExit) {
-      break;
-    }
-    if (hasDeadline && Clock::now() >= deadline) {
-      result.timedOut = true;
-      break;
-    }
-    if (spec.cancelled && spec.cancelled()) {
-      result.cancelled = true;
-      break;
-    }
-    std::size_t got = 0;
-    if (errRead) {
-      chunk.clear();
-      drain(errRead, chunk);
-      got += chunk.size();
-      if (!chunk.empty()) {
-        if (spec.onStderr) {
-          spec.onStderr(chunk);
-        }
-        keep(result.err, chunk, spec.stderrLimit, spec.stderrKeepsTail);
-      }
-    }
-    if (outRead) {
-      chunk.clear();
-      drain(outRead, chunk);
-      got += chunk.size();
-      if (result.out.size() + chunk.size() > spec.stdoutLimit) {
-        result.stdoutOverLimit = true;
-        keep(result.out, chunk, spec.stdoutLimit, false);
-        if (spec.killOverStdoutLimit) {
-          break;
-        }
-      } else {
-        result.out += chunk;
-      }
-    }
-    if (got == 0) {
-      // Nothing to read: wait a short slice (the pipes cannot be waited on), waking at once
-      // when the child exits; the loop also watches the deadline and cancellation.
-      int sliceMs = outRead || errRead ? 5 : 20;
-      if (hasDeadline) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        sliceMs = static_cast<int>(std::clamp<long long>(left, 1, sliceMs));
-      }
-      if (exitedAt) {
-        ::Sleep(static_cast<DWORD>(sliceMs));
-      } else {
-        child.wait_for(sliceMs);
-      }
-    }
-  }
-  child.kill();  // a no-op for one that exited
-  result.exitCode =
-      result.timedOut || result.cancelled || (result.stdoutOverLimit && spec.killOverStdoutLimit)
-          ? -1
-          : child.exit_code();
-  return result;
+  Child child(std::move(process), std::move(job), std::move(outRead), std::move(errRead));
+  return detail::supervise(spec, child);
 }
 
 }  // namespace kp::core
