@@ -20,6 +20,22 @@ usage_error() {
   echo "$name: error: $*; see $script --help" >&2
   exit 2
 }
+# platform_deps CMAKE-BUILD-DIR PREFIX...: before configuring the project in CMAKE-BUILD-DIR
+# against the dependency builds at PREFIX...: when they differ from those it was configured with
+# (a new version or recipe is a new prefix), its CMake cache goes, or find_package would keep
+# linking the old libraries it found there.
+platform_deps() {
+  local dir=$1 stamp
+  shift
+  stamp=$(printf '%s\n' "$@")
+  if [ -e "$dir/CMakeCache.txt" ] && [ "$(cat "$dir/.kp-deps" 2>/dev/null)" != "$stamp" ]; then
+    log "the dependencies changed: configuring $dir afresh"
+    rm -f "$dir/CMakeCache.txt"
+  fi
+  mkdir -p "$dir"
+  printf '%s\n' "$stamp" >"$dir/.kp-deps"
+}
+
 platform_args() { # SCRIPT ARGS...
   script=$1
   shift

@@ -260,6 +260,7 @@ sed "s|^prefix=.*|prefix=$stage|" /usr/share/pkgconfig/cxxopts.pc >"$stage/lib/p
 targets=(kubectl-apicheck kubectl-certs kubectl-netdebug)
 [ $tests = ON ] && targets+=(kp_unit_tests)
 log "building ${targets[*]} in $build"
+platform_deps "$build" "${roots[@]}" "$curl" "$openssl"
 PKG_CONFIG_LIBDIR=$stage/lib/pkgconfig \
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/$name.cmake" \
   -DKP_ZIG_BIN="$bin" -DKP_TARGET_ROOTS="$(IFS=';'; echo "${roots[*]}")" -DKP_STAGE="$stage" \

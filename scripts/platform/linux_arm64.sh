@@ -89,6 +89,7 @@ curl_prefix=$(target_curl "$deps")
 targets=(kubectl-apicheck kubectl-certs kubectl-netdebug)
 [ $tests = ON ] && targets+=(kp_unit_tests)
 log "building ${targets[*]} in $build"
+platform_deps "$build" "$deps" "$curl_prefix"
 # cxxopts.pc is the host's (/usr/share/pkgconfig); the other .pc files are the target's.
 PKG_CONFIG_LIBDIR="$deps/usr/lib/$host/pkgconfig:/usr/share/pkgconfig" \
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/linux_arm64.cmake" \

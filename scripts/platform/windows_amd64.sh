@@ -94,12 +94,16 @@ build_zlib() {
 
 build_openssl() {
   # Only the libraries: no tests or docs; no engines or loadable modules (a static .exe loads
-  # nothing). OPENSSLDIR is where OpenSSL reads openssl.cnf at start-up: OpenSSL's own default
-  # for mingw64, which only administrators can write (left to --prefix, it would be a
-  # drive-relative \tmp\... any local user could create: the class of CVE-2019-1552).
+  # nothing). OPENSSLDIR is where OpenSSL reads openssl.cnf at start-up: the default of
+  # OpenSSL's own Windows builds, which only administrators can write (left to --prefix, it
+  # would be a drive-relative \tmp\... any local user could create: the class of
+  # CVE-2019-1552). Configure, running on Linux, takes "C:/..." for a relative path and puts the
+  # prefix before it, so the Makefile's variable is set instead.
   ./Configure mingw64 --cross-compile-prefix=$host- --prefix="$2" --libdir=lib no-shared \
-    --openssldir="C:/Program Files/Common Files/SSL" no-tests no-module no-engine no-dso -O2 &&
-    make -j$jobs build_libs && make install_dev && [ -e "$2/lib/libssl.a" ]
+    no-tests no-module no-engine no-dso -O2 &&
+    make -j$jobs build_libs OPENSSLDIR="C:/Program Files/Common Files/SSL" &&
+    make install_dev && [ -e "$2/lib/libssl.a" ] &&
+    grep -aq 'OPENSSLDIR: "C:/Program Files/Common Files/SSL"' "$2/lib/libcrypto.a"
 }
 
 # cmake_lib SRC PREFIX [cmake args...]: a CMake project's static library for Windows.
@@ -192,6 +196,7 @@ EOF
 targets=(kubectl-apicheck kubectl-certs kubectl-netdebug)
 [ $tests = ON ] && targets+=(kp_unit_tests)
 log "building ${targets[*]} in $build"
+platform_deps "$build/cmake" "$zlib" "$openssl" "$nghttp2" "$curl" "$yaml"
 cmake -S "$root" -B "$build/cmake" -G Ninja \
   -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/windows_amd64.cmake" \
   -DKP_WINDOWS_PREFIXES="$staging;$zlib;$openssl;$nghttp2;$curl;$yaml" \
