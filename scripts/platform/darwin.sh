@@ -269,6 +269,8 @@ PKG_CONFIG_LIBDIR=$stage/lib/pkgconfig \
   -DOPENSSL_ROOT_DIR="$openssl" >"$build/configure.log" 2>&1 ||
   { tail -40 "$build/configure.log" >&2; die "cmake configure failed"; }
 cmake --build "$build" -j "$jobs" --target "${targets[@]}" >&2
+# The contract's DIR/kp_unit_tests (CMake builds it in tests/unit/).
+if [ $tests = ON ]; then ln -f "$build/tests/unit/kp_unit_tests" "$build/kp_unit_tests"; fi
 for t in "${targets[@]}"; do
   python3 "$root/scripts/platform/check_macho.py" --arch "$arch" --min-os "$macos_min" "$build/$t" >&2 ||
     die "$t failed the Mach-O check"

@@ -107,7 +107,6 @@ std::string tcp_line(int n, const std::string& local, const std::string& remote,
 // 198.18.210.2 and 127.0.0.1 as little-endian words, port 6443 = 0x192B.
 const std::string kLabAddr = "02D212C6";
 const std::string kLoopback = "0100007F";
-const std::string kAnyV4 = "00000000";
 
 std::vector<netdebug::TcpSocket> listener(const std::string& address, int port,
                                           std::uint64_t inode) {
