@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/util/fd.h"
+#include "core/util/files.h"
 #include "core/util/process.h"
 #include "core/util/process_detail.h"
 
@@ -210,17 +211,8 @@ std::optional<std::string> find_executable(std::string_view name, std::string_vi
     const std::string path(name);
     return is_executable_file(path) ? std::optional<std::string>(path) : std::nullopt;
   }
-  std::vector<std::string> dirs;
-  std::size_t start = 0;
   // Go's filepath.SplitList: an empty PATH is no directory at all; an empty entry is ".".
-  while (!searchPath.empty()) {
-    const auto end = searchPath.find(':', start);
-    dirs.emplace_back(searchPath.substr(start, end == std::string_view::npos ? end : end - start));
-    if (end == std::string_view::npos) {
-      break;
-    }
-    start = end + 1;
-  }
+  std::vector<std::string> dirs = split_path_list(searchPath);
   dirs.insert(dirs.end(), extraDirs.begin(), extraDirs.end());
   for (const std::string& dir : dirs) {
     const std::string candidate = (dir.empty() ? "." : dir) + "/" + std::string(name);
