@@ -15,6 +15,7 @@
 #include "core/cli/complete.h"
 #include "core/kube/apiclient.h"
 #include "core/kube/debugpod.h"
+#include "core/kube/kubeconfig.h"
 #include "netdebug/local.h"
 #include "netdebug/run.h"
 #include "support_http.h"
@@ -143,6 +144,24 @@ TEST_CASE("netdebug::analyze_nft_json reads a match whose op is not a string",
   REQUIRE(analysis->hits.size() == 1);
   CHECK(analysis->hits[0].verdict == "drop");
   CHECK(analysis->rulesSeen == 1);
+}
+
+// fuzz/corpus/kubeconfig/regress-float32-overflow-key (found by CI's fuzz run): a float key past
+// float32's range (1e39) in an extension became an infinity in the cast to float, which printf
+// spells "inf", and yaml11_key_text read an exponent past the end of a string with no 'e' (UBSan:
+// pointer overflow). kubectl (sigs.k8s.io/yaml, FormatFloat(k, 'g', -1, 32)) spells it ".inf";
+// the other keys are its spelling too, checked with `kubectl config view -o json`.
+TEST_CASE("core::yaml11_key_text spells keys past float32's range as infinities",
+          "[regression][fuzz]") {
+  const auto config = parse_kubeconfig(
+      "clusters:\n- name: k\n  cluster:\n    server: https://198.18.0.2:6443\n"
+      "    extensions:\n    - name: x\n"
+      "      extension: {1e39: a, -1e39: b, 3.4028235e38: c, 1e-50: d, -1e-50: e, 1e-45: f}\n",
+      "/k/config");
+  REQUIRE(config);
+  CHECK(config->clusters.at("k").extensions.at("x") ==
+        nlohmann::json::parse(R"({".inf": "a", "-.inf": "b", "3.4028235e+38": "c", "0": "d",
+                                  "-0": "e", "1e-45": "f"})"));
 }
 
 TEST_CASE("core::set_completion_sources_override", "[regression][fuzz]") {

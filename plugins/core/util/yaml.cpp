@@ -284,16 +284,17 @@ std::string yaml11_key_text(const Yaml11Scalar& key, std::string_view plain) {
     case Yaml11Scalar::Kind::floating:
       break;
   }
-  const double f = key.floating;
-  if (std::isnan(f)) {
+  // strconv.FormatFloat(f, 'g', -1, 32) rounds to float32 first, so a finite key past float32's
+  // range (1e39) is spelled as an infinity too: sigs.k8s.io/yaml maps "+Inf" to ".inf".
+  const float single = static_cast<float>(key.floating);
+  if (std::isnan(single)) {
     return ".nan";
   }
-  if (std::isinf(f)) {
-    return f > 0 ? ".inf" : "-.inf";
+  if (std::isinf(single)) {
+    return single > 0 ? ".inf" : "-.inf";
   }
-  // strconv.FormatFloat(f, 'g', -1, 32): the fewest digits that read back as the same float32,
-  // then %e when the exponent is below -4 or at least 6 (Go's shortest 'g'), else %f.
-  const float single = static_cast<float>(f);
+  // The fewest digits that read back as the same float32, then %e when the exponent is below -4
+  // or at least 6 (Go's shortest 'g'), else %f.
   char buffer[64];
   int digits = 1;
   for (; digits < 9; ++digits) {
